@@ -1,0 +1,1 @@
+"""The native-messaging host the browser extension uses to find, start and pair with the daemon."""

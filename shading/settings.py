@@ -1,0 +1,122 @@
+"""The one settings object shared by the CLI, the daemon's API, the watch folder and the extension.
+
+The extension, the HTTP API and the watch folder's settings file all use the same names as the CLI flags
+(``preset``, ``intensity``, ``mode``, ``platform``, ``target``, ...).  ``Settings.from_mapping`` is the single
+place where outside input becomes settings; it refuses unknown names and bad values with one clear line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import SettingsError
+
+PRESETS = ("fast", "default", "max")
+INTENSITIES = ("low", "default", "high")
+MODES = ("guard", "cloak", "poison", "cloak+poison")
+PLATFORMS = ("none", "instagram", "x", "artstation")
+FALLBACKS = ("none", "guard")
+FORMATS = ("jpeg", "png", "webp", "tiff")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What to do to one image.  Immutable; use ``replace`` to derive."""
+
+    preset: str = "default"
+    intensity: str = "default"
+    mode: str = "guard"
+    platform: str = "none"
+    #: ``auto`` or the name of a built-in target pattern (see ``shading.targets.builtin``).
+    target: str = "auto"
+    #: an image whose encoding is the target (overrides ``target``).
+    target_image: Path | None = None
+    seed: int = 0
+    #: output format; ``None`` keeps the input's.
+    format: str | None = None
+    device: str = "auto"
+    #: encoder names to attack; empty means the preset's choice.
+    encoders: tuple[str, ...] = ()
+    # -- diffusion-made targets (cloak / poison) --
+    style: str | None = None
+    concept: str | None = None
+    poison_target: str | None = None
+    fallback: str = "none"
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        _check("preset", self.preset, PRESETS)
+        _check("intensity", self.intensity, INTENSITIES)
+        _check("mode", self.mode, MODES)
+        _check("platform", self.platform, PLATFORMS)
+        _check("fallback", self.fallback, FALLBACKS)
+        _check("device", self.device, DEVICES)
+        if self.format is not None:
+            _check("format", self.format, FORMATS)
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:
+            raise SettingsError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if not self.target or not isinstance(self.target, str):
+            raise SettingsError("target must be 'auto' or a built-in target name")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], *, base: Settings | None = None) -> Settings:
+        """Build settings from strings or JSON values (query string, JSON body, settings file)."""
+        base = base or cls()
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise SettingsError(f"unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        changes: dict[str, Any] = {}
+        for key, raw in values.items():
+            if raw is None or raw == "":
+                continue
+            if key == "seed":
+                try:
+                    changes[key] = int(raw)
+                except (TypeError, ValueError):
+                    raise SettingsError(f"seed must be an integer, got {raw!r}") from None
+            elif key == "target_image":
+                changes[key] = Path(str(raw))
+            elif key == "encoders":
+                items = raw.split(",") if isinstance(raw, str) else list(raw)
+                changes[key] = tuple(str(i).strip() for i in items if str(i).strip())
+            elif key == "format":
+                changes[key] = normalise_format(str(raw))
+            else:
+                if not isinstance(raw, str):
+                    raise SettingsError(f"{key} must be a string, got {raw!r}")
+                changes[key] = raw.strip().lower() if key not in {"style", "concept", "poison_target"} else raw.strip()
+        return dataclasses.replace(base, **changes)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "extra":
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+
+def normalise_format(name: str) -> str:
+    name = name.strip().lower().lstrip(".")
+    name = {"jpg": "jpeg", "tif": "tiff"}.get(name, name)
+    _check("format", name, FORMATS)
+    return name
+
+
+def _check(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
