@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from . import __version__
 
 #: modules that contribute subcommands, in help order.
-PARTS = ("shading.cli", "daemon.cli", "native_messaging.cli")
+PARTS = ("shading.cli", "daemon.cli", "daemon.watch_cli", "native_messaging.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
