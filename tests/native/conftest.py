@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,3 +146,41 @@ def host(start_host: Any) -> HostProcess:
     """A host started the way Chrome starts it for the artshade extension."""
     return start_host()  # type: ignore[no-any-return]
 
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def chromium_with_extension(tmp_path: Path) -> Iterator[Any]:
+    """Start real Chromium (own ``--user-data-dir``) with an unpacked extension; yields a starter.
+
+    ``start(extension_dir, profile_dir)`` returns ``(context, service_worker)``; everything is closed after
+    the test.
+    """
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing (installed by .ci/run)")
+    manager = sync_playwright()
+    playwright = manager.start()
+    contexts: list[Any] = []
+
+    def start(extension_dir: Path, profile_dir: Path) -> tuple[Any, Any]:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile_dir),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[f"--disable-extensions-except={extension_dir}", f"--load-extension={extension_dir}"],
+        )
+        contexts.append(context)
+        workers = context.service_workers
+        worker = workers[0] if workers else context.wait_for_event("serviceworker", timeout=60_000)
+        return context, worker
+
+    try:
+        yield start
+    finally:
+        for context in contexts:
+            context.close()
+        manager.__exit__(None, None, None)

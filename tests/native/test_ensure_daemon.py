@@ -1,0 +1,105 @@
+"""``ensure_daemon`` really starts ``artshade serve`` (detached) when nothing answers, and reports failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HostProcess = Any  # tests/native/conftest.py
+START_TIMEOUT = 120  # a cold `artshade serve` imports torch; the test machine's CPUs are shared
+
+
+def health(port: int) -> dict[str, Any] | None:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"http://127.0.0.1:{port}/v1/health", timeout=5) as response:
+            return json.loads(response.read())  # type: ignore[no-any-return]
+    except OSError:
+        return None
+
+
+def serve_pids(port: int) -> list[int]:
+    """Processes running ``artshade serve --port <port>`` (the port is this test's own: only ours match)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"artshade" in argv and b"serve" in argv and str(port).encode() in argv:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def stop_daemon(daemon_port: int) -> Iterator[None]:
+    """After the test, stop the daemon this test's host started (by its pid), so nothing outlives the test."""
+    yield
+    pids = serve_pids(daemon_port)
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while pids and time.monotonic() < deadline:
+        pids = [pid for pid in pids if Path(f"/proc/{pid}").exists() and _state(pid) != "Z"]
+        time.sleep(0.1)
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "gone"
+
+
+def test_ensure_daemon_starts_a_stopped_daemon(
+    host: HostProcess, daemon_port: int, isolated_home: Path, stop_daemon: None
+) -> None:
+    assert health(daemon_port) is None
+    reply = host.ask({"action": "ensure_daemon", "request_id": "e1", "timeout_s": START_TIMEOUT},
+                     timeout=START_TIMEOUT + 30)
+    assert reply["ok"] is True, reply
+    assert reply["started"] is True and reply["url"] == f"http://127.0.0.1:{daemon_port}"
+    body = health(daemon_port)
+    assert body is not None and reply["version"] == body.get("version")
+
+    # it is detached: its own session, stdin not the browser's pipe, stdout/stderr in the console log
+    (pid,) = serve_pids(daemon_port)
+    assert os.getsid(pid) != os.getsid(host.proc.pid)
+    assert os.readlink(f"/proc/{pid}/fd/0") == os.devnull
+    assert os.readlink(f"/proc/{pid}/fd/1") == str(isolated_home / "log" / "daemon-console.log")
+
+    again = host.ask({"action": "ensure_daemon", "request_id": "e2"})
+    assert again["ok"] is True and again["started"] is False
+    status = host.ask({"action": "status"})
+    assert status["daemon"]["running"] is True and status["daemon"]["version"] == reply["version"]
+
+    assert host.finish() == 0  # the browser closes the port: the host goes, the daemon stays
+    assert health(daemon_port) is not None
+    assert serve_pids(daemon_port) == [pid]
+
+
+def test_ensure_daemon_reports_a_daemon_that_cannot_start(
+    host: HostProcess, daemon_port: int, isolated_home: Path, stop_daemon: None
+) -> None:
+    # something else holds the port and never answers HTTP: `artshade serve` cannot listen there
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", daemon_port))
+        squatter.listen(1)
+        reply = host.ask({"action": "ensure_daemon", "timeout_s": START_TIMEOUT}, timeout=START_TIMEOUT + 30)
+        assert reply["ok"] is False and reply["error"]["code"] == 5, reply
+        assert "daemon-console.log" in reply["error"]["message"]
+        assert host.ask({"action": "hello", "protocol": 1})["ok"] is True
+    assert host.finish() == 0
