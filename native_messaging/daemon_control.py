@@ -56,7 +56,7 @@ def url_for(port: int) -> str:
 
 
 def health(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
-    """The daemon's health JSON if it answers 200 with a JSON object, else None."""
+    """The daemon's health JSON if artshade answers there (200, a JSON object naming the service), else None."""
     try:
         with _OPENER.open(url + HEALTH_PATH, timeout=timeout) as response:
             if response.status != 200:
@@ -64,7 +64,7 @@ def health(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
             body = json.loads(response.read(64 * 1024).decode("utf-8"))
     except (OSError, ValueError, urllib.error.URLError):
         return None
-    return body if isinstance(body, dict) else None
+    return body if isinstance(body, dict) and body.get("service") == "artshade" else None
 
 
 @dataclass

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import signal
 import socket
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -102,4 +104,29 @@ def test_ensure_daemon_reports_a_daemon_that_cannot_start(
         assert reply["ok"] is False and reply["error"]["code"] == 5, reply
         assert "daemon-console.log" in reply["error"]["message"]
         assert host.ask({"action": "hello", "protocol": 1})["ok"] is True
+    assert host.finish() == 0
+
+
+def test_another_program_on_the_port_is_not_taken_for_the_daemon(host: HostProcess, daemon_port: int) -> None:
+    class Impostor(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            body = b'{"status": "ok", "version": "9.9"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", daemon_port), Impostor)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        status = host.ask({"action": "status"})
+        assert status["daemon"] == {"running": False, "url": f"http://127.0.0.1:{daemon_port}", "version": None}
+    finally:
+        server.shutdown()
+        server.server_close()
     assert host.finish() == 0
