@@ -469,8 +469,8 @@ class FolderWatcher:
             self._retry(path, str(err))
             return
 
-        name = rules.output_name(path.name, result.format)
-        if name != out.name:
+        name = rules.output_name(out.name, result.format)
+        if name != out.name:  # the engine changed the format: the extension follows
             out, reserved = self._reserve(out.with_name(name)), False
             self.state.begin(key, sha, settings, rel, self._rel_out(out))
         while True:

@@ -28,7 +28,7 @@ exit status: 0 when everything went well (with --once: every picture shaded, a d
 1 with --once when any picture failed or was held back (see OUTBOX/errors); 2 for bad arguments."""
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add ``artshade watch`` to the ``artshade`` parser."""
     p = sub.add_parser(
         "watch",

@@ -1,0 +1,343 @@
+"""FolderWatcher with a fake engine (inverts pixels): rules, naming, state, settings, crash recovery."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from daemon.watch import FileOutcome, FolderWatcher
+from daemon.watch_state import WatchState, job_key
+from shading.io import Limits
+from shading.settings import Settings
+
+FAST = Settings(preset="fast")
+
+
+def make(inbox: Path, outbox: Path, runner, tmp_path: Path, **kw) -> FolderWatcher:
+    kw.setdefault("state_path", tmp_path / "state" / "watch.sqlite3")
+    kw.setdefault("stable_window", 0.05)
+    kw.setdefault("poll_interval", 0.02)
+    return FolderWatcher(inbox, outbox, FAST, runner=runner, **kw)
+
+
+def outcomes(watcher: FolderWatcher) -> list[FileOutcome]:
+    seen: list[FileOutcome] = []
+    watcher.on_file = seen.append
+    return seen
+
+
+def test_shades_each_picture_into_the_outbox_mirroring_subfolders(folders, tools, tmp_path) -> None:
+    inbox, outbox = folders
+    originals = {
+        "a.png": tools.write_picture(inbox / "a.png", 1),
+        "b.jpg": tools.write_picture(inbox / "b.jpg", 2, fmt="JPEG"),
+        "trip/day 1/c.webp": tools.write_picture(inbox / "trip" / "day 1" / "c.webp", 3, fmt="WEBP"),
+    }
+    runner = tools.FakeRunner()
+    watcher = make(inbox, outbox, runner, tmp_path)
+    summary = watcher.scan_once()
+
+    assert summary.counts == {"shaded": 3}
+    assert sorted(p.relative_to(outbox).as_posix() for p in tools.files_under(outbox)) == sorted(originals)
+    for rel, data in originals.items():
+        assert (inbox / rel).read_bytes() == data  # originals untouched
+        with Image.open(outbox / rel) as out:
+            assert out.format.lower() in rel.rsplit(".", 1)[1].replace("jpg", "jpeg")
+        assert (outbox / rel).read_bytes() != data
+    assert runner.total == 3 and set(runner.priorities) == {"batch"}
+
+
+def test_ignores_hidden_temporary_and_non_image_files(folders, tools, tmp_path, caplog) -> None:
+    inbox, outbox = folders
+    tools.write_picture(inbox / "good.png", 1)
+    for name in ("photo.png.part", "dl.jpg.crdownload", "~$lock.png", ".hidden.png", "x.png.tmp"):
+        tools.write_picture(inbox / name, 2)
+    tools.write_picture(inbox / ".cache" / "inside-hidden-folder.png", 3)
+    (inbox / "notes.txt").write_text("not a picture")
+    runner = tools.FakeRunner()
+    watcher = make(inbox, outbox, runner, tmp_path)
+    seen = outcomes(watcher)
+    with caplog.at_level(logging.INFO, logger="artshade.watch"):
+        summary = watcher.scan_once()
+
+    assert summary.counts == {"shaded": 1, "ignored": 1}
+    assert [p.relative_to(outbox).as_posix() for p in tools.files_under(outbox)] == ["good.png"]
+    ignored = [o for o in seen if o.outcome == "ignored"]
+    assert [o.source.name for o in ignored] == ["notes.txt"]
+    assert "notes.txt: not an image" in caplog.text
+    assert summary.failed == 0  # a non-image is not an error: no note, exit 0
+
+
+def test_outbox_inside_inbox_is_never_taken_again(tmp_path, tools) -> None:
+    inbox = tmp_path / "inbox"
+    outbox = inbox / "protected"
+    tools.write_picture(inbox / "a.png", 1)
+    runner = tools.FakeRunner()
+    make(inbox, outbox, runner, tmp_path).scan_once()
+    summary = make(inbox, outbox, runner, tmp_path).scan_once()
+    assert runner.total == 1
+    assert summary.counts == {}
+    assert [p.relative_to(inbox).as_posix() for p in tools.files_under(inbox)] == ["a.png", "protected/a.png"]
+
+
+def test_name_collisions_get_a_suffix_and_never_overwrite(folders, tools, tmp_path) -> None:
+    inbox, outbox = folders
+    tools.write_picture(inbox / "a.png", 1)
+    outbox.mkdir()
+    (outbox / "a.png").write_bytes(b"the artist's own file")
+    (outbox / "a (1).png").write_bytes(b"another one")
+    make(inbox, outbox, tools.FakeRunner(), tmp_path).scan_once()
+    assert (outbox / "a.png").read_bytes() == b"the artist's own file"
+    assert (outbox / "a (1).png").read_bytes() == b"another one"
+    with Image.open(outbox / "a (2).png") as im:
+        assert im.size == (64, 64)
+
+
+def test_same_picture_twice_is_shaded_once_and_not_copied(folders, tools, tmp_path) -> None:
+    inbox, outbox = folders
+    data = tools.write_picture(inbox / "a.png", 1)
+    (inbox / "sub").mkdir()
+    (inbox / "sub" / "copy of a.png").write_bytes(data)
+    runner = tools.FakeRunner()
+    watcher = make(inbox, outbox, runner, tmp_path)
+    seen = outcomes(watcher)
+    summary = watcher.scan_once()
+    assert runner.total == 1
+    assert summary.counts == {"shaded": 1, "duplicate": 1}
+    assert [p.relative_to(outbox).as_posix() for p in tools.files_under(outbox)] == ["a.png"]
+    dup = next(o for o in seen if o.outcome == "duplicate")
+    assert dup.source == inbox / "sub" / "copy of a.png" and dup.output == outbox / "a.png"
+
+
+def test_restart_shades_only_what_is_new(folders, tools, tmp_path) -> None:
+    inbox, outbox = folders
+    tools.write_picture(inbox / "a.png", 1)
+    runner = tools.FakeRunner()
+    make(inbox, outbox, runner, tmp_path).scan_once()
+    tools.write_picture(inbox / "b.png", 2)
+    (inbox / "a.png").touch()  # a new mtime but the same content: still done
+    summary = make(inbox, outbox, runner, tmp_path).scan_once()
+    assert summary.counts == {"shaded": 1}
+    assert runner.total == 2
+    assert sorted(p.name for p in tools.files_under(outbox)) == ["a.png", "b.png"]
+    # settings changed since: files already handled are not redone; new settings apply to new files
+    w = FolderWatcher(inbox, outbox, Settings(preset="max"), runner=runner,
+                      state_path=tmp_path / "state" / "watch.sqlite3", stable_window=0.05, poll_interval=0.02)
+    assert w.scan_once().counts == {}
+    assert runner.total == 2
+
+
+def test_a_bad_file_is_explained_and_the_next_goes_on(folders, tools, tmp_path) -> None:
+    inbox, outbox = folders
+    good = tools.picture_bytes(1)
+    (inbox / "broken.png").write_bytes(good[: len(good) // 2])  # cut off
+    (inbox / "fake.jpg").write_text("this is text with a picture's name")
+    (inbox / "anim.gif").write_bytes(b"GIF89a" + b"\0" * 40)
+    tools.write_picture(inbox / "good.png", 2)
+    before = {p: tools.sha(p) for p in tools.files_under(inbox)}
+    runner = tools.FakeRunner()
+    summary = make(inbox, outbox, runner, tmp_path).scan_once()
+
+    assert summary.counts == {"shaded": 1, "failed": 3}
+    assert summary.failed == 3
+    notes = {p.relative_to(outbox).as_posix(): p.read_text() for p in (outbox / "errors").rglob("*.txt")}
+    assert set(notes) == {"errors/broken.png.txt", "errors/fake.jpg.txt", "errors/anim.gif.txt"}
+    assert all(text.count("\n") == 1 for text in notes.values())
+    assert "damaged or incomplete" in notes["errors/broken.png.txt"]
+    assert "not an image" in notes["errors/fake.jpg.txt"]
+    assert "GIF" in notes["errors/anim.gif.txt"]
+    assert {p: tools.sha(p) for p in tools.files_under(inbox)} == before  # all left where they were
+    # a restart does not retry them (same content), and writes nothing new
+    assert make(inbox, outbox, runner, tmp_path).scan_once().counts == {}
+    # fixing the file (new content) shades it and removes the note
+    (inbox / "broken.png").write_bytes(good)
+    assert make(inbox, outbox, runner, tmp_path).scan_once().counts == {"shaded": 1}
+    assert not (outbox / "errors" / "broken.png.txt").exists()
+
+
+def test_too_large_files_are_refused_without_shading(folders, tools, tmp_path) -> None:
+    inbox, outbox = folders
+    tools.write_picture(inbox / "big.png", 1, size=96)
+    (inbox / "big.bin").write_bytes(b"\0" * 50_000)
+    runner = tools.FakeRunner()
+    summary = make(inbox, outbox, runner, tmp_path, limits=Limits(max_bytes=1000)).scan_once()
+    assert summary.counts == {"failed": 1, "ignored": 1}
+    assert runner.total == 0
+    assert "larger than" in (outbox / "errors" / "big.png.txt").read_text()
+
+
+def test_an_engine_failure_is_retried_on_next_start(folders, tools, tmp_path) -> None:
+    from shading.errors import ModelError
+
+    inbox, outbox = folders
+    tools.write_picture(inbox / "a.png", 1)
+
+    class Broken:
+        def run(self, data, settings, *, priority):
+            raise ModelError("weights missing; run artshade models install")
+
+    summary = make(inbox, outbox, Broken(), tmp_path).scan_once()
+    assert summary.counts == {"retry": 1} and summary.failed == 1
+    assert "weights missing" in (outbox / "errors" / "a.png.txt").read_text()
+    runner = tools.FakeRunner()
+    assert make(inbox, outbox, runner, tmp_path).scan_once().counts == {"shaded": 1}
+    assert (outbox / "a.png").exists() and not (outbox / "errors" / "a.png.txt").exists()
+
+
+def test_move_originals_moves_only_after_the_output_is_written(folders, tools, tmp_path) -> None:
+    inbox, outbox = folders
+    done = tmp_path / "originals"
+    data = tools.write_picture(inbox / "sub" / "a.png", 1)
+    (inbox / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    runner = tools.FakeRunner()
+
+    class Checking:
+        def run(self, data, settings, *, priority):
+            assert (inbox / "sub" / "a.png").exists()  # still in place while shading
+            return runner.run(data, settings, priority=priority)
+
+    make(inbox, outbox, Checking(), tmp_path, move_originals=done).scan_once()
+    assert (done / "sub" / "a.png").read_bytes() == data
+    assert not (inbox / "sub" / "a.png").exists()
+    assert (outbox / "sub" / "a.png").exists()
+    assert (inbox / "bad.png").exists()  # a failed file stays where it is
+    assert not (done / "bad.png").exists()
+    # a second drop of the same picture is a duplicate: moved too, no second output, no overwrite
+    (inbox / "sub" / "a.png").write_bytes(data)
+    make(inbox, outbox, runner, tmp_path, move_originals=done).scan_once()
+    assert sorted(p.name for p in (done / "sub").iterdir()) == ["a (1).png", "a.png"]
+    assert runner.total == 1
+
+
+def test_folder_settings_file_overrides_and_a_bad_one_holds_its_folder(folders, tools, tmp_path, caplog) -> None:
+    inbox, outbox = folders
+    tools.write_picture(inbox / "a.png", 1)
+    tools.write_picture(inbox / "insta" / "b.png", 2)
+    tools.write_picture(inbox / "broken" / "c.png", 3)
+    tools.write_picture(inbox / "broken" / "deeper" / "d.png", 4)
+    (inbox / "insta" / ".artshade.json").write_text(json.dumps({"platform": "instagram", "intensity": "high"}))
+    (inbox / "broken" / ".artshade.json").write_text('{"preset": "ultra"}')
+
+    seen_settings: list[Settings] = []
+    runner = tools.FakeRunner()
+
+    class Recording:
+        def run(self, data, settings, *, priority):
+            seen_settings.append(settings)
+            return runner.run(data, settings, priority=priority)
+
+    with caplog.at_level(logging.ERROR, logger="daemon.watch_settings"):
+        watcher = make(inbox, outbox, Recording(), tmp_path)
+        summary = watcher.scan_once()
+    assert summary.counts == {"shaded": 2, "held": 2}
+    got = sorted((s.platform, s.intensity, s.preset) for s in seen_settings)
+    assert got == [("instagram", "high", "fast"), ("none", "default", "fast")]
+    note = (outbox / "errors" / "broken" / "artshade.json.txt").read_text()
+    assert "preset must be one of" in note and "wait until it is fixed" in note
+    assert not (outbox / "broken").exists()
+    assert sum("preset must be one of" in r.getMessage() for r in caplog.records) == 1  # one clear line
+    # fixed: the held pictures go through
+    (inbox / "broken" / ".artshade.json").write_text('{"preset": "max"}')
+    summary = make(inbox, outbox, Recording(), tmp_path).scan_once()
+    assert summary.counts == {"shaded": 2}
+    assert sorted(s.preset for s in seen_settings) == ["fast", "fast", "max", "max"]
+
+
+def test_crash_mid_job_is_redone_into_the_reserved_name(folders, tools, tmp_path) -> None:
+    """State as a SIGKILL can leave it: a job in progress with its output reserved, a temp file beside it."""
+    inbox, outbox = folders
+    state_path = tmp_path / "state" / "watch.sqlite3"
+    data = tools.write_picture(inbox / "a.png", 1)
+    import hashlib
+
+    state = WatchState(state_path)
+    content = hashlib.sha256(data).hexdigest()
+    state.begin(job_key(content, FAST), content, FAST, "a.png", "a.png")
+    state.close()
+    outbox.mkdir()
+    (outbox / ".artshade-tmp-0123-a.png").write_bytes(b"half")
+    (outbox / "a.png").write_bytes(b"renamed in place before the crash")  # killed before 'done' was recorded
+
+    runner = tools.FakeRunner()
+    assert make(inbox, outbox, runner, tmp_path, state_path=state_path).scan_once().counts == {"shaded": 1}
+    assert [p.name for p in outbox.iterdir()] == ["a.png"]
+    with Image.open(outbox / "a.png") as im:
+        assert im.size == (64, 64)
+    assert make(inbox, outbox, runner, tmp_path, state_path=state_path).scan_once().counts == {}
+    assert runner.total == 1
+
+
+def test_live_watch_waits_for_slow_writes_and_sees_moves(folders, tools, tmp_path) -> None:
+    inbox, outbox = folders
+    runner = tools.FakeRunner()
+    watcher = make(inbox, outbox, runner, tmp_path, stable_window=0.3)
+    watcher.start()
+    try:
+        data = tools.picture_bytes(7, size=96)
+        # a browser download: written under a temp name, slowly, then renamed
+        part = inbox / "download.png.crdownload"
+        with open(part, "wb") as fh:
+            for i in range(0, len(data), 512):
+                fh.write(data[i : i + 512])
+                fh.flush()
+                time.sleep(0.01)
+        part.rename(inbox / "download.png")
+        # a slow copy in place, with pauses shorter than the stable window
+        slow = tools.picture_bytes(8, size=96)
+        with open(inbox / "slow.png", "wb") as fh:
+            for i in range(0, len(slow), 1024):
+                fh.write(slow[i : i + 1024])
+                fh.flush()
+                time.sleep(0.05)
+        # a whole folder moved in
+        staging = tmp_path / "staging" / "album"
+        tools.write_picture(staging / "x.png", 9)
+        staging.rename(inbox / "album")
+        wait_for(lambda: len(tools.files_under(outbox)) >= 3 and watcher.idle())
+    finally:
+        watcher.stop()
+    assert sorted(p.relative_to(outbox).as_posix() for p in tools.files_under(outbox)) == [
+        "album/x.png", "download.png", "slow.png"
+    ]
+    import hashlib
+
+    assert dict(runner.calls) == {
+        hashlib.sha256(d).hexdigest(): 1 for d in (data, slow, tools.picture_bytes(9))
+    }
+
+
+def wait_for(condition, limit: float = 60.0) -> None:
+    """Poll until ``condition()`` (a deadline against hangs, not a timing assertion)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.05)
+
+
+def test_stop_returns_while_a_picture_is_being_shaded(folders, tools, tmp_path) -> None:
+    inbox, outbox = folders
+    tools.write_picture(inbox / "a.png", 1)
+    runner = tools.FakeRunner()
+    runner.gate = threading.Event()
+    watcher = make(inbox, outbox, runner, tmp_path)
+    watcher.start()
+    wait_for(lambda: runner.total == 1)
+    runner.gate.set()
+    watcher.stop(timeout=30)
+    assert watcher.summary.counts == {"shaded": 1}
+
+
+def test_refuses_the_inbox_as_outbox(tmp_path) -> None:
+    from shading.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="must not be the inbox"):
+        FolderWatcher(tmp_path, tmp_path, FAST)
+    with pytest.raises(SettingsError, match="inside the outbox"):
+        FolderWatcher(tmp_path / "out" / "in", tmp_path / "out", FAST)
