@@ -49,7 +49,7 @@ DEFAULTS: dict[str, Any] = {
 
 #: aspect ratios (w/h) anchors are generated at; an image uses the nearest, so images of the same concept
 #: and similar shape share anchors
-ASPECTS: tuple[float, ...] = (1.0, 4 / 5, 5 / 4, 3 / 4, 4 / 3, 2 / 3, 3 / 2, 9 / 16, 16 / 9)
+ASPECTS: tuple[float, ...] = (1.0, 3 / 4, 4 / 3)
 
 
 def make_cloak_targets(request: TargetRequest) -> list[Target]:

@@ -260,7 +260,7 @@ def load_clip(ref: ModelRef, device: torch.device) -> tuple[Any, Any]:
 
     dtype = torch.float16 if device.type == "cuda" else torch.float32
     try:
-        model = CLIPModel.from_pretrained(ref.where, torch_dtype=dtype, local_files_only=True)
+        model: Any = CLIPModel.from_pretrained(ref.where, torch_dtype=dtype, local_files_only=True)
         processor = CLIPProcessor.from_pretrained(ref.where, local_files_only=True)
     except (OSError, ValueError) as err:
         raise ModelError(f"cannot load {ref.name} from {ref.where} ({type(err).__name__}: {_first_line(err)}); "

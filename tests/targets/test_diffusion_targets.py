@@ -1,0 +1,254 @@
+"""Cloak / poison targets end to end with tiny random-weight Stable Diffusion and CLIP models, loaded from
+a models folder through the same code users hit.  Random weights make meaningless pictures; what is checked
+is the plumbing: choices, report facts, caching, missing-model messages, fallback and the engine hook-up."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from shading.errors import Cancelled, ModelError
+from shading.settings import Settings
+from shading.targets import TargetRequest, make_targets
+from shading.targets import concepts as concept_catalogue
+from shading.targets import styles as style_catalogue
+from shading.targets.diffusion import make_cloak_poison_targets, make_cloak_targets, make_poison_targets
+from shading.targets.diffusion_cache import cache_root
+
+FAST = {"cloak_steps": 2, "anchor_steps": 2}  # img2img runs int(2 * 0.55) = 1 step
+
+
+def artwork(seed: int = 0, size: tuple[int, int] = (64, 64)) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    base = np.linspace(0, 255, size[0] * size[1] * 3).reshape(size[1], size[0], 3)
+    noise = rng.integers(0, 64, (size[1], size[0], 3))
+    return Image.fromarray(((base + noise) % 256).astype(np.uint8), "RGB")
+
+
+def request(models: Path, mode: str, image: Image.Image | None = None, progress: Any = None,
+            **settings: Any) -> TargetRequest:
+    extra = {**FAST, **settings.pop("extra", {})}
+    return TargetRequest(image=image or artwork(), settings=Settings(mode=mode, extra=extra, **settings),
+                         models_dir=models, device=torch.device("cpu"), progress=progress)
+
+
+def key_of(t: Any) -> str:
+    return str(t.info["cache_key"] if t.kind == "style" else t.info["anchor"]["cache_key"])
+
+
+def pixels(img: Image.Image) -> np.ndarray:
+    return np.asarray(img.convert("RGB"), dtype=np.int16)
+
+
+# ------------------------------------------------------------------------------------------- the modes
+
+
+def test_cloak_renders_the_artwork_in_the_farthest_style(tiny_models: Path, calls: Counter[str]) -> None:
+    art = artwork()
+    seen: list[tuple[float, str]] = []
+    [target] = make_cloak_targets(request(tiny_models, "cloak", art, progress=lambda f, s: seen.append((f, s))))
+
+    assert target.kind == "style" and target.weight == 1.0
+    assert target.image.mode == "RGB" and target.image.size == (64, 64)
+    assert np.abs(pixels(target.image) - pixels(art)).mean() > 1  # re-rendered, not a copy
+    info = target.info
+    assert info["mode"] == "cloak"
+    assert info["style"] in style_catalogue.STYLES
+    assert info["style_prompt"] == style_catalogue.STYLES[info["style"]].prompt
+    assert info["style_chosen_by"] == "farthest from the artwork (CLIP)"
+    assert info["style"] != info["closest_style"]
+    assert info["model"]["name"] == "sd15" and info["clip_model"]["name"] == "clip"
+    assert info["from_cache"] is False and info["clip_from_cache"] is False
+    assert (info["seed"], info["strength"]) == (0, 0.55)
+    json.dumps(info)  # goes into the JSON report as is
+    assert calls == Counter(load_clip=1, load_pipeline=1, img2img=1)
+    # progress: within [0, 1], never backwards, ends at 1
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and all(0 <= f <= 1 for f in fractions)
+    assert any("cloak in" in s for _, s in seen)
+
+
+def test_farthest_style_is_the_least_similar_one(tiny_models: Path) -> None:
+    [target] = make_cloak_targets(request(tiny_models, "cloak"))
+    analysis = json.loads(next(cache_root().glob("clip-*.json")).read_text())
+    sims = analysis["styles"]
+    assert set(sims) == set(style_catalogue.STYLES)
+    assert sims[target.info["style"]] == min(sims.values()) == target.info["style_similarity"]
+
+
+def test_poison_detects_the_concept_and_pulls_toward_its_default_target(tiny_models: Path,
+                                                                        calls: Counter[str]) -> None:
+    [target] = make_poison_targets(request(tiny_models, "poison"))
+
+    info = target.info
+    assert target.kind == "concept" and target.weight == 1.0 and target.image.mode == "RGB"
+    assert info["mode"] == "poison"
+    assert info["concept"] in concept_catalogue.VOCABULARY
+    assert info["concept_detected_by"] == "CLIP zero-shot"
+    assert 0 < info["concept_score"] <= 1
+    assert info["concept_score"] == max(info["concept_top3"].values())
+    assert info["poison_target"] == concept_catalogue.DEFAULT_TARGETS[info["concept"]]
+    assert info["poison_target_chosen_by"] == "default mapping"
+    assert info["prompt"] == concept_catalogue.prompt_for(info["poison_target"])
+    assert info["anchor"]["seed"] == 0 and info["anchor"]["cache_key"].startswith("anchor-")
+    assert info["anchor"]["from_cache"] is False
+    json.dumps(info)
+    assert calls == Counter(load_clip=1, load_pipeline=1, text2img=1)
+
+
+def test_cloak_poison_gives_both_targets_weighted_half_and_half(tiny_models: Path, calls: Counter[str]) -> None:
+    targets = make_cloak_poison_targets(request(tiny_models, "cloak+poison"))
+
+    assert [t.kind for t in targets] == ["style", "concept"]
+    assert [t.weight for t in targets] == [0.5, 0.5]
+    assert all(t.info["mode"] == "cloak+poison" for t in targets)
+    # one CLIP pass and one pipeline load serve both targets
+    assert calls == Counter(load_clip=1, load_pipeline=1, img2img=1, text2img=1)
+
+
+def test_given_style_concept_and_poison_target_are_used(tiny_models: Path, calls: Counter[str]) -> None:
+    cloak, *anchors = make_cloak_poison_targets(request(
+        tiny_models, "cloak+poison", style="Pixel Art", concept="Dog", poison_target="dog=horse",
+        extra={"anchors": 2, "cloak_weight": 0.6}))
+
+    assert cloak.info["style"] == "pixel art" and cloak.info["style_chosen_by"] == "given (catalogue name)"
+    assert cloak.info["style_prompt"] == style_catalogue.STYLES["pixel art"].prompt
+    assert [a.info["anchor"]["seed"] for a in anchors] == [0, 1]
+    assert all(a.info["concept"] == "dog" and a.info["concept_score"] == "given" for a in anchors)
+    assert all(a.info["poison_target"] == "horse" and a.info["poison_target_chosen_by"] == "given mapping"
+               for a in anchors)
+    assert cloak.weight == pytest.approx(0.6) and [a.weight for a in anchors] == pytest.approx([0.2, 0.2])
+    assert not np.array_equal(pixels(anchors[0].image), pixels(anchors[1].image))  # two seeds, two anchors
+    assert calls["load_clip"] == 0  # nothing needed CLIP
+
+    [verbatim] = make_cloak_targets(request(tiny_models, "cloak", style="felt-tip doodle on a napkin"))
+    assert verbatim.info["style_prompt"] == "felt-tip doodle on a napkin"
+    assert verbatim.info["style_chosen_by"] == "given (verbatim prompt)"
+
+
+def test_unmapped_concept_goes_to_the_farthest_vocabulary_concept(tiny_models: Path) -> None:
+    [target] = make_poison_targets(request(tiny_models, "poison", concept="fantasy knight"))
+    assert target.info["poison_target"] in concept_catalogue.VOCABULARY
+    assert target.info["poison_target_chosen_by"] == "farthest concept (CLIP text)"
+    sims = json.loads(next(cache_root().glob("far-*.json")).read_text())
+    assert sims[target.info["poison_target"]] == min(sims.values())
+
+
+# ------------------------------------------------------------------------------------------- caching
+
+
+def test_same_image_again_runs_no_model(tiny_models: Path, calls: Counter[str]) -> None:
+    art = artwork(1)
+    first = make_cloak_poison_targets(request(tiny_models, "cloak+poison", art))
+    calls.clear()
+    second = make_cloak_poison_targets(request(tiny_models, "cloak+poison", art.copy()))
+
+    assert calls == Counter()  # no CLIP, no pipeline load, no pipeline run
+    assert all(t.info["from_cache"] for t in second) and all(t.info["clip_from_cache"] for t in second)
+    for a, b in zip(first, second, strict=True):
+        assert np.array_equal(pixels(a.image), pixels(b.image))
+        assert key_of(a) == key_of(b)
+    assert sorted(p.suffix for p in cache_root().iterdir() if not p.name.startswith(".")) == [
+        ".json", ".json", ".json", ".png", ".png"]  # analysis + (png, json) per target; no temp files left
+
+
+def test_another_image_of_the_same_concept_reuses_the_anchor(tiny_models: Path, calls: Counter[str]) -> None:
+    make_poison_targets(request(tiny_models, "poison", artwork(2), concept="dog"))
+    assert calls["text2img"] == 1
+    calls.clear()
+    [t] = make_poison_targets(request(tiny_models, "poison", artwork(3, (70, 64)), concept="dog"))
+    assert calls == Counter() and t.info["anchor"]["from_cache"]
+    # a cloak of a new image must run img2img again (it depends on the image)
+    make_cloak_targets(request(tiny_models, "cloak", artwork(3), style="pixel art"))
+    assert calls["img2img"] == 1
+
+
+def test_a_changed_model_or_seed_is_a_different_cache_entry(tiny_models: Path, tmp_path: Path,
+                                                            calls: Counter[str]) -> None:
+    import shutil
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models / "sd15", models / "sd15")
+    req = request(models, "poison", concept="cat")
+    make_poison_targets(req)
+    make_poison_targets(request(models, "poison", concept="cat", seed=7))
+    assert calls["text2img"] == 2
+    cfg = models / "sd15" / "scheduler" / "scheduler_config.json"
+    cfg.write_text(cfg.read_text().replace('"beta_end": 0.012', '"beta_end": 0.013'))
+    make_poison_targets(req)
+    assert calls["text2img"] == 3
+
+
+def test_a_damaged_cache_entry_is_made_again(tiny_models: Path, calls: Counter[str]) -> None:
+    make_poison_targets(request(tiny_models, "poison", concept="cat"))
+    png = next(cache_root().glob("anchor-*.png"))
+    png.write_bytes(png.read_bytes()[:40])
+    [t] = make_poison_targets(request(tiny_models, "poison", concept="cat"))
+    assert calls["text2img"] == 2 and not t.info["from_cache"]
+    with Image.open(png) as again:
+        again.load()
+
+
+def test_cancel_from_progress_stops_and_caches_nothing(tiny_models: Path) -> None:
+    def cancel(fraction: float, stage: str) -> None:
+        if "anchor" in stage:
+            raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        make_poison_targets(request(tiny_models, "poison", concept="cat", progress=cancel))
+    assert not list(cache_root().glob("anchor-*"))
+
+
+# ------------------------------------------------------------------------------------------- missing models
+
+
+def one_line(err: pytest.ExceptionInfo[ModelError]) -> str:
+    text = str(err.value)
+    assert "\n" not in text
+    return text
+
+
+def test_missing_diffusion_weights_name_the_model_and_the_fetch_command(tmp_path: Path) -> None:
+    with pytest.raises(ModelError) as err:
+        make_cloak_targets(request(tmp_path, "cloak"))
+    assert "'sd15'" in one_line(err) and "`artshade models fetch sd15`" in one_line(err)
+
+
+def test_missing_clip_names_clip(tiny_models: Path, tmp_path: Path) -> None:
+    (tmp_path / "sd15").symlink_to(tiny_models / "sd15")
+    with pytest.raises(ModelError) as err:
+        make_poison_targets(request(tmp_path, "poison"))
+    assert "`artshade models fetch clip`" in one_line(err)
+
+
+def test_configured_model_is_the_one_required(tiny_models: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARTSHADE_DIFFUSION_MODEL", "sdxl")
+    with pytest.raises(ModelError) as err:
+        make_cloak_targets(request(tiny_models, "cloak"))
+    assert "`artshade models fetch sdxl`" in one_line(err)
+    with pytest.raises(ModelError) as err:  # settings.extra wins over the environment
+        make_cloak_targets(request(tiny_models, "cloak", extra={"diffusion_model": "clip"}))
+    assert "sd15, sd21 or sdxl" in one_line(err)
+
+
+def test_a_model_folder_can_be_named_directly(tiny_models: Path, tmp_path: Path, calls: Counter[str]) -> None:
+    [t] = make_cloak_targets(request(tmp_path, "cloak", extra={
+        "diffusion_model": str(tiny_models / "sd15"), "clip_model": str(tiny_models / "clip")}))
+    assert t.info["model"]["source"] == str(tiny_models / "sd15") and calls["img2img"] == 1
+
+
+def test_fallback_guard_uses_builtin_targets_and_says_why(tmp_path: Path) -> None:
+    for mode in ("cloak", "poison", "cloak+poison"):
+        targets = make_targets(request(tmp_path, mode, fallback="guard"))
+        assert targets and all(t.kind == "pattern" for t in targets)
+        assert all(t.info["fallback_from"] == mode for t in targets)
+        assert all("artshade models fetch sd15" in t.info["fallback_reason"] for t in targets)
+    with pytest.raises(ModelError):
+        make_targets(request(tmp_path, "cloak"))  # fallback "none" (the default): fail closed
