@@ -1,9 +1,115 @@
-"""Subcommands of this part (filled in by its issue)."""
+"""``artshade serve``, ``artshade token`` and ``artshade pair``."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import logging.handlers
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from artshade import paths
+from artshade.ids import DEFAULT_PORT
+from shading.errors import ShadingError
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add this part's subcommands to the ``artshade`` parser."""
+    serve = sub.add_parser("serve", help="run the local daemon (HTTP API on 127.0.0.1 and the watch folders)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help=f"port on 127.0.0.1 and ::1 (default {DEFAULT_PORT}; 0 picks a free one)")  # fmt: skip
+    serve.add_argument("--models", type=Path, default=None, help="folder with the model weights")
+    serve.add_argument("--max-body-mb", type=int, default=64, help="largest upload accepted (default 64)")
+    serve.add_argument("--max-megapixels", type=int, default=50, help="largest image accepted (default 50)")
+    serve.add_argument("--cache-mb", type=int, default=1024, help="disk space for cached results (default 1024)")
+    serve.add_argument("--no-watch", action="store_true", help="do not run the configured watch folders")
+    serve.set_defaults(func=run_serve)
+
+    token = sub.add_parser("token", help="print the daemon's access token (made on first use)")
+    token.set_defaults(func=run_token)
+
+    pair = sub.add_parser("pair", help="print a one-time code that pairs the browser extension by hand")
+    pair.set_defaults(func=run_pair)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from .config import MB, DaemonConfig
+    from .server import serve
+
+    if not 0 <= args.port <= 65535:
+        raise ShadingError(f"--port must be between 0 and 65535, got {args.port}")
+    setup_logging(verbose=getattr(args, "verbose", False))
+    config = DaemonConfig(
+        port=args.port,
+        models_dir=args.models,
+        max_body=args.max_body_mb * MB,
+        max_pixels=args.max_megapixels * 1_000_000,
+        cache_bytes=args.cache_mb * MB,
+        watch_folders=not args.no_watch,
+    )
+    return serve(config)
+
+
+def setup_logging(*, verbose: bool = False) -> Path:
+    """Daemon logs go to ``log_dir()/daemon.log`` (rotated) and stderr."""
+    log_file = paths.ensure(paths.log_dir()) / "daemon.log"
+    fmt = logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s")
+    file_handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=5 * 2**20, backupCount=3, encoding="utf-8")
+    file_handler.setFormatter(fmt)
+    root = logging.getLogger()
+    root.addHandler(file_handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for handler in root.handlers:
+        if handler is not file_handler:
+            handler.setLevel(logging.DEBUG if verbose else logging.INFO)
+    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in root.handlers):
+        stderr = logging.StreamHandler(sys.stderr)
+        stderr.setFormatter(fmt)
+        root.addHandler(stderr)
+    return log_file
+
+
+def run_token(args: argparse.Namespace) -> int:
+    from .token import get_or_create_token
+
+    print(get_or_create_token())
+    return 0
+
+
+def run_pair(args: argparse.Namespace) -> int:
+    """Ask the running daemon for a one-time pairing code and print it with instructions."""
+    from .runtime import read_runtime
+    from .token import get_or_create_token
+
+    info = read_runtime()
+    if info is None:
+        raise ShadingError("the daemon is not running; start it with `artshade serve`, then run `artshade pair`")
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{int(info['port'])}/v1/pair/code",
+        data=b"",
+        method="POST",
+        headers={"Authorization": f"Bearer {get_or_create_token()}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        detail = _error_detail(err)
+        raise ShadingError(f"the daemon refused to make a pairing code: {detail}") from None
+    except (urllib.error.URLError, OSError) as err:
+        raise ShadingError(f"cannot reach the daemon at {info['url']} ({err}); is `artshade serve` running?") from None
+    minutes = max(1, round(answer.get("expires_in", 600) / 60))
+    print(answer["code"])
+    print(f"Enter this code in the artshade extension's options page within {minutes} minutes. "
+          "It works once.", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def _error_detail(err: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(err.read()).get("detail") or err.reason)
+    except (ValueError, AttributeError, OSError):
+        return str(err.reason)

@@ -1,0 +1,94 @@
+"""``create_app(config)``: the daemon's aiohttp application.
+
+Every long-lived resource is owned by a cleanup context, started in order and closed in reverse: the
+SQLite job store and the result cache, the job queue with its engine thread, then the watch folders.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from . import keys
+from .cache import ResultCache
+from .config import DaemonConfig, load_user_settings
+from .folders import FolderManager
+from .handlers import routes
+from .jobs import JobQueue
+from .keys import CONFIG, QUEUE, STREAMS, USER_SETTINGS
+from .middlewares import MIDDLEWARES, add_response_headers
+from .pairing import PairingCodes, PairingStore
+from .store import JobStore
+from .token import get_or_create_token
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: DaemonConfig) -> web.Application:
+    app = web.Application(middlewares=MIDDLEWARES, client_max_size=config.max_body)
+    app[CONFIG] = config
+    app[keys.TOKEN] = config.token or get_or_create_token()
+    app[keys.PAIRED] = PairingStore(config.pairing_path)
+    app[keys.CODES] = PairingCodes()
+    app[USER_SETTINGS] = keys.UserSettingsBox(load_user_settings(config.settings_path))
+    app[keys.INFO] = keys.InfoCache()
+    app[STREAMS] = set()
+    app.router.add_routes(routes)
+    app.on_response_prepare.append(add_response_headers)
+    app.on_shutdown.append(close_streams)
+    app.cleanup_ctx.append(job_queue)
+    app.cleanup_ctx.append(watch_folders)
+    return app
+
+
+async def job_queue(app: web.Application) -> AsyncIterator[None]:
+    """The job store (SQLite), the result cache and the queue with its engine thread."""
+    import shading
+    from shading.io import Limits
+
+    config = app[CONFIG]
+    store = JobStore(config.data_dir / "jobs.sqlite3")
+    cache = ResultCache(config.cache_dir / "results", config.cache_bytes)
+    queue = JobQueue(
+        engine=config.engine or shading.protect_bytes,
+        cache=cache,
+        store=store,
+        inputs_dir=config.data_dir / "inputs",
+        limits=Limits(max_pixels=config.max_pixels, max_bytes=config.max_body),
+        models_dir=config.models_dir,
+        queue_size=config.queue_size,
+    )
+    await queue.start()
+    app[QUEUE] = queue
+    try:
+        yield
+    finally:
+        await queue.stop(config.shutdown_timeout)
+        store.close()
+
+
+async def watch_folders(app: web.Application) -> AsyncIterator[None]:
+    """The configured watch folders, fed into the job queue at batch priority."""
+    from shading.io import Limits
+
+    config = app[CONFIG]
+    folders = FolderManager(
+        app[QUEUE], limits=Limits(max_pixels=config.max_pixels, max_bytes=config.max_body), models_dir=config.models_dir
+    )
+    app[keys.FOLDERS] = folders
+    if config.watch_folders:
+        await folders.apply(app[USER_SETTINGS].value)
+    try:
+        yield
+    finally:
+        await folders.stop()
+
+
+async def close_streams(app: web.Application) -> None:
+    """End open event streams so a shutdown is not held up by them."""
+    streams: set[Any] = app[STREAMS]
+    for events in list(streams):
+        events.put_nowait(("close", {}))

@@ -1,0 +1,211 @@
+"""The daemon's configuration and the user's saved settings.
+
+``DaemonConfig`` is what ``create_app`` needs (port, limits, folders, the engine entry point).
+``UserSettings`` is what the artist saves through ``GET/PUT /v1/settings`` (default settings, per-site
+overrides, watch folders); :func:`load_user_settings` / :func:`save_user_settings` read and write it as
+``config_dir()/settings.json`` (atomic writes), for the daemon and the watch folder alike.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from artshade import paths
+from artshade.ids import DEFAULT_PORT
+from shading.errors import SettingsError
+from shading.settings import Settings
+
+from ._files import write_json_atomic
+
+log = logging.getLogger(__name__)
+
+#: the setting names accepted from outside callers (HTTP, settings file).  ``device`` is the daemon's
+#: choice, and ``target_image`` (a path on this machine) is not something a caller may point us at.
+API_SETTING_KEYS = (
+    "preset", "intensity", "mode", "platform", "target", "seed", "format",
+    "encoders", "style", "concept", "poison_target", "fallback",
+)  # fmt: skip
+
+MB = 1024 * 1024
+
+
+@dataclass
+class DaemonConfig:
+    port: int = DEFAULT_PORT
+    hosts: tuple[str, ...] = ("127.0.0.1", "::1")
+    max_body: int = 64 * MB
+    max_pixels: int = 50_000_000
+    #: jobs waiting (not running) at most, per priority class; more -> 429.
+    queue_size: int = 32
+    cache_bytes: int = 1024 * MB
+    #: seconds to receive a request body.
+    read_timeout: float = 60.0
+    #: seconds ``?wait=1`` waits before answering 202 with the job instead.
+    wait_timeout: float = 600.0
+    #: seconds a graceful shutdown waits for a running engine call to notice it was stopped.
+    shutdown_timeout: float = 10.0
+    models_dir: Path | None = None
+    config_dir: Path = field(default_factory=paths.config_dir)
+    data_dir: Path = field(default_factory=paths.data_dir)
+    cache_dir: Path = field(default_factory=paths.cache_dir)
+    #: the daemon token; None -> ``daemon.token.get_or_create_token()`` at start.
+    token: str | None = None
+    #: run the watch folders configured in the user settings.
+    watch_folders: bool = True
+    #: the engine entry point, ``shading.protect_bytes`` unless a caller wraps it.
+    engine: Callable[..., Any] | None = None
+
+    @property
+    def settings_path(self) -> Path:
+        return self.config_dir / "settings.json"
+
+    @property
+    def pairing_path(self) -> Path:
+        return self.config_dir / "paired-origins.json"
+
+
+# -- user settings ---------------------------------------------------------------------------------------
+
+
+def settings_from_outside(values: Mapping[str, Any], *, base: Settings | None = None) -> Settings:
+    """``Settings.from_mapping`` limited to the names outside callers may set."""
+    if not isinstance(values, Mapping):
+        raise SettingsError("settings must be a JSON object")
+    refused = sorted(set(values) - set(API_SETTING_KEYS))
+    if refused:
+        raise SettingsError(f"unknown or refused setting {refused[0]!r}; allowed: {', '.join(API_SETTING_KEYS)}")
+    return Settings.from_mapping(values, base=base)
+
+
+def public_dict(settings: Settings) -> dict[str, Any]:
+    full = settings.to_dict()
+    return {k: full[k] for k in API_SETTING_KEYS}
+
+
+def normalise_site(site: str) -> str:
+    site = site.strip().lower().rstrip(".")
+    if "://" in site:
+        site = site.split("://", 1)[1]
+    site = site.split("/", 1)[0].split(":", 1)[0]
+    return site.removeprefix("www.")
+
+
+@dataclass(frozen=True)
+class WatchFolder:
+    inbox: Path
+    outbox: Path
+    #: overrides on top of the user's defaults.
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"inbox": str(self.inbox), "outbox": str(self.outbox), "settings": dict(self.settings)}
+
+
+@dataclass(frozen=True)
+class UserSettings:
+    defaults: Settings = field(default_factory=Settings)
+    #: site (``instagram.com``) -> settings overrides (``{"platform": "instagram"}``).
+    sites: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    watch_folders: tuple[WatchFolder, ...] = ()
+
+    @classmethod
+    def from_mapping(cls, value: Any) -> UserSettings:
+        """Validate outside input (PUT body, settings file); raises SettingsError with one clear line."""
+        if not isinstance(value, Mapping):
+            raise SettingsError("settings must be a JSON object")
+        unknown = sorted(set(value) - {"defaults", "sites", "watch_folders"})
+        if unknown:
+            raise SettingsError(f"unknown settings section {unknown[0]!r}; known: defaults, sites, watch_folders")
+        defaults = settings_from_outside(value.get("defaults") or {})
+        sites_in = value.get("sites") or {}
+        if not isinstance(sites_in, Mapping):
+            raise SettingsError("sites must map a site name to settings")
+        sites: dict[str, dict[str, Any]] = {}
+        for raw_site, overrides in sites_in.items():
+            site = normalise_site(str(raw_site))
+            if not site:
+                raise SettingsError(f"bad site name {raw_site!r}")
+            settings_from_outside(overrides, base=defaults)  # validates
+            sites[site] = dict(overrides)
+        folders_in = value.get("watch_folders") or []
+        if not isinstance(folders_in, list):
+            raise SettingsError("watch_folders must be a list of {inbox, outbox, settings}")
+        folders = tuple(_watch_folder(item, defaults) for item in folders_in)
+        return cls(defaults=defaults, sites=sites, watch_folders=folders)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "defaults": public_dict(self.defaults),
+            "sites": {site: dict(o) for site, o in sorted(self.sites.items())},
+            "watch_folders": [f.to_dict() for f in self.watch_folders],
+        }
+
+    def site_overrides(self, site: str | None) -> Mapping[str, Any]:
+        """Overrides for ``site`` or its closest listed parent domain (``www.instagram.com`` -> ``instagram.com``)."""
+        if not site:
+            return {}
+        name = normalise_site(site)
+        while name:
+            if name in self.sites:
+                return self.sites[name]
+            name = name.partition(".")[2]
+        return {}
+
+    def settings_for(self, query: Mapping[str, Any], *, site: str | None = None) -> Settings:
+        """Defaults, then the site's profile, then the caller's own values."""
+        base = settings_from_outside(self.site_overrides(site), base=self.defaults)
+        return settings_from_outside(query, base=base)
+
+    def folder_settings(self, folder: WatchFolder) -> Settings:
+        return settings_from_outside(folder.settings, base=self.defaults)
+
+
+def _watch_folder(item: Any, defaults: Settings) -> WatchFolder:
+    if not isinstance(item, Mapping) or not isinstance(item.get("inbox"), str) or not item.get("inbox"):
+        raise SettingsError("each watch folder needs an 'inbox' path")
+    unknown = sorted(set(item) - {"inbox", "outbox", "settings"})
+    if unknown:
+        raise SettingsError(f"unknown watch-folder field {unknown[0]!r}")
+    inbox = Path(item["inbox"]).expanduser()
+    outbox_raw = item.get("outbox")
+    if outbox_raw is not None and not isinstance(outbox_raw, str):
+        raise SettingsError("watch-folder 'outbox' must be a path")
+    outbox = Path(outbox_raw).expanduser() if outbox_raw else inbox.parent / "protected"
+    if not inbox.is_absolute() or not outbox.is_absolute():
+        raise SettingsError("watch-folder paths must be absolute")
+    if inbox.resolve() == outbox.resolve():
+        raise SettingsError("a watch folder's outbox must differ from its inbox")
+    overrides = item.get("settings") or {}
+    settings_from_outside(overrides, base=defaults)
+    return WatchFolder(inbox=inbox, outbox=outbox, settings=dict(overrides))
+
+
+def user_settings_path() -> Path:
+    return paths.config_dir() / "settings.json"
+
+
+def load_user_settings(path: Path | None = None, *, strict: bool = False) -> UserSettings:
+    """The saved user settings; missing file -> defaults.  A broken file is logged and ignored (or raised
+    as SettingsError when ``strict``), never overwritten until the user saves again."""
+    path = path or user_settings_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return UserSettings()
+    try:
+        return UserSettings.from_mapping(json.loads(text))
+    except (ValueError, SettingsError) as err:
+        message = f"{path}: {err}"
+        if strict:
+            raise SettingsError(message) from None
+        log.error("ignoring unusable settings file %s", message)
+        return UserSettings()
+
+
+def save_user_settings(settings: UserSettings, path: Path | None = None) -> None:
+    write_json_atomic(path or user_settings_path(), settings.to_dict())

@@ -1,0 +1,364 @@
+"""The HTTP endpoints (see ``daemon/openapi.yaml``).  Handlers parse and answer; the work is elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from artshade import __version__
+from shading.errors import SettingsError
+from shading.settings import Settings
+
+from .config import API_SETTING_KEYS, UserSettings, save_user_settings
+from .errors import ApiError, error_response, status_for
+from .jobs import FINAL_STATES, Job, QueueFull, ShuttingDown
+from .keys import CODES, CONFIG, FOLDERS, INFO, PAIRED, QUEUE, STREAMS, TOKEN, USER_SETTINGS
+from .middlewares import local_port
+from .pairing import RateLimited, normalise_origin
+
+routes = web.RouteTableDef()
+
+JSON_LIMIT = 1024 * 1024
+#: query parameters of POST /v1/protect that are not settings.
+CONTROL_PARAMS = ("wait", "site")
+REPORT_HEADER_MAX = 2048
+SSE_KEEPALIVE_S = 15.0
+
+
+# -- liveness and status ---------------------------------------------------------------------------------
+
+
+@routes.get("/v1/health", name="health")
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "service": "artshade", "version": __version__})
+
+
+@routes.get("/v1/status", name="status")
+async def status(request: web.Request) -> web.Response:
+    from shading import device, models
+
+    info = request.app[INFO]
+    if info.device is None:
+        info.device = await asyncio.to_thread(device.describe)
+    config = request.app[CONFIG]
+    rows = await asyncio.to_thread(models.status, config.models_dir)
+    preset = request.app[USER_SETTINGS].value.defaults.preset
+    return web.json_response(
+        {
+            "device": info.device,
+            "models": rows,
+            "models_ready": models_ready(rows, preset),
+            "queue": request.app[QUEUE].stats(),
+            "watch_folders": {"running": request.app[FOLDERS].running(), "problems": request.app[FOLDERS].problems},
+            "version": __version__,
+        }
+    )
+
+
+def models_ready(rows: list[dict[str, Any]], preset: str) -> bool:
+    """Every model the preset always needs is installed."""
+    needed = [r for r in rows if f"preset {preset}" in r.get("used_by", [])]
+    return bool(needed) and all(r.get("installed") for r in needed)
+
+
+# -- settings ------------------------------------------------------------------------------------------------
+
+
+@routes.get("/v1/settings", name="get_settings")
+async def get_settings(request: web.Request) -> web.Response:
+    return web.json_response(request.app[USER_SETTINGS].value.to_dict())
+
+
+@routes.put("/v1/settings", name="put_settings")
+async def put_settings(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    new = UserSettings.from_mapping(body)
+    await asyncio.to_thread(save_user_settings, new, request.app[CONFIG].settings_path)
+    request.app[USER_SETTINGS].value = new
+    if request.app[CONFIG].watch_folders:
+        await request.app[FOLDERS].apply(new)
+    return web.json_response(new.to_dict())
+
+
+# -- protecting ------------------------------------------------------------------------------------------------
+
+
+@routes.post("/v1/protect", name="protect")
+async def protect(request: web.Request) -> web.StreamResponse:
+    from shading.io import sniff_format
+
+    config = request.app[CONFIG]
+    if request.content_length is not None and request.content_length > config.max_body:
+        raise ApiError("body_too_large", f"the image is larger than {config.max_body // 2**20} MB")
+    data, json_settings = await read_upload(request)
+    if not data:
+        raise ApiError("bad_request", "the request has no image")
+    if sniff_format(data) is None:
+        raise ApiError("unsupported_format", "the upload is not a JPEG, PNG, WebP or TIFF image")
+    settings = settings_for_request(request, json_settings)
+    queue = request.app[QUEUE]
+    try:
+        job = await queue.submit(data, settings, priority="interactive")
+    except QueueFull as err:
+        raise ApiError("queue_full", str(err), headers={"Retry-After": str(err.retry_after)}) from None
+    except ShuttingDown as err:
+        raise ApiError("shutting_down", str(err)) from None
+    if not truthy(request.query.get("wait")):
+        return job_accepted(job)
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(asyncio.shield(job.done_event.wait()), config.wait_timeout)
+    if not job.terminal:
+        return job_accepted(job)
+    headers = {"X-Artshade-Job": job.id}
+    if job.state != "done":
+        code, detail = job.error or ("internal", "the job failed")
+        return error_response(code, detail, headers=headers)
+    result = await queue.result(job)
+    if result is None:
+        raise ApiError("result_expired", "the result was evicted from the cache; send the image again")
+    headers["X-Artshade-Report"] = report_header(job.report or {})
+    return web.Response(body=result.data, content_type=result.media_type, headers=headers)
+
+
+def job_accepted(job: Job) -> web.Response:
+    return web.json_response(job.to_json(), status=202, headers={"Location": f"/v1/jobs/{job.id}"})
+
+
+def truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def settings_for_request(request: web.Request, json_settings: Mapping[str, Any]) -> Settings:
+    query = {k: v for k, v in request.query.items() if k not in CONTROL_PARAMS}
+    for key in set(request.query) - set(CONTROL_PARAMS):
+        if len(request.query.getall(key)) > 1:
+            raise SettingsError(f"setting {key!r} is given more than once")
+    values = {**json_settings, **query}
+    site = request.query.get("site") or json_settings.get("site")
+    values.pop("site", None)
+    return request.app[USER_SETTINGS].value.settings_for(values, site=site if isinstance(site, str) else None)
+
+
+async def read_upload(request: web.Request) -> tuple[bytes, dict[str, Any]]:
+    """The image bytes and any JSON settings part, from a raw image body or multipart/form-data."""
+    config = request.app[CONFIG]
+    ctype = request.content_type.lower()
+    if ctype.startswith("multipart/"):
+        reading = read_multipart(request, config.max_body)
+    elif ctype.startswith("image/") or ctype == "application/octet-stream":
+        reading = read_raw(request)
+    else:
+        raise ApiError(
+            "unsupported_media_type",
+            "send the image as the raw body with Content-Type image/..., or as multipart/form-data",
+        )
+    try:
+        return await asyncio.wait_for(reading, config.read_timeout)
+    except asyncio.TimeoutError:
+        raise ApiError("request_timeout", "the request body did not arrive in time") from None
+
+
+async def read_raw(request: web.Request) -> tuple[bytes, dict[str, Any]]:
+    return await request.read(), {}  # aiohttp enforces client_max_size (413)
+
+
+async def read_multipart(request: web.Request, max_body: int) -> tuple[bytes, dict[str, Any]]:
+    reader = await request.multipart()
+    image: bytes | None = None
+    settings: dict[str, Any] = {}
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise ApiError("bad_request", "nested multipart bodies are not accepted")
+        if part.name == "image" and image is None:
+            image = await read_part(part, max_body)
+        elif part.name == "settings":
+            raw = await read_part(part, JSON_LIMIT)
+            try:
+                value = json.loads(raw or b"{}")
+            except ValueError:
+                raise SettingsError("the settings part is not valid JSON") from None
+            if not isinstance(value, dict):
+                raise SettingsError("the settings part must be a JSON object")
+            settings = value
+        else:
+            await part.release()
+    if image is None:
+        raise ApiError("bad_request", "the multipart body has no 'image' part")
+    return image, settings
+
+
+async def read_part(part: BodyPartReader, limit: int) -> bytes:
+    chunks = bytearray()
+    while chunk := await part.read_chunk(256 * 1024):
+        chunks += chunk
+        if len(chunks) > limit:
+            raise ApiError("body_too_large", f"the upload is larger than {limit // 2**20 or 1} MB")
+    return bytes(chunks)
+
+
+async def read_json(request: web.Request) -> Any:
+    if request.content_length is not None and request.content_length > JSON_LIMIT:
+        raise ApiError("body_too_large", "the JSON body is too large")
+    try:
+        raw = await asyncio.wait_for(read_limited(request, JSON_LIMIT + 1), request.app[CONFIG].read_timeout)
+    except asyncio.TimeoutError:
+        raise ApiError("request_timeout", "the request body did not arrive in time") from None
+    if len(raw) > JSON_LIMIT:
+        raise ApiError("body_too_large", "the JSON body is too large")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ApiError("bad_request", "the body is not valid JSON") from None
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes:
+    """At most ``limit`` bytes of the body (stops reading there)."""
+    data = bytearray()
+    while len(data) < limit and (chunk := await request.content.read(limit - len(data))):
+        data += chunk
+    return bytes(data)
+
+
+def report_header(report: Mapping[str, Any]) -> str:
+    """A compact ASCII JSON summary of the report (scalar fields, one level deep), within a header's size."""
+    summary: dict[str, Any] = {}
+    for key, value in report.items():
+        if _scalar(value):
+            summary[key] = value
+        elif isinstance(value, Mapping):
+            inner = {k: v for k, v in value.items() if _scalar(v)}
+            if inner:
+                summary[key] = inner
+        elif isinstance(value, list) and all(_scalar(v) for v in value):
+            summary[key] = value
+    text = json.dumps(summary, ensure_ascii=True, separators=(",", ":"), default=str)
+    while len(text) > REPORT_HEADER_MAX and summary:
+        summary.pop(next(reversed(summary)))
+        text = json.dumps(summary, ensure_ascii=True, separators=(",", ":"), default=str)
+    return text
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+# -- jobs ---------------------------------------------------------------------------------------------------
+
+
+def find_job(request: web.Request) -> Job:
+    job = request.app[QUEUE].get(request.match_info["job_id"])
+    if job is None:
+        raise ApiError("not_found", "no such job")
+    return job
+
+
+@routes.get("/v1/jobs/{job_id}", name="job")
+async def get_job(request: web.Request) -> web.Response:
+    return web.json_response(find_job(request).to_json())
+
+
+@routes.delete("/v1/jobs/{job_id}", name="cancel_job")
+async def cancel_job(request: web.Request) -> web.Response:
+    job = find_job(request)
+    if job.terminal:
+        raise ApiError("not_done", f"the job already ended ({job.state}); nothing to cancel")
+    await request.app[QUEUE].cancel(job.id)
+    return web.json_response(job.to_json())
+
+
+@routes.get("/v1/jobs/{job_id}/result", name="job_result")
+async def job_result(request: web.Request) -> web.Response:
+    job = find_job(request)
+    require_done(job)
+    result = await request.app[QUEUE].result(job)
+    if result is None:
+        raise ApiError("result_expired", "the result was evicted from the cache; send the image again")
+    headers = {"X-Artshade-Job": job.id, "X-Artshade-Report": report_header(job.report or {})}
+    return web.Response(body=result.data, content_type=result.media_type, headers=headers)
+
+
+@routes.get("/v1/jobs/{job_id}/report", name="job_report")
+async def job_report(request: web.Request) -> web.Response:
+    job = find_job(request)
+    require_done(job)
+    return web.json_response(job.report or {})
+
+
+def require_done(job: Job) -> None:
+    if job.state == "done":
+        return
+    if job.error is not None:
+        raise ApiError("not_done", f"the job ended with {job.state}: {job.error[1]}")
+    raise ApiError("not_done", f"the job is {job.state}; wait for it to be done")
+
+
+@routes.get("/v1/jobs/{job_id}/events", name="job_events")
+async def job_events(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events: ``progress`` events in order, then one ``done``, ``error`` or ``cancelled``."""
+    job = find_job(request)
+    queue = request.app[QUEUE]
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"})
+    await response.prepare(request)
+    events = queue.subscribe(job)
+    streams = request.app[STREAMS]
+    streams.add(events)
+    try:
+        while True:
+            try:
+                event, data = await asyncio.wait_for(events.get(), SSE_KEEPALIVE_S)
+            except asyncio.TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            if event == "close":  # the daemon is shutting down
+                break
+            await response.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
+            if event in FINAL_STATES:
+                break
+    finally:
+        streams.discard(events)
+        queue.unsubscribe(job, events)
+    await response.write_eof()
+    return response
+
+
+# -- pairing --------------------------------------------------------------------------------------------------
+
+
+@routes.post("/v1/pair", name="pair")
+async def pair(request: web.Request) -> web.Response:
+    """An extension's options page trades a one-time code (from ``artshade pair``) for the token."""
+    origin = normalise_origin(request.headers.get("Origin", ""))
+    if origin is None:
+        raise ApiError("forbidden_origin", "pairing is only for a browser extension's own page")
+    body = await read_json(request)
+    code = body.get("code") if isinstance(body, dict) else None
+    if not isinstance(code, str) or not code.strip():
+        raise ApiError("bad_request", 'send {"code": "..."} with the code `artshade pair` printed')
+    try:
+        ok = request.app[CODES].redeem(code)
+    except RateLimited as err:
+        raise ApiError("rate_limited", str(err), headers={"Retry-After": str(max(1, round(err.retry_after)))}) from None
+    if not ok:
+        raise ApiError("pairing_failed", "that pairing code is wrong, used or expired; run `artshade pair` again")
+    await asyncio.to_thread(request.app[PAIRED].add, origin)
+    return web.json_response({"token": request.app[TOKEN], "url": f"http://127.0.0.1:{local_port(request)}"})
+
+
+@routes.post("/v1/pair/code", name="pair_code")
+async def pair_code(request: web.Request) -> web.Response:
+    """A new one-time pairing code (for ``artshade pair``; command-line callers only)."""
+    if "Origin" in request.headers:
+        raise ApiError("forbidden_origin", "pairing codes are made from the command line (`artshade pair`)")
+    issued = request.app[CODES].issue(local_port(request))
+    return web.json_response(
+        {"code": issued.code, "expires_in": round(issued.expires - time.time()), "url": f"http://127.0.0.1:{local_port(request)}"}
+    )
+
+
+__all__ = ["routes", "status_for", "API_SETTING_KEYS"]

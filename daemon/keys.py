@@ -1,0 +1,38 @@
+"""Typed application keys: everything a handler may reach through ``request.app``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from .config import DaemonConfig, UserSettings
+from .folders import FolderManager
+from .jobs import JobQueue
+from .pairing import PairingCodes, PairingStore
+
+
+class UserSettingsBox:
+    """The current user settings (replaced whole by ``PUT /v1/settings``)."""
+
+    def __init__(self, value: UserSettings) -> None:
+        self.value = value
+
+
+class InfoCache:
+    """Slow, unchanging facts computed on first use (``shading.device.describe()``)."""
+
+    def __init__(self) -> None:
+        self.device: dict[str, Any] | None = None
+
+
+CONFIG = web.AppKey("config", DaemonConfig)
+TOKEN = web.AppKey("token", str)
+PAIRED = web.AppKey("paired", PairingStore)
+CODES = web.AppKey("codes", PairingCodes)
+USER_SETTINGS = web.AppKey("user_settings", UserSettingsBox)
+INFO = web.AppKey("info", InfoCache)
+QUEUE = web.AppKey("queue", JobQueue)
+FOLDERS = web.AppKey("folders", FolderManager)
+#: open event streams, closed on shutdown so they do not hold it up.
+STREAMS = web.AppKey("streams", set)

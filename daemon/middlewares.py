@@ -1,0 +1,141 @@
+"""One middleware per concern, outermost first: errors as JSON, Host, Origin (and CORS preflight), token.
+
+The checks themselves live in :mod:`daemon.guards`; CORS response headers are added in
+``on_response_prepare`` so streamed responses (SSE) get them too.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from shading.errors import ShadingError
+
+from . import guards
+from .errors import ApiError, error_response, from_http_exception, from_shading
+from .keys import PAIRED, TOKEN
+from .pairing import PairingStore, normalise_origin
+
+log = logging.getLogger(__name__)
+
+#: routes that need no token (health reveals only liveness; pair is how an extension gets the token).
+PUBLIC_ROUTES = frozenset({"health", "pair"})
+#: routes an unpaired (but well-formed) extension origin may call.
+PAIRING_ROUTES = frozenset({"pair"})
+
+ALLOW_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
+ALLOW_HEADERS = "Authorization, Content-Type"
+EXPOSE_HEADERS = "Location, Retry-After, X-Artshade-Job, X-Artshade-Report"
+CORS_ORIGIN = "artshade.cors_origin"
+
+
+def _route_name(request: web.Request) -> str | None:
+    route = request.match_info.route
+    return getattr(route, "name", None)
+
+
+def local_port(request: web.Request) -> int:
+    """The port this connection arrived on (right with ``--port 0`` too)."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    return int(sockname[1]) if sockname else -1
+
+
+@web.middleware
+async def origin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse web origins; answer CORS preflights for paired extensions only."""
+    origin = request.headers.get("Origin")
+    pairing_route = _route_name(request) in PAIRING_ROUTES
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        return _preflight(request, origin, pairing_route)
+    if origin is not None and pairing_route and normalise_origin(origin) is not None:
+        verdict = guards.Verdict(True, "extension origin pairing")
+    else:
+        paired: PairingStore = request.app[PAIRED]
+        verdict = guards.check_origin(origin, paired)
+    if not verdict:
+        return error_response("forbidden_origin", verdict.reason)
+    if origin is not None:
+        request[CORS_ORIGIN] = normalise_origin(origin)
+    return await handler(request)
+
+
+def _preflight(request: web.Request, origin: str | None, pairing_route: bool) -> web.StreamResponse:
+    if origin is None:
+        return error_response("forbidden_origin", "a CORS preflight needs an Origin")
+    normal = normalise_origin(origin)
+    if not (pairing_route and normal is not None):
+        paired: PairingStore = request.app[PAIRED]
+        verdict = guards.check_origin(origin, paired)
+        if not verdict:
+            return error_response("forbidden_origin", verdict.reason)
+    headers = {
+        "Access-Control-Allow-Origin": str(normal),
+        "Access-Control-Allow-Methods": ALLOW_METHODS,
+        "Access-Control-Allow-Headers": ALLOW_HEADERS,
+        "Access-Control-Max-Age": "600",
+        "Vary": "Origin",
+    }
+    # Chrome's Private Network Access preflight, and its successor Local Network Access.
+    if request.headers.get("Access-Control-Request-Private-Network", "").lower() == "true":
+        headers["Access-Control-Allow-Private-Network"] = "true"
+    if request.headers.get("Access-Control-Request-Local-Network", "").lower() == "true":
+        headers["Access-Control-Allow-Local-Network"] = "true"
+    return web.Response(status=204, headers=headers)
+
+
+async def add_response_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: CORS for an accepted extension origin, and no caching or sniffing."""
+    origin = request.get(CORS_ORIGIN)
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+        response.headers["Vary"] = "Origin"
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes ``{"error": code, "detail": line}`` with the right status."""
+    try:
+        return await handler(request)
+    except ApiError as err:
+        return error_response(err.code, err.detail, headers=err.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return from_http_exception(exc)
+    except ShadingError as err:
+        api = from_shading(err)
+        return error_response(api.code, api.detail)
+    except Exception:
+        log.exception("unexpected error answering %s %s", request.method, request.path)
+        return error_response("internal", "the daemon hit an unexpected error; see its log")
+
+
+@web.middleware
+async def host_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Only ``127.0.0.1:PORT``, ``[::1]:PORT`` or ``localhost:PORT`` (DNS rebinding)."""
+    verdict = guards.check_host(request.headers.get("Host"), local_port(request))
+    if not verdict:
+        raise ApiError("bad_host", verdict.reason)
+    return await handler(request)
+
+
+@web.middleware
+async def token_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """``Authorization: Bearer <token>`` on everything but the public routes."""
+    if _route_name(request) not in PUBLIC_ROUTES:
+        verdict = guards.check_token(request.headers.get("Authorization"), request.app[TOKEN])
+        if not verdict:
+            raise ApiError(
+                "unauthorized",
+                f"{verdict.reason}; send Authorization: Bearer <token> (`artshade token` prints it)",
+                headers={"WWW-Authenticate": 'Bearer realm="artshade"'},
+            )
+    return await handler(request)
+
+
+MIDDLEWARES = (error_middleware, host_middleware, origin_middleware, token_middleware)
