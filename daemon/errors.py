@@ -43,6 +43,7 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "rate_limited": 429,
     "internal": 500,
     "shutting_down": 503,
+    "interrupted": 503,
 }
 
 
