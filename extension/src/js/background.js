@@ -1,0 +1,238 @@
+// The background (service worker in Chromium, event page in Firefox): the only part that talks to the
+// daemon and the native host, and the only writer of settings.  Everything arrives through one table.
+import { api } from './api.js';
+import { currentClient, repairViaHost } from './connection.js';
+import { daemonClient } from './daemon-client.js';
+import { hostStatus, INSTALL_COMMAND } from './native.js';
+import { ActionError, serve } from './messaging.js';
+import { injectIntoOpenTabs, notifyTabs, syncRegistrations } from './registration.js';
+import { paramsFor, shadeFiles } from './shade.js';
+import { normaliseSite, patternsFor, siteForHost } from './sites.js';
+import * as storage from './storage.js';
+
+const CONTENT = ['content'];
+const PAGES = ['extension'];
+const ANYONE = ['content', 'extension'];
+
+function hostOf(url) {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '';
+  }
+}
+
+function pick(value, allowed, name) {
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value)) throw new ActionError('bad_request', `${name} must be one of ${allowed.join(', ')}`);
+  return value;
+}
+
+async function hasPermission(site) {
+  return api.permissions.contains({ origins: patternsFor(site) });
+}
+
+/** The state of one site as stored (what the popup shows: confirmed, never what was asked). */
+async function siteState(site, settings) {
+  const s = settings ?? await storage.load();
+  const params = site ? paramsFor(site, s) : null;
+  return {
+    site,
+    known: Boolean(site && s.knownSites.has(site)),
+    enabled: Boolean(site && s.enabledSites.has(site)),
+    permission: site ? await hasPermission(site) : false,
+    intensity: params?.intensity ?? s.intensity,
+    mode: params?.mode ?? s.mode,
+    platform: params?.platform ?? 'none',
+    policy: s.policy,
+  };
+}
+
+async function resolveSite(value) {
+  const { knownSites } = await storage.load(['knownSites']);
+  const host = String(value ?? '');
+  return siteForHost(host, knownSites) ?? normaliseSite(host);
+}
+
+async function daemonStatus() {
+  const { daemonUrl, token, pairedBy } = await storage.load(['daemonUrl', 'token', 'pairedBy']);
+  const out = { url: daemonUrl, paired: Boolean(token), pairedBy, running: false };
+  try {
+    const health = await daemonClient({ url: daemonUrl, token }).health();
+    out.running = true;
+    out.version = health.version ?? null;
+  } catch (err) {
+    out.error = err.message;
+    return out;
+  }
+  if (!token) return out;
+  try {
+    out.status = await (await currentClient()).status();
+  } catch (err) {
+    out.error = err.message;
+  }
+  return out;
+}
+
+async function applySites(enabledSites, knownSites, newlyEnabled) {
+  await storage.save({ enabledSites, knownSites });
+  await syncRegistrations(enabledSites);
+  if (newlyEnabled) await injectIntoOpenTabs(newlyEnabled);
+  await notifyTabs();
+}
+
+async function setSite({ site: raw, enabled, intensity, mode, platform }) {
+  const site = normaliseSite(raw);
+  if (!site) throw new ActionError('bad_request', `not a site: ${raw}`);
+  const s = await storage.load();
+  const profile = { ...(s.siteProfiles.get(site) ?? {}) };
+  if (pick(intensity, storage.CHOICES.intensity, 'intensity')) profile.intensity = intensity;
+  if (pick(mode, storage.CHOICES.mode, 'mode')) profile.mode = mode;
+  if (pick(platform, storage.CHOICES.platform, 'platform')) profile.platform = platform;
+  if (Object.keys(profile).length) s.siteProfiles.set(site, profile);
+  await storage.save({ siteProfiles: s.siteProfiles });
+  if (enabled === true) {
+    if (!(await hasPermission(site))) {
+      throw new ActionError('permission_needed', `artshade needs permission to run on ${site}`);
+    }
+    s.knownSites.add(site);
+    const newly = !s.enabledSites.has(site);
+    s.enabledSites.add(site);
+    await applySites(s.enabledSites, s.knownSites, newly ? site : null);
+  } else if (enabled === false) {
+    s.enabledSites.delete(site);
+    await applySites(s.enabledSites, s.knownSites, null);
+  } else {
+    await notifyTabs();
+  }
+  return siteState(site);
+}
+
+async function options() {
+  const s = await storage.load();
+  const sites = await Promise.all([...s.knownSites].sort().map(async (site) => ({
+    ...(await siteState(site, s)),
+    offered: storage.OFFERED_SITES.includes(site) || storage.DEFAULT_SITES.includes(site),
+  })));
+  return {
+    sites,
+    policy: s.policy,
+    preset: s.preset,
+    intensity: s.intensity,
+    mode: s.mode,
+    daemonUrl: s.daemonUrl,
+    paired: Boolean(s.token),
+    pairedBy: s.pairedBy,
+    choices: storage.CHOICES,
+  };
+}
+
+async function setOptions(request) {
+  const out = {};
+  for (const key of ['policy', 'preset', 'intensity', 'mode']) {
+    if (pick(request[key], storage.CHOICES[key], key) !== undefined) out[key] = request[key];
+  }
+  if (request.daemonUrl !== undefined) {
+    const url = new URL(request.daemonUrl);
+    if (!['127.0.0.1', 'localhost'].includes(url.hostname) || url.protocol !== 'http:') {
+      throw new ActionError('bad_request', 'the daemon runs on this machine: use http://127.0.0.1:PORT');
+    }
+    out.daemonUrl = url.origin;
+  }
+  await storage.save(out);
+  await notifyTabs();
+  return options();
+}
+
+async function removeSite({ site }) {
+  const s = await storage.load(['enabledSites', 'knownSites', 'siteProfiles']);
+  s.enabledSites.delete(site);
+  if (!storage.DEFAULT_SITES.includes(site) && !storage.OFFERED_SITES.includes(site)) s.knownSites.delete(site);
+  s.siteProfiles.delete(site);
+  await storage.save({ siteProfiles: s.siteProfiles });
+  await applySites(s.enabledSites, s.knownSites, null);
+  return options();
+}
+
+const CODE = /^(\d{1,5})-([A-Z2-9]{4})-([A-Z2-9]{4})-([A-Z2-9]{4})$/;
+
+async function pairWithCode({ code }) {
+  const normal = String(code ?? '').trim().toUpperCase().replace(/\s+/g, '-');
+  const m = CODE.exec(normal);
+  if (!m) throw new ActionError('bad_code', 'a pairing code looks like 47815-ABCD-EFGH-JKLM (run `artshade pair`)');
+  const url = `http://127.0.0.1:${Number(m[1])}`;
+  let reply;
+  try {
+    reply = await daemonClient({ url, token: '' }).pair(normal);
+  } catch (err) {
+    throw new ActionError(err.code ?? 'pair_failed', err.message);
+  }
+  if (!reply?.token) throw new ActionError('pair_failed', 'the daemon did not return a token');
+  await storage.save({ daemonUrl: reply.url || url, token: reply.token, pairedBy: 'pairing code' });
+  return daemonStatus();
+}
+
+const table = {
+  getSiteState: {
+    from: CONTENT,
+    handler: async (_req, { sender }) => {
+      const site = await resolveSite(hostOf(sender.url));
+      const state = await siteState(site);
+      return { site, enabled: state.enabled, policy: state.policy };
+    },
+  },
+  shade: {
+    from: CONTENT,
+    handler: async ({ files }, { sender, progress }) => {
+      if (!Array.isArray(files) || !files.length) throw new ActionError('bad_request', 'no files');
+      const settings = await storage.load();
+      const site = siteForHost(hostOf(sender.url), settings.enabledSites);
+      if (!site) return { disabled: true, files: files.map(() => ({ unchanged: true, why: 'site not protected' })) };
+      return shadeFiles(files, site, settings, progress);
+    },
+  },
+  popupState: {
+    from: PAGES,
+    handler: async ({ host }) => {
+      const site = await resolveSite(host);
+      const [state, daemon, nativeHost] = await Promise.all([siteState(site), daemonStatus(), hostStatus()]);
+      return { ...state, daemon, host: nativeHost, installCommand: INSTALL_COMMAND, choices: storage.CHOICES };
+    },
+  },
+  setSiteState: { from: PAGES, handler: setSite },
+  getOptions: { from: PAGES, handler: options },
+  setOptions: { from: PAGES, handler: setOptions },
+  addSite: {
+    from: PAGES,
+    handler: async ({ site: raw }) => {
+      const site = normaliseSite(raw);
+      if (!site) throw new ActionError('bad_request', `not a site: ${raw}`);
+      await setSite({ site, enabled: true });
+      return options();
+    },
+  },
+  removeSite: { from: PAGES, handler: removeSite },
+  pairWithCode: { from: PAGES, handler: pairWithCode },
+  pairWithHost: {
+    from: PAGES,
+    handler: async () => {
+      await repairViaHost();
+      return daemonStatus();
+    },
+  },
+  daemonStatus: { from: PAGES, handler: daemonStatus },
+  hostStatus: { from: ANYONE, handler: hostStatus },
+};
+
+serve(table);
+
+async function startUp() {
+  await storage.restrictToTrustedContexts();
+  const { enabledSites } = await storage.load(['enabledSites']);
+  await syncRegistrations(enabledSites);
+  // Zero-setup pairing: ask the native host (if installed) for the daemon and have it started.
+  repairViaHost().catch(() => {});
+}
+
+api.runtime.onInstalled.addListener(() => startUp());
+api.runtime.onStartup.addListener(() => startUp());

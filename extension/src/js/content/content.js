@@ -1,0 +1,303 @@
+// Content script (isolated world, document_start, all frames).  Catches uploads at capture phase before the
+// page's own handlers: `input`/`change` on file inputs (also in open shadow roots), `drop` with files and
+// `paste` with images.  It holds the event, has the images shaded by the background, puts the shaded files
+// back and lets the page continue.  It also serves the MAIN-world script (fetch, XHR, FormData, picker)
+// over a private MessageChannel.  It never talks to the daemon.
+(() => {
+  'use strict';
+  if (globalThis.__artshadeContent) return;
+  globalThis.__artshadeContent = true;
+
+  const api = globalThis.browser ?? globalThis.chrome;
+  const PORT_NAME = 'artshade-rpc';
+  const SUPPORTED = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/tiff']);
+  const UNTYPED = new Set(['', 'application/octet-stream']);
+  const ours = new WeakSet(); // events this script dispatched: never caught again
+  const overlay = globalThis.artshadeOverlay;
+
+  // -- talking to the background --------------------------------------------------------------------------
+
+  function lost() {
+    const err = new Error('artshade lost contact with its background (it was updated or reloaded); reload this page');
+    err.code = 'extension_gone';
+    err.policy = 'block';
+    return err;
+  }
+
+  function rpc(request, onProgress) {
+    return new Promise((resolve, reject) => {
+      let port;
+      try {
+        port = api.runtime.connect({ name: PORT_NAME });
+      } catch {
+        reject(lost());
+        return;
+      }
+      let settled = false;
+      port.onMessage.addListener((m) => {
+        if (m.progress) onProgress?.(m.progress);
+        if (!m.reply) return;
+        settled = true;
+        port.disconnect();
+        if (m.reply.ok) resolve(m.reply.value);
+        else reject(Object.assign(new Error(m.reply.error.message), m.reply.error));
+      });
+      port.onDisconnect.addListener(() => settled || reject(lost()));
+      port.postMessage({ id: 1, request });
+    });
+  }
+
+  // -- this site's state (asked again whenever the background says settings changed) --------------------
+
+  let state = null;
+  let statePromise = refresh();
+
+  async function refresh() {
+    try {
+      state = await rpc({ action: 'getSiteState' });
+    } catch (err) {
+      state = { enabled: true, policy: 'block', error: err }; // fail closed
+    }
+    tellMain();
+    return state;
+  }
+
+  api.runtime.onMessage.addListener((message) => {
+    if (message?.action === 'siteStateChanged') statePromise = refresh();
+  });
+
+  // -- bytes ------------------------------------------------------------------------------------------------
+
+  function isCandidate(file) {
+    return file instanceof Blob && (SUPPORTED.has(file.type) || UNTYPED.has(file.type));
+  }
+
+  function isImage(b) {
+    return (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) ||
+      (b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) ||
+      (b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) ||
+      (b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0x00) ||
+      (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0x00 && b[3] === 0x2a);
+  }
+
+  function toBase64(u8) {
+    if (typeof u8.toBase64 === 'function') return u8.toBase64();
+    let s = '';
+    for (let i = 0; i < u8.length; i += 0x8000) s += String.fromCharCode.apply(null, u8.subarray(i, i + 0x8000));
+    return btoa(s);
+  }
+
+  function fromBase64(text) {
+    if (typeof Uint8Array.fromBase64 === 'function') return Uint8Array.fromBase64(text);
+    const s = atob(text);
+    const out = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+    return out;
+  }
+
+  // Digests of the bytes this frame got back shaded: when the page then sends those files itself (fetch,
+  // XHR), the MAIN-world script asks again and they pass without a second round of shading.
+  const produced = new Set();
+
+  async function digest(bytes) {
+    if (!globalThis.crypto?.subtle) return null; // not a secure context; the background checks as well
+    const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+    return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  // -- protecting a batch of files ---------------------------------------------------------------------------
+
+  /** -> {kind: 'pass'} (leave as is) | {kind: 'ok', files, changed} | {kind: 'blocked', message}. */
+  async function protect(files, anchor) {
+    const current = await statePromise;
+    if (!current.enabled) return { kind: 'pass' };
+    const picks = [];
+    const payload = [];
+    for (const [index, file] of files.entries()) {
+      if (!isCandidate(file)) continue;
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      if (bytes.length < 12 || !isImage(bytes)) continue;
+      if (produced.has(await digest(bytes))) continue;
+      picks.push(index);
+      payload.push({ name: file.name ?? '', type: file.type, data: toBase64(bytes) });
+    }
+    if (!payload.length) return { kind: 'pass' };
+    const n = payload.length;
+    const card = overlay.show(anchor);
+    const what = n === 1 ? 'your image' : `${n} images`;
+    card.working(`Protecting ${what}…`, 0);
+    try {
+      if (current.error) throw current.error;
+      const result = await rpc({ action: 'shade', files: payload }, (p) => {
+        const fraction = (p.index + Math.min(1, Math.max(0, p.progress))) / p.count;
+        const which = p.count > 1 ? ` (${p.index + 1} of ${p.count})` : '';
+        card.working(`Protecting ${what}${which}… ${p.stage || ''}`.trim(), fraction);
+      });
+      if (result.disabled) {
+        card.close();
+        return { kind: 'pass' };
+      }
+      const out = files.slice();
+      const changed = files.map(() => false);
+      const remembered = [];
+      result.files.forEach((r, k) => {
+        if (r.unchanged) return;
+        const i = picks[k];
+        const bytes = fromBase64(r.data);
+        out[i] = new File([bytes], r.name || files[i].name || 'image', {
+          type: r.type, lastModified: files[i].lastModified ?? Date.now(),
+        });
+        changed[i] = true;
+        remembered.push(digest(bytes).then((d) => d && produced.add(d)));
+      });
+      await Promise.all(remembered);
+      if (result.unprotected) card.warn(`Sent WITHOUT protection: ${result.unprotected.message}`);
+      else card.done(n === 1 ? 'Protected ✓ — the site gets the shaded image' : `Protected ✓ — ${n} images shaded`);
+      return { kind: 'ok', files: out, changed };
+    } catch (err) {
+      if (err.policy === 'ask') {
+        const go = await card.ask(`${err.message}. Upload ${what} without protection?`);
+        if (go) {
+          card.warn(`Sent WITHOUT protection (${err.message})`);
+          return { kind: 'pass' };
+        }
+        card.error('Upload cancelled: the image was not protected.');
+        return { kind: 'blocked', message: 'upload cancelled by the artist' };
+      }
+      const hint = err.hint ? ` — ${err.hint}` : '';
+      card.error(`Upload blocked, nothing was sent: ${err.message}${hint}`);
+      return { kind: 'blocked', message: err.message };
+    }
+  }
+
+  function hold(event) {
+    event.stopImmediatePropagation();
+    if (event.cancelable) event.preventDefault();
+  }
+
+  function dispatchOurs(target, event) {
+    ours.add(event);
+    (target?.isConnected ? target : document).dispatchEvent(event);
+  }
+
+  // -- file inputs --------------------------------------------------------------------------------------------
+
+  const holding = new WeakMap(); // input -> the FileList being protected
+  const watchedRoots = new WeakSet();
+
+  function onFileEvent(event) {
+    if (ours.has(event)) return;
+    const input = event.composedPath()[0];
+    if (!(input instanceof HTMLInputElement) || input.type !== 'file') return;
+    const root = input.getRootNode();
+    if (root instanceof ShadowRoot && !watchedRoots.has(root)) {
+      // `change` is not composed: it never reaches window from inside a shadow root.
+      watchedRoots.add(root);
+      root.addEventListener('change', onFileEvent, true);
+      root.addEventListener('input', onFileEvent, true);
+    }
+    const list = input.files;
+    if (holding.has(input) && holding.get(input) === list) {
+      hold(event); // the second of input/change for a pick already held
+      return;
+    }
+    const files = [...(list ?? [])];
+    if (!files.some(isCandidate) || (state && !state.enabled)) return;
+    hold(event);
+    holding.set(input, list);
+    protect(files, input).then((result) => {
+      if (holding.get(input) !== list) return; // picked again meanwhile: that pick wins
+      holding.delete(input);
+      if (result.kind === 'blocked') {
+        input.value = '';
+        return;
+      }
+      if (result.kind === 'ok') {
+        const dt = new DataTransfer();
+        result.files.forEach((f) => dt.items.add(f));
+        input.files = dt.files;
+      }
+      dispatchOurs(input, new Event('input', { bubbles: true, composed: true }));
+      dispatchOurs(input, new Event('change', { bubbles: true }));
+    });
+  }
+
+  window.addEventListener('input', onFileEvent, true);
+  window.addEventListener('change', onFileEvent, true);
+
+  // -- drop and paste -----------------------------------------------------------------------------------------
+
+  const EVENT_FIELDS = ['clientX', 'clientY', 'screenX', 'screenY', 'ctrlKey', 'shiftKey', 'altKey', 'metaKey', 'button', 'buttons'];
+
+  function filesOf(dt) {
+    const files = [...(dt.files ?? [])];
+    if (files.length) return files;
+    return [...(dt.items ?? [])].filter((i) => i.kind === 'file').map((i) => i.getAsFile()).filter(Boolean);
+  }
+
+  function catchTransfer(event, dt, rebuild) {
+    if (ours.has(event) || !dt) return;
+    const files = filesOf(dt);
+    if (!files.some(isCandidate) || (state && !state.enabled)) return;
+    hold(event);
+    const target = event.composedPath()[0];
+    const strings = [...dt.items].filter((i) => i.kind === 'string').map((i) => [i.type, dt.getData(i.type)]);
+    const init = { bubbles: true, cancelable: true, composed: true };
+    for (const f of EVENT_FIELDS) if (f in event) init[f] = event[f];
+    protect(files, target).then((result) => {
+      if (result.kind === 'blocked') return;
+      const next = new DataTransfer();
+      for (const [type, value] of strings) next.setData(type, value);
+      (result.kind === 'ok' ? result.files : files).forEach((f) => next.items.add(f));
+      dispatchOurs(target, rebuild(init, next));
+    });
+  }
+
+  window.addEventListener('drop', (event) => {
+    catchTransfer(event, event.dataTransfer, (init, dt) => new DragEvent('drop', { ...init, dataTransfer: dt }));
+  }, true);
+
+  window.addEventListener('paste', (event) => {
+    catchTransfer(event, event.clipboardData, (init, dt) => new ClipboardEvent('paste', { ...init, clipboardData: dt }));
+  }, true);
+
+  // -- the MAIN-world script's private channel --------------------------------------------------------------
+  // The MAIN-world script hands over a MessagePort in a synchronous event that this capture listener
+  // (registered before any page script) stops, so the page never holds the port and cannot forge replies.
+
+  let mainPort = null;
+
+  function tellMain() {
+    mainPort?.postMessage({ type: 'state', enabled: Boolean(state?.enabled) });
+  }
+
+  async function onMainMessage(event) {
+    const m = event.data;
+    if (!m || m.type !== 'shade' || !Array.isArray(m.files)) return;
+    const files = m.files.map((f) => new File([f.buffer], f.name || 'image', { type: f.type, lastModified: f.lastModified }));
+    let result;
+    try {
+      result = await protect(files, document.activeElement);
+    } catch (err) {
+      result = { kind: 'blocked', message: String(err?.message ?? err) };
+    }
+    if (result.kind !== 'ok') {
+      mainPort.postMessage({ id: m.id, kind: result.kind, message: result.message });
+      return;
+    }
+    const out = await Promise.all(result.files.map(async (f, i) => (result.changed[i]
+      ? { name: f.name, type: f.type, lastModified: f.lastModified, buffer: await f.arrayBuffer() }
+      : null)));
+    mainPort.postMessage({ id: m.id, kind: 'ok', files: out }, out.filter(Boolean).map((o) => o.buffer));
+  }
+
+  window.addEventListener('artshade:main-hello', (event) => {
+    event.stopImmediatePropagation();
+    const port = event.ports?.[0];
+    if (mainPort || !port) return;
+    mainPort = port;
+    mainPort.onmessage = onMainMessage;
+    tellMain();
+  }, true);
+  window.dispatchEvent(new Event('artshade:content-hello')); // in case the MAIN-world script ran first
+})();

@@ -1,0 +1,54 @@
+// Content scripts are registered at run time for the enabled sites (scripting.registerContentScripts), so
+// enabling a site needs no reload of the extension; open tabs of a newly enabled site get them injected.
+import { api } from './api.js';
+import { patternsFor, siteForHost } from './sites.js';
+
+export const ISOLATED_FILES = ['js/content/overlay.js', 'js/content/content.js'];
+export const MAIN_FILES = ['js/content/main-world.js'];
+const IDS = ['artshade-isolated', 'artshade-main'];
+
+export function matchesFor(sites) {
+  return [...new Set([...sites].flatMap(patternsFor))].sort();
+}
+
+/** Make the registered content scripts cover exactly `sites`. */
+export async function syncRegistrations(sites) {
+  const matches = matchesFor(sites);
+  const existing = (await api.scripting.getRegisteredContentScripts({ ids: IDS })).map((s) => s.id);
+  if (existing.length) await api.scripting.unregisterContentScripts({ ids: existing });
+  if (!matches.length) return matches;
+  const common = { matches, runAt: 'document_start', allFrames: true, persistAcrossSessions: true };
+  await api.scripting.registerContentScripts([
+    { ...common, id: IDS[0], js: ISOLATED_FILES },
+    { ...common, id: IDS[1], js: MAIN_FILES, world: 'MAIN' },
+  ]);
+  return matches;
+}
+
+/** Put the content scripts into tabs already showing `site` (they guard against running twice). */
+export async function injectIntoOpenTabs(site) {
+  const tabs = await api.tabs.query({ url: patternsFor(site) });
+  const wanted = new Set([site]);
+  await Promise.all(tabs.map(async (tab) => {
+    let host;
+    try {
+      host = new URL(tab.url).host;
+    } catch {
+      return;
+    }
+    if (siteForHost(host, wanted) !== site) return;
+    const target = { tabId: tab.id, allFrames: true };
+    try {
+      await api.scripting.executeScript({ target, files: MAIN_FILES, world: 'MAIN', injectImmediately: true });
+      await api.scripting.executeScript({ target, files: ISOLATED_FILES, injectImmediately: true });
+    } catch {
+      // a tab we may not script (error page, store page): it gets the scripts on its next load
+    }
+  }));
+}
+
+/** Tell every tab's content scripts that site settings changed (they ask again for their state). */
+export async function notifyTabs() {
+  const tabs = await api.tabs.query({});
+  await Promise.all(tabs.map((tab) => api.tabs.sendMessage(tab.id, { action: 'siteStateChanged' }).catch(() => {})));
+}

@@ -1,0 +1,83 @@
+// The one place settings touch storage.local.  In memory, site lists are Sets and per-site profiles a Map;
+// they are serialised to arrays / plain objects only at this edge.
+import { api } from './api.js';
+import { DEFAULT_PORT } from './ids.js';
+
+export const DEFAULT_SITES = ['instagram.com', 'artstation.com'];
+export const OFFERED_SITES = ['deviantart.com', 'x.com', 'bsky.app', 'tumblr.com', 'behance.net', 'cara.app', 'pinterest.com'];
+export const PLATFORM_FOR_SITE = { 'instagram.com': 'instagram', 'x.com': 'x', 'artstation.com': 'artstation' };
+
+export const CHOICES = {
+  preset: ['fast', 'default', 'max'],
+  intensity: ['low', 'default', 'high'],
+  mode: ['guard', 'cloak', 'poison', 'cloak+poison'],
+  platform: ['none', 'instagram', 'x', 'artstation'],
+  policy: ['block', 'ask', 'allow'],
+};
+
+const DEFAULTS = {
+  enabledSites: () => new Set(DEFAULT_SITES),
+  knownSites: () => new Set([...DEFAULT_SITES, ...OFFERED_SITES]),
+  siteProfiles: () => new Map(), // site -> {platform?, intensity?, mode?}
+  policy: () => 'block',
+  preset: () => 'default',
+  intensity: () => 'default',
+  mode: () => 'guard',
+  daemonUrl: () => `http://127.0.0.1:${DEFAULT_PORT}`,
+  token: () => '',
+  pairedBy: () => '',
+};
+export const KEYS = Object.keys(DEFAULTS);
+const SETS = new Set(['enabledSites', 'knownSites']);
+const MAPS = new Set(['siteProfiles']);
+
+function toStored(key, value) {
+  if (SETS.has(key)) return [...value].sort();
+  if (MAPS.has(key)) return Object.fromEntries(value);
+  return value;
+}
+
+function fromStored(key, value) {
+  if (value === undefined || value === null) return DEFAULTS[key]();
+  if (SETS.has(key)) return new Set(Array.isArray(value) ? value.filter((v) => typeof v === 'string') : []);
+  if (MAPS.has(key)) return new Map(Object.entries(typeof value === 'object' ? value : {}));
+  return value;
+}
+
+/** Read settings (all keys by default), with defaults filled in. */
+export async function load(keys = KEYS) {
+  const stored = await api.storage.local.get(keys);
+  return Object.fromEntries(keys.map((k) => [k, fromStored(k, stored[k])]));
+}
+
+/** Write some settings. */
+export async function save(values) {
+  const out = {};
+  for (const [k, v] of Object.entries(values)) {
+    if (!(k in DEFAULTS)) throw new Error(`unknown setting ${k}`);
+    out[k] = toStored(k, v);
+  }
+  await api.storage.local.set(out);
+}
+
+/** Keep the token away from content scripts where the browser allows restricting storage.local. */
+export async function restrictToTrustedContexts() {
+  try {
+    await api.storage.local.setAccessLevel?.({ accessLevel: 'TRUSTED_CONTEXTS' });
+  } catch {
+    // Firefox has no setAccessLevel; content scripts there never read storage anyway.
+  }
+}
+
+/** Short-lived state for this browser session (e.g. digests of bytes this extension produced). */
+export const session = {
+  async get(key, fallback) {
+    const area = api.storage.session;
+    if (!area) return fallback;
+    const v = await area.get(key);
+    return v[key] ?? fallback;
+  },
+  async set(key, value) {
+    await api.storage.session?.set({ [key]: value });
+  },
+};

@@ -1,0 +1,313 @@
+"""Helpers for the extension's browser tests: local test pages with an upload sink, the real daemon
+(``artshade serve`` on the real tiny weights) pre-paired with the extension, and Chromium with the unpacked
+extension.  The fixtures that use them are in conftest.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import io
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from aiohttp import web
+from PIL import Image
+
+from artshade import ids
+
+REPO = Path(__file__).resolve().parents[2]
+EXTENSION = REPO / "extension"
+PAGES = Path(__file__).resolve().parent / "pages"
+ARTIFACTS = REPO / "test-artifacts" / "extension"
+CHROMIUM = "/usr/bin/chromium"
+EXTENSION_ORIGIN = f"chrome-extension://{ids.CHROME_EXTENSION_ID}"
+#: shading runs on a shared 2-core CPU in CI; waits are for a condition, this is only the give-up point.
+SHADE_TIMEOUT_S = 600
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what} after {timeout:.0f} s")
+        time.sleep(interval)
+
+
+# -- test images -----------------------------------------------------------------------------------------
+
+
+def make_image(fmt: str, seed: int, size: int = 32) -> bytes:
+    """A small, busy image (shading needs texture); PNG or JPEG bytes."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (size // 4, size // 4, 3), dtype=np.uint8)
+    img = Image.fromarray(base).resize((size, size), Image.Resampling.BICUBIC)
+    out = io.BytesIO()
+    img.save(out, format=fmt, **({"quality": 92} if fmt == "JPEG" else {}))
+    return out.getvalue()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def decode(data: bytes) -> Image.Image:
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    return img
+
+
+# -- the page server and its upload sink -----------------------------------------------------------------
+
+
+@dataclass
+class Part:
+    name: str | None
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+@dataclass
+class Upload:
+    sink: str
+    headers: dict[str, str]
+    parts: list[Part] = field(default_factory=list)
+
+    def files(self) -> list[Part]:
+        return [p for p in self.parts if p.filename is not None or p.name is None]
+
+
+class SiteServer:
+    """Serves tests/extension/pages on 127.0.0.1 and records every POST /sink/{name}."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.uploads: list[Upload] = []
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def url(self, page: str) -> str:
+        return f"http://{self.host}/{page}"
+
+    async def _sink(self, request: web.Request) -> web.Response:
+        upload = Upload(request.match_info["name"], dict(request.headers))
+        if request.content_type.startswith("multipart/"):
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                data = await part.read(decode=False)  # type: ignore[union-attr]
+                upload.parts.append(Part(part.name, part.filename, part.headers.get("Content-Type"), bytes(data)))
+        else:
+            upload.parts.append(Part(None, None, request.headers.get("Content-Type"), await request.read()))
+        with self._lock:
+            self.uploads.append(upload)
+        return web.json_response({"ok": True})
+
+    async def _start(self) -> None:
+        app = web.Application(client_max_size=64 * 2**20)
+        app.router.add_post("/sink/{name}", self._sink)
+        app.router.add_static("/", PAGES)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        self.port = free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    def start(self) -> SiteServer:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(30)
+        return self
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def received(self, sink: str) -> list[Upload]:
+        with self._lock:
+            return [u for u in self.uploads if u.sink == sink]
+
+    def all_bytes(self) -> list[bytes]:
+        with self._lock:
+            return [p.data for u in self.uploads for p in u.parts]
+
+    def wait_for(self, sink: str, count: int = 1, timeout: float = SHADE_TIMEOUT_S) -> list[Upload]:
+        return wait_until(lambda: len(self.received(sink)) >= count and self.received(sink), timeout,
+                          f"{count} upload(s) at /sink/{sink}")
+
+    def clear(self) -> None:
+        with self._lock:
+            self.uploads.clear()
+
+
+# -- the real daemon ---------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def artshade_env(env: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class Daemon:
+    """``artshade serve`` in a subprocess with its own ARTSHADE_HOME, pre-paired with the extension."""
+
+    def __init__(self, home: Path, models: Path) -> None:
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            "ARTSHADE_HOME": str(home),
+            "ARTSHADE_MODELS": str(models),
+            "HF_HUB_OFFLINE": "1",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        with artshade_env(self.env):
+            from daemon.pairing import PairingStore
+            from daemon.token import get_or_create_token
+
+            self.token = get_or_create_token()
+            PairingStore().add(EXTENSION_ORIGIN)
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/v1/health", timeout=2) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def start(self) -> Daemon:
+        log = open(self.home / "serve.log", "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "artshade", "serve", "--port", str(self.port), "--no-watch"],
+            env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
+        )
+        log.close()
+
+        def up() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"artshade serve exited: {(self.home / 'serve.log').read_text()[-2000:]}")
+            return self.healthy()
+
+        wait_until(up, 120, "the daemon to answer /v1/health", interval=0.3)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    def protect_direct(self, data: bytes, media_type: str, **params: str) -> bytes:
+        """The daemon's own answer for ``data`` (served from its result cache once the extension shaded it)."""
+        query = "&".join(f"{k}={v}" for k, v in {**params, "wait": "1"}.items())
+        req = urllib.request.Request(f"{self.url}/v1/protect?{query}", data=data, method="POST",
+                                     headers={"Content-Type": media_type, "Authorization": f"Bearer {self.token}"})
+        with urllib.request.urlopen(req, timeout=SHADE_TIMEOUT_S) as r:
+            return bytes(r.read())
+
+
+# -- the browser ---------------------------------------------------------------------------------------------
+
+
+class ExtensionBrowser:
+    """Chromium with the unpacked extension, plus helpers to drive its pages."""
+
+    def __init__(self, context: Any, worker: Any) -> None:
+        self.context = context
+        self.worker = worker
+        self.id = worker.url.split("/")[2]
+
+    def page_url(self, name: str) -> str:
+        return f"chrome-extension://{self.id}/{name}"
+
+    def storage_set(self, values: dict[str, Any]) -> None:
+        self.worker.evaluate("(values) => chrome.storage.local.set(values)", values)
+
+    def storage_get(self, keys: list[str]) -> dict[str, Any]:
+        return self.worker.evaluate("(keys) => chrome.storage.local.get(keys)", keys)  # type: ignore[no-any-return]
+
+    def call(self, action: str, **fields: Any) -> Any:
+        """Send a request to the background the way the options page does (from an extension page)."""
+        page = self.context.new_page()
+        try:
+            page.goto(self.page_url("options.html"))
+            reply = page.evaluate("(m) => chrome.runtime.sendMessage(m)", {"action": action, **fields})
+        finally:
+            page.close()
+        if not reply.get("ok"):
+            raise AssertionError(f"{action} failed: {reply}")
+        return reply["value"]
+
+
+def launch_args(dist: Path) -> list[str]:
+    return [
+        "--headless=new",
+        f"--disable-extensions-except={dist}",
+        f"--load-extension={dist}",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ]
+
+
+@contextlib.contextmanager
+def chromium_with(dist: Path, profile: Path, env: dict[str, str] | None = None) -> Iterator[ExtensionBrowser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=False, args=launch_args(dist),
+            viewport={"width": 900, "height": 640}, env={**os.environ, **(env or {})},
+        )
+        try:
+            workers = context.service_workers
+            worker = workers[0] if workers else context.wait_for_event("serviceworker", timeout=30_000)
+            yield ExtensionBrowser(context, worker)
+        finally:
+            context.close()
+
+
