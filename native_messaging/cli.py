@@ -43,7 +43,7 @@ def _install(args: argparse.Namespace) -> int:
         for line in kept:
             print(f"kept {line}")
         if not removed and not kept:
-            print("nothing to remove: no artshade browser host was installed")
+            print(f"nothing to remove: artshade has no browser host installed for {', '.join(browsers)}")
         return 0
     written = install.install(browsers, user_data_dir=args.user_data_dir)
     for line in written:

@@ -52,7 +52,7 @@ def pair(request: dict[str, Any], caller: Caller) -> dict[str, Any]:
         log.exception("pairing %s failed", origin)
         raise HostError(Code.PAIRING_FAILED, f"could not pair {origin}: {err}") from err
     log.info("paired %s", origin)
-    return {"origin": origin, "url": daemon_control.probe().url, "token": token}
+    return {"origin": origin, "url": daemon_control.url_for(daemon_control.configured_port()), "token": token}
 
 
 def _timeout(request: dict[str, Any]) -> float:
