@@ -252,3 +252,50 @@ def test_fallback_guard_uses_builtin_targets_and_says_why(tmp_path: Path) -> Non
         assert all("artshade models fetch sd15" in t.info["fallback_reason"] for t in targets)
     with pytest.raises(ModelError):
         make_targets(request(tmp_path, "cloak"))  # fallback "none" (the default): fail closed
+
+
+# ------------------------------------------------------------------------------------------- through the engine
+
+
+@pytest.fixture
+def short_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests check the hook-up, not the optimiser: cut the fast preset to two steps."""
+    import dataclasses
+
+    from shading import optimize
+
+    monkeypatch.setitem(optimize.SCHEDULES, "fast", dataclasses.replace(optimize.SCHEDULES["fast"], steps=2))
+
+
+@pytest.mark.parametrize("mode,kinds", [("cloak", ["style"]), ("poison", ["concept"]),
+                                        ("cloak+poison", ["style", "concept"])])
+def test_engine_protects_with_diffusion_targets(tiny_models: Path, calls: Counter[str], short_engine: None,
+                                                mode: str, kinds: list[str]) -> None:
+    import shading
+
+    art = artwork(5)
+    settings = Settings(mode=mode, preset="fast", concept="cat", extra=FAST)
+    result = shading.protect(art, settings, models_dir=tiny_models, measure=False)
+
+    assert result.image.size == art.size and result.image.mode == "RGB"
+    assert not np.array_equal(pixels(result.image), pixels(art))
+    report = result.report
+    assert [t["kind"] for t in report["targets"]] == kinds
+    assert all(t["mode"] == mode and t["model"]["name"] == "sd15" for t in report["targets"])
+    json.dumps(report)
+    assert calls["load_pipeline"] == 1 and not any(t["from_cache"] for t in report["targets"])
+
+
+def test_engine_falls_back_to_builtin_targets_when_asked(tiny_models: Path, tmp_path: Path,
+                                                         short_engine: None) -> None:
+    import shading
+
+    for weights in tiny_models.glob("taef2_*.pth"):  # the encoder, but no diffusion model
+        (tmp_path / weights.name).symlink_to(weights.resolve())
+    result = shading.protect(artwork(6), Settings(mode="poison", preset="fast", fallback="guard"),
+                             models_dir=tmp_path, measure=False)
+    [target] = result.report["targets"]
+    assert target["kind"] == "pattern" and target["fallback_from"] == "poison"
+    assert "artshade models fetch sd15" in target["fallback_reason"]
+    with pytest.raises(ModelError, match="artshade models fetch sd15"):
+        shading.protect(artwork(6), Settings(mode="poison", preset="fast"), models_dir=tmp_path, measure=False)
