@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 #: routes that need no token (health reveals only liveness; pair is how an extension gets the token).
 PUBLIC_ROUTES = frozenset({"health", "pair"})
-#: routes an unpaired (but well-formed) extension origin may call.
-PAIRING_ROUTES = frozenset({"pair"})
+#: what an unpaired (but well-formed) extension origin may call; by path, since a preflight (OPTIONS)
+#: matches no route.
+PAIRING_PATHS = frozenset({"/v1/pair"})
 
 ALLOW_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
 ALLOW_HEADERS = "Authorization, Content-Type"
@@ -46,7 +47,7 @@ def local_port(request: web.Request) -> int:
 async def origin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse web origins; answer CORS preflights for paired extensions only."""
     origin = request.headers.get("Origin")
-    pairing_route = _route_name(request) in PAIRING_ROUTES
+    pairing_route = request.path in PAIRING_PATHS
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         return _preflight(request, origin, pairing_route)
     if origin is not None and pairing_route and normalise_origin(origin) is not None:
