@@ -299,3 +299,49 @@ def test_engine_falls_back_to_builtin_targets_when_asked(tiny_models: Path, tmp_
     assert "artshade models fetch sd15" in target["fallback_reason"]
     with pytest.raises(ModelError, match="artshade models fetch sd15"):
         shading.protect(artwork(6), Settings(mode="poison", preset="fast"), models_dir=tmp_path, measure=False)
+
+
+# ------------------------------------------------------------------------------------------- where models come from
+
+
+def test_models_in_the_hub_cache_are_used_without_a_download(tiny_models: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Artists who already used diffusers have the weights in the hub's cache; they load from there."""
+    import shutil
+
+    import huggingface_hub.constants
+
+    from shading import models
+
+    hub, revision = tmp_path / "hub", "0123456789abcdef0123456789abcdef01234567"
+    for name in ("sd15", "clip"):
+        repo = hub / ("models--" + models.CATALOGUE[name].hub_id.replace("/", "--"))
+        (repo / "refs").mkdir(parents=True)
+        (repo / "refs" / "main").write_text(revision)
+        shutil.copytree(tiny_models / name, repo / "snapshots" / revision)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub))
+    empty = tmp_path / "models"
+    empty.mkdir()
+
+    [target] = make_poison_targets(request(empty, "poison"))
+    assert target.info["model"]["source"] == models.CATALOGUE["sd15"].hub_id
+    assert target.info["clip_model"]["source"] == models.CATALOGUE["clip"].hub_id
+
+
+def test_fp16_only_weights_load_on_a_cpu(tiny_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GPU-oriented downloads hold only ``*.fp16.safetensors``; on a CPU they are upcast to fp32."""
+    from diffusers import StableDiffusionPipeline
+
+    from shading.targets import diffusion_models as dm
+
+    loaded: list[Any] = []
+    real_load = dm.load_text2img
+    monkeypatch.setattr(dm, "load_text2img", lambda *a: loaded.append(real_load(*a)) or loaded[-1])
+
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_models / "sd15", local_files_only=True)
+    pipe.to(torch.float16).save_pretrained(tmp_path / "sd15", variant="fp16")
+    assert not list((tmp_path / "sd15" / "unet").glob("diffusion_pytorch_model.safetensors"))
+
+    [target] = make_cloak_targets(request(tmp_path, "cloak", style="pixel art"))
+    assert pixels(target.image).std() > 0  # a real picture, not NaNs turned black
+    assert loaded[0].unet.dtype == torch.float32 and loaded[0].text_encoder.dtype == torch.float32
