@@ -306,20 +306,19 @@ class FolderWatcher:
                     self._cond.wait(self.poll_interval)
 
     def _work_ready(self) -> bool:
-        ready = self._ready()
-        for path in ready:
-            if self._stop.is_set():
-                return True
+        ready = self._ready()  # sets _busy when it returns something
+        try:
+            for path in ready:
+                if self._stop.is_set():
+                    break
+                try:
+                    self._handle(path)
+                except Exception:  # one file never stops the others
+                    log.exception("unexpected error with %s", path)
+                    self._report(FileOutcome(path, "retry", message="unexpected error (see the log)"))
+        finally:
             with self._cond:
-                self._busy = True
-            try:
-                self._handle(path)
-            except Exception:  # one file never stops the others
-                log.exception("unexpected error with %s", path)
-                self._report(FileOutcome(path, "retry", message="unexpected error (see the log)"))
-            finally:
-                with self._cond:
-                    self._busy = False
+                self._busy = False
         return bool(ready)
 
     def _ready(self) -> list[Path]:
@@ -342,6 +341,7 @@ class FolderWatcher:
                 elif now - w.since >= self.stable_window:
                     ready.append((w.first_seen, path))
                     del self._pending[path]
+            self._busy = bool(ready)
         return [p for _, p in sorted(ready)]
 
     def _scan_tree(self, root: Path) -> None:
@@ -480,6 +480,10 @@ class FolderWatcher:
             except FileExistsError:  # someone else took the name meanwhile: never overwrite
                 out = self._reserve(out)
                 self.state.begin(key, sha, settings, rel, self._rel_out(out))
+            except OSError as err:  # disk full, permissions...: nothing half-written stays behind
+                self.state.forget(key)
+                self._retry(path, f"cannot write {out}: {err.strerror or err}")
+                return
         self.state.finish(key, self._rel_out(out))
         self.state.record_source(rel, st.st_size, st.st_mtime_ns, sha, key, "shaded")
         with contextlib.suppress(FileNotFoundError):

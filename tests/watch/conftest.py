@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sqlite3
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from daemon.watch_rules import TEMP_PREFIX
 from shading.settings import Settings
 
 
@@ -105,6 +108,89 @@ def files_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
+def states(state_path: Path) -> dict[str, int]:
+    """Job counts by status, read from the watcher's state file (safe while it runs: WAL)."""
+    try:
+        db = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True, timeout=5)
+        try:
+            return dict(db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall())
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return {}
+
+
+def wait_for(condition, limit: float = 900.0, what: str = "condition") -> None:
+    """Poll until ``condition()``; the limit only guards against a hang (no timing is asserted)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {limit:.0f} s")
+        time.sleep(0.05)
+
+
+def assert_clean_outbox(outbox: Path) -> None:
+    """No temp files, nothing empty, and every picture in the outbox opens completely."""
+    for path in files_under(outbox):
+        assert not path.name.startswith(TEMP_PREFIX), path
+        assert path.stat().st_size > 0, path
+        if path.suffix != ".txt":
+            with Image.open(path) as im:
+                im.load()
+
+
+def pictures_in(outbox: Path) -> set[str]:
+    return {p.relative_to(outbox).as_posix() for p in files_under(outbox) if "errors" not in p.relative_to(outbox).parts}
+
+
+def assert_one_output_each(outbox: Path, good: dict[str, bytes], name: str, duplicate: str) -> None:
+    """One output per distinct picture; the duplicated one under whichever of its two names came first."""
+    outputs = pictures_in(outbox)
+    others = set(good) - {name}
+    assert outputs - others in ({name}, {duplicate}), sorted(outputs)
+    assert others <= outputs
+
+
+def drop_batch(inbox: Path, *, slow: bool) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """17 distinct pictures + a duplicate + a corrupt PNG + a text file, written by 20 threads.
+
+    Returns (good pictures by name, everything by name)."""
+    good: dict[str, bytes] = {}
+    for i in range(17):
+        fmt = ("PNG", "JPEG", "WEBP")[i % 3]
+        ext = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}[fmt]
+        folder = "" if i < 12 else "sketches/"
+        good[f"{folder}pic{i:02d}.{ext}"] = picture_bytes(100 + i, size=64 if i % 2 else 80, fmt=fmt)
+    every = dict(good)
+    every["pic00 copy.png"] = good["pic00.png"]  # the duplicate
+    cut = picture_bytes(999, size=64)
+    every["corrupt.png"] = cut[: len(cut) * 2 // 3]
+    every["notes.txt"] = b"colour notes for the series, not a picture\n"
+
+    def write(rel: str, data: bytes, chunked: bool) -> None:
+        path = inbox / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            if not chunked:
+                fh.write(data)
+                return
+            step = max(1, len(data) // 6)
+            for i in range(0, len(data), step):
+                fh.write(data[i : i + step])
+                fh.flush()
+                time.sleep(0.02)
+
+    threads = [
+        threading.Thread(target=write, args=(rel, data, slow and n % 3 == 0))
+        for n, (rel, data) in enumerate(every.items())
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return good, every
+
+
 class Tools:
     """The helpers above, as one fixture (test modules cannot import conftest under importlib mode)."""
 
@@ -114,6 +200,12 @@ class Tools:
     files_under = staticmethod(files_under)
     FakeRunner = FakeRunner
     CountingRunner = CountingRunner
+    wait_for = staticmethod(wait_for)
+    assert_clean_outbox = staticmethod(assert_clean_outbox)
+    pictures_in = staticmethod(pictures_in)
+    assert_one_output_each = staticmethod(assert_one_output_each)
+    drop_batch = staticmethod(drop_batch)
+    states = staticmethod(states)
 
 
 @pytest.fixture

@@ -341,3 +341,26 @@ def test_refuses_the_inbox_as_outbox(tmp_path) -> None:
         FolderWatcher(tmp_path, tmp_path, FAST)
     with pytest.raises(SettingsError, match="inside the outbox"):
         FolderWatcher(tmp_path / "out" / "in", tmp_path / "out", FAST)
+
+
+def test_twenty_files_dropped_concurrently_fake_engine(folders, tools, tmp_path) -> None:
+    """The end-to-end scenario of test_end_to_end with the fake engine (fast; the watcher's logic only)."""
+    import hashlib
+
+    inbox, outbox = folders
+    runner = tools.FakeRunner()
+    watcher = make(inbox, outbox, runner, tmp_path, stable_window=0.3)
+    watcher.start()
+    try:
+        good, every = tools.drop_batch(inbox, slow=True)
+        before = {rel: tools.sha(inbox / rel) for rel in every}
+        note = outbox / "errors" / "corrupt.png.txt"
+        tools.wait_for(lambda: len(tools.pictures_in(outbox)) >= len(good) and note.exists() and watcher.idle(),
+                       limit=120, what="all outputs")
+    finally:
+        watcher.stop()
+    assert dict(runner.calls) == {hashlib.sha256(d).hexdigest(): 1 for d in good.values()}
+    tools.assert_one_output_each(outbox, good, "pic00.png", "pic00 copy.png")
+    assert [p.name for p in tools.files_under(outbox / "errors")] == ["corrupt.png.txt"]
+    assert {rel: tools.sha(inbox / rel) for rel in every} == before
+    tools.assert_clean_outbox(outbox)
