@@ -121,8 +121,8 @@ class UserSettings:
         unknown = sorted(set(value) - {"defaults", "sites", "watch_folders"})
         if unknown:
             raise SettingsError(f"unknown settings section {unknown[0]!r}; known: defaults, sites, watch_folders")
-        defaults = settings_from_outside(value.get("defaults") or {})
-        sites_in = value.get("sites") or {}
+        defaults = settings_from_outside(_or_empty(value.get("defaults"), {}))
+        sites_in = _or_empty(value.get("sites"), {})
         if not isinstance(sites_in, Mapping):
             raise SettingsError("sites must map a site name to settings")
         sites: dict[str, dict[str, Any]] = {}
@@ -132,7 +132,7 @@ class UserSettings:
                 raise SettingsError(f"bad site name {raw_site!r}")
             settings_from_outside(overrides, base=defaults)  # validates
             sites[site] = dict(overrides)
-        folders_in = value.get("watch_folders") or []
+        folders_in = _or_empty(value.get("watch_folders"), [])
         if not isinstance(folders_in, list):
             raise SettingsError("watch_folders must be a list of {inbox, outbox, settings}")
         folders = tuple(_watch_folder(item, defaults) for item in folders_in)
@@ -165,6 +165,11 @@ class UserSettings:
         return settings_from_outside(folder.settings, base=self.defaults)
 
 
+def _or_empty(value: Any, empty: Any) -> Any:
+    """``None`` (JSON null, or absent) means empty; anything else is checked by the caller."""
+    return empty if value is None else value
+
+
 def _watch_folder(item: Any, defaults: Settings) -> WatchFolder:
     if not isinstance(item, Mapping) or not isinstance(item.get("inbox"), str) or not item.get("inbox"):
         raise SettingsError("each watch folder needs an 'inbox' path")
@@ -180,7 +185,7 @@ def _watch_folder(item: Any, defaults: Settings) -> WatchFolder:
         raise SettingsError("watch-folder paths must be absolute")
     if inbox.resolve() == outbox.resolve():
         raise SettingsError("a watch folder's outbox must differ from its inbox")
-    overrides = item.get("settings") or {}
+    overrides = _or_empty(item.get("settings"), {})
     settings_from_outside(overrides, base=defaults)
     return WatchFolder(inbox=inbox, outbox=outbox, settings=dict(overrides))
 

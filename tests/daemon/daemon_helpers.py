@@ -75,10 +75,12 @@ class GatedEngine:
         self.release = threading.Event()
         self.started = threading.Event()
         self.calls: list[bytes] = []
+        self.settings: list[Any] = []
         self.result = result
 
     def __call__(self, data: bytes, settings: Any, *, progress: Callable[[float, str], None], **_: Any) -> Any:
         self.calls.append(data)
+        self.settings.append(settings)
         self.started.set()
         while not self.release.wait(0.02):
             progress(0.0, "held")
