@@ -1,8 +1,8 @@
 """Fixtures for the extension's browser tests: the built extension, real Chromium with it loaded, local
 test pages with an upload sink, and the real daemon (``artshade serve`` on the real tiny weights).
 
-One browser, one page server and one daemon per test module (module-scoped), so a module pays the start-up
-once.  The daemon gets its own ARTSHADE_HOME, pre-paired with the extension's fixed origin the way the
+One browser per test module (module-scoped); the page server and the daemon are shared by the session, so
+the daemon's result cache answers an image a second module uploads again.  The daemon gets its own ARTSHADE_HOME, pre-paired with the extension's fixed origin the way the
 daemon expects it (``daemon.pairing.PairingStore`` and ``daemon.token``).
 """
 
@@ -12,12 +12,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # ext_harness, for the test modules too
 
-from ext_harness import ARTIFACTS, EXTENSION, Daemon, ExtensionBrowser, SiteServer, chromium_with  # noqa: E402
+from ext_harness import ARTIFACTS, EXTENSION, Daemon, ExtensionBrowser, SiteServer, chromium_with, configure  # noqa: E402
 
 # -- fixtures ---------------------------------------------------------------------------------------------------
 
@@ -35,14 +36,14 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def site_server() -> Iterator[SiteServer]:
     server = SiteServer().start()
     yield server
     server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def real_daemon(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[Daemon]:
     daemon = Daemon(tmp_path_factory.mktemp("daemon-home"), models_dir).start()
     yield daemon
@@ -53,3 +54,19 @@ def real_daemon(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> I
 def browser(built_extension: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExtensionBrowser]:
     with chromium_with(built_extension["chromium"], tmp_path_factory.mktemp("chromium-profile")) as b:
         yield b
+
+
+@pytest.fixture(scope="module")
+def ready(browser: ExtensionBrowser, real_daemon: Daemon, site_server: SiteServer) -> ExtensionBrowser:
+    """The module's browser paired with the daemon, with the test site added on the options page."""
+    configure(browser, real_daemon, site_server.host)
+    return browser
+
+
+@pytest.fixture
+def tab(ready: ExtensionBrowser, site_server: SiteServer) -> Iterator[Any]:
+    """A fresh tab; the sink starts empty."""
+    site_server.clear()
+    page = ready.context.new_page()
+    yield page
+    page.close()

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from aiohttp import web
+from multidict import CIMultiDict
 from PIL import Image
 
 from artshade import ids
@@ -91,7 +92,7 @@ class Part:
 @dataclass
 class Upload:
     sink: str
-    headers: dict[str, str]
+    headers: CIMultiDict[str]  # case-insensitive, as HTTP headers are
     parts: list[Part] = field(default_factory=list)
 
     def files(self) -> list[Part]:
@@ -117,7 +118,7 @@ class SiteServer:
         return f"http://{self.host}/{page}"
 
     async def _sink(self, request: web.Request) -> web.Response:
-        upload = Upload(request.match_info["name"], dict(request.headers))
+        upload = Upload(request.match_info["name"], CIMultiDict(request.headers))
         if request.content_type.startswith("multipart/"):
             reader = await request.multipart()
             while (part := await reader.next()) is not None:
@@ -311,3 +312,51 @@ def chromium_with(dist: Path, profile: Path, env: dict[str, str] | None = None) 
             context.close()
 
 
+
+
+# -- assertions and page helpers shared by the test modules -------------------------------------------------
+
+
+def configure(browser: ExtensionBrowser, daemon: Daemon, site: str) -> None:
+    """Pair the extension with ``daemon`` (stored URL + token) and add ``site`` on the options page."""
+    browser.storage_set({"daemonUrl": daemon.url, "token": daemon.token, "pairedBy": "test", "preset": "fast"})
+    page = browser.context.new_page()
+    try:
+        page.goto(browser.page_url("options.html"))
+        page.wait_for_selector("body[data-ready=true]")
+        page.fill("#add-site", site)
+        page.click("#add-site-form button[type=submit]")
+        row = page.locator(f'tr[data-site="{site}"]')
+        row.wait_for()
+        assert row.locator("input[type=checkbox]").is_checked()
+    finally:
+        page.close()
+
+
+def overlay(page: Any) -> tuple[str | None, str]:
+    """(state, message) of the newest artshade overlay on ``page``."""
+    host = page.locator("[data-artshade-overlay]").last
+    if not host.count():
+        return None, ""
+    return host.get_attribute("data-state"), host.get_attribute("data-message") or ""
+
+
+def wait_overlay(page: Any, state: str, timeout: float = SHADE_TIMEOUT_S) -> str:
+    page.wait_for_selector(f"[data-artshade-overlay][data-state={state}]", state="attached", timeout=timeout * 1000)
+    return overlay(page)[1]
+
+
+def wait_status(page: Any, prefix: str, timeout: float = SHADE_TIMEOUT_S) -> str:
+    """Wait for the test page's own status line (what the page saw of its upload)."""
+    page.wait_for_function("(p) => (document.body.dataset.status || '').startsWith(p)", arg=prefix,
+                           timeout=timeout * 1000)
+    return str(page.evaluate("document.body.dataset.status"))
+
+
+def assert_shaded(sent: bytes, original: bytes, daemon: Daemon, media_type: str, site: str) -> None:
+    """``sent`` is the daemon's shaded version of ``original``: different bytes, same size, decodes."""
+    assert sent != original, "the site received the original bytes"
+    got, want = decode(sent), decode(original)
+    assert got.size == want.size
+    # Byte-for-byte the daemon's own result for this image (answered from its cache: no second shading).
+    assert sent == daemon.protect_direct(original, media_type, preset="fast", site=site)

@@ -3,23 +3,25 @@
 The pages imitate real sites: a hidden file input with a delegated (React-style) change handler, an input
 in an open shadow root, a drag-and-drop zone posting with XHR, paste into a composer posting a raw body,
 and an in-page editor that hands a Blob straight to fetch / XHR.  Each posts to a sink that records bytes.
+Two test images are shaded for real; later uploads of the same image are answered from the daemon's cache.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ext_harness import (
     EXTENSION_ORIGIN,
-    SHADE_TIMEOUT_S,
     Daemon,
     ExtensionBrowser,
     SiteServer,
-    decode,
+    assert_shaded,
+    b64,
     make_image,
+    wait_overlay,
+    wait_status,
 )
 
 from artshade import ids
@@ -29,63 +31,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PNG = make_image("PNG", seed=1)
 JPEG = make_image("JPEG", seed=2)
 TEXT = b"notes that are not an image\n"
-ORIGINALS = (PNG, JPEG)
 
 
-@pytest.fixture(scope="module")
-def ready(browser: ExtensionBrowser, real_daemon: Daemon, site_server: SiteServer) -> ExtensionBrowser:
-    """The extension paired with the daemon (stored token) and the test site added on the options page."""
-    browser.storage_set({"daemonUrl": real_daemon.url, "token": real_daemon.token, "pairedBy": "test", "preset": "fast"})
-    page = browser.context.new_page()
-    page.goto(browser.page_url("options.html"))
-    page.wait_for_selector("body[data-ready=true]")
-    page.fill("#add-site", site_server.host)
-    page.click("#add-site-form button[type=submit]")
-    row = page.locator(f'tr[data-site="{site_server.host}"]')
-    row.wait_for()
-    assert row.locator("input[type=checkbox]").is_checked()
-    page.close()
-    return browser
-
-
-@pytest.fixture
-def tab(ready: ExtensionBrowser, site_server: SiteServer) -> Iterator[Any]:
-    site_server.clear()
-    page = ready.context.new_page()
-    yield page
-    page.close()
-
-
-def overlay_state(page: Any) -> tuple[str | None, str | None]:
-    host = page.locator("[data-artshade-overlay]").last
-    if not host.count():
-        return None, None
-    return host.get_attribute("data-state"), host.get_attribute("data-message")
-
-
-def wait_overlay(page: Any, state: str) -> str:
-    page.wait_for_selector(f"[data-artshade-overlay][data-state={state}]", state="attached", timeout=SHADE_TIMEOUT_S * 1000)
-    return overlay_state(page)[1] or ""
-
-
-def assert_shaded(sent: bytes, original: bytes, daemon: Daemon, media_type: str) -> None:
-    assert sent != original, "the site received the original bytes"
-    got, want = decode(sent), decode(original)
-    assert got.size == want.size
-    # The bytes are the daemon's own result for this image (answered from its cache, so no second shading).
-    assert sent == daemon.protect_direct(original, media_type, preset="fast", site=_site(daemon))
-
-
-_SITE: dict[str, str] = {}
-
-
-def _site(_daemon: Daemon) -> str:
-    return _SITE["site"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _remember_site(site_server: SiteServer) -> None:
-    _SITE["site"] = site_server.host
+def never_original(server: SiteServer) -> None:
+    sent = server.all_bytes()
+    assert PNG not in sent and JPEG not in sent
 
 
 def test_extension_has_the_fixed_id(browser: ExtensionBrowser) -> None:
@@ -101,5 +51,81 @@ def test_hidden_input_with_delegated_handler(tab: Any, site_server: SiteServer, 
     [upload] = site_server.wait_for("input")
     [part] = upload.files()
     assert part.filename == "painting.png" and part.content_type == "image/png"
-    assert_shaded(part.data, PNG, real_daemon, "image/png")
-    assert PNG not in site_server.all_bytes()
+    assert_shaded(part.data, PNG, real_daemon, "image/png", site_server.host)
+    assert wait_status(tab, "uploaded") == "uploaded 1"
+    never_original(site_server)
+
+
+def test_several_files_at_once_and_non_images_untouched(tab: Any, site_server: SiteServer, real_daemon: Daemon) -> None:
+    tab.goto(site_server.url("input.html"))
+    tab.set_input_files("#file", files=[
+        {"name": "a.png", "mimeType": "image/png", "buffer": PNG},
+        {"name": "notes.txt", "mimeType": "text/plain", "buffer": TEXT},
+        {"name": "b.jpg", "mimeType": "image/jpeg", "buffer": JPEG},
+    ])
+    [upload] = site_server.wait_for("input")
+    parts = upload.files()
+    assert [p.filename for p in parts] == ["a.png", "notes.txt", "b.jpg"]
+    assert_shaded(parts[0].data, PNG, real_daemon, "image/png", site_server.host)
+    assert parts[1].data == TEXT
+    assert_shaded(parts[2].data, JPEG, real_daemon, "image/jpeg", site_server.host)
+    assert "2 images" in wait_overlay(tab, "done")
+    never_original(site_server)
+
+
+def test_input_inside_an_open_shadow_root(tab: Any, site_server: SiteServer, real_daemon: Daemon) -> None:
+    tab.goto(site_server.url("input.html"))
+    tab.locator("shadow-uploader #inner").set_input_files(
+        files=[{"name": "c.png", "mimeType": "image/png", "buffer": PNG}])
+    [upload] = site_server.wait_for("shadow")
+    assert_shaded(upload.files()[0].data, PNG, real_daemon, "image/png", site_server.host)
+    never_original(site_server)
+
+
+def test_drag_and_drop_with_xhr_multipart(tab: Any, site_server: SiteServer, real_daemon: Daemon) -> None:
+    tab.goto(site_server.url("drop.html"))
+    tab.evaluate("([items, text]) => dropFiles(items, text)", [[[b64(JPEG), "drop.jpg", "image/jpeg"]], "Night sky"])
+    [upload] = site_server.wait_for("drop")
+    fields = {p.name: p for p in upload.parts}
+    assert fields["title"].data == b"Night sky"  # the drop's other data survives
+    assert fields["artwork"].filename == "drop.jpg"
+    assert_shaded(fields["artwork"].data, JPEG, real_daemon, "image/jpeg", site_server.host)
+    assert wait_status(tab, "uploaded") == "uploaded 1"
+    never_original(site_server)
+
+
+def test_paste_with_raw_fetch(tab: Any, site_server: SiteServer, real_daemon: Daemon) -> None:
+    tab.goto(site_server.url("paste.html"))
+    tab.evaluate("(items) => pasteFiles(items)", [[b64(PNG), "image.png", "image/png"]])
+    [upload] = site_server.wait_for("paste")
+    [part] = upload.parts
+    assert part.content_type == "image/png"
+    assert_shaded(part.data, PNG, real_daemon, "image/png", site_server.host)
+    never_original(site_server)
+
+
+def test_raw_body_fetch_keeps_length_headers_consistent(tab: Any, site_server: SiteServer, real_daemon: Daemon) -> None:
+    tab.goto(site_server.url("editor.html"))
+    tab.evaluate("(b) => uploadEdited(b, 'image/jpeg')", b64(JPEG))
+    [upload] = site_server.wait_for("raw")
+    [part] = upload.parts
+    assert_shaded(part.data, JPEG, real_daemon, "image/jpeg", site_server.host)
+    assert upload.headers["X-Entity-Length"] == str(len(part.data)) == upload.headers["Content-Length"]
+    assert upload.headers["X-Entity-Type"] == "image/jpeg" and upload.headers["Offset"] == "0"
+    assert wait_status(tab, "uploaded") == "uploaded 1"
+    never_original(site_server)
+
+
+def test_xhr_multipart_from_an_editor(tab: Any, site_server: SiteServer, real_daemon: Daemon) -> None:
+    tab.goto(site_server.url("editor.html"))
+    status = tab.evaluate("(items) => uploadXhr(items, 'my caption')",
+                          [[b64(PNG), "art.png", "image/png"], [b64(TEXT), "notes.txt", "text/plain"]])
+    assert status == 200
+    [upload] = site_server.received("xhr")
+    fields = [(p.name, p.filename) for p in upload.parts]
+    assert fields == [("caption", None), ("media", "art.png"), ("media", "notes.txt")]
+    assert upload.parts[0].data == b"my caption"
+    assert_shaded(upload.parts[1].data, PNG, real_daemon, "image/png", site_server.host)
+    assert upload.parts[2].data == TEXT
+    assert upload.headers["X-Media-Count"] == "2"
+    never_original(site_server)

@@ -52,20 +52,39 @@
     card.style.top = `${Math.min(top, Math.max(8, vh - 98))}px`;
   }
 
+  function el(tag, attrs = {}, children = []) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    node.append(...children);
+    return node;
+  }
+
+  function build() {
+    const style = el('style');
+    style.textContent = STYLE;
+    const card = el('div', { class: 'card', role: 'status', 'aria-live': 'polite', 'data-state': 'working' }, [
+      el('div', { class: 'head' }, [
+        el('span', { class: 'dot' }), el('span', {}, ['artshade']),
+        el('button', { class: 'close', title: 'Close', 'aria-label': 'Close' }, ['×']),
+      ]),
+      el('div', { class: 'msg' }),
+      el('div', { class: 'bar' }, [el('div', { class: 'fill' })]),
+      el('div', { class: 'buttons' }, [
+        el('button', { class: 'no' }, ['Cancel upload']),
+        el('button', { class: 'yes primary' }, ['Upload unprotected']),
+      ]),
+    ]);
+    const fragment = document.createDocumentFragment();
+    fragment.append(style, card);
+    return fragment;
+  }
+
   /** show(anchor) -> {working(text, fraction), done(text), warn(text), error(text), ask(text), close()}. */
   function show(anchor) {
     const host = document.createElement('div');
     host.setAttribute('data-artshade-overlay', '');
     const root = host.attachShadow({ mode: 'open' });
-    root.innerHTML = `<style>${STYLE}</style>
-      <div class="card" role="status" aria-live="polite" data-state="working">
-        <div class="head"><span class="dot"></span><span>artshade</span>
-          <button class="close" title="Close" aria-label="Close">×</button></div>
-        <div class="msg"></div>
-        <div class="bar"><div class="fill"></div></div>
-        <div class="buttons"><button class="no">Cancel upload</button>
-          <button class="yes primary">Upload unprotected</button></div>
-      </div>`;
+    root.append(build());
     const card = root.querySelector('.card');
     const msg = root.querySelector('.msg');
     const fill = root.querySelector('.fill');
