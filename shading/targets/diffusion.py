@@ -140,6 +140,8 @@ class _Maker:
         return on_step
 
     def run(self, *, cloak: bool, poison: bool) -> list[Target]:
+        if poison:  # a malformed --poison-target is the artist's to fix: say so before any model runs
+            concepts.parse_override(self.settings.poison_target)
         # missing diffusion weights are the likeliest failure: find out before any other work
         self.sd = dm.resolve(self.sd_name, self.request.models_dir, want="pipeline")
         self.pipes = dm.Pipelines(self.sd, self.request.device)

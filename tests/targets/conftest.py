@@ -1,7 +1,7 @@
 """Tiny random-weight Stable Diffusion and CLIP models, saved the way users install the real ones.
 
-``tiny_models`` is a models folder laid out as ``shading.models.locate`` expects (``sd15/`` holding a saved
-diffusers pipeline, ``clip/`` a saved transformers CLIP model + processor), plus links to the real tiny
+``tiny_models`` is a models folder laid out as ``shading.models.locate`` expects (``sd15/`` and ``sdxl/``
+holding saved diffusers pipelines, ``clip/`` a saved transformers CLIP model + processor), plus links to the real tiny
 autoencoder weights so the engine can shade with it.  Everything is built here from configs in about a
 second; nothing is downloaded.
 """
@@ -67,12 +67,44 @@ def build_tiny_models(root: Path) -> None:
                                    requires_safety_checker=False)
     pipe.save_pretrained(root / "sd15")
 
+    _build_tiny_sdxl(root / "sdxl", tok, text)
+
     vision = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
                   image_size=32, patch_size=8)
     clip = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16))
     images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     clip.save_pretrained(root / "clip")
     CLIPProcessor(image_processor=images, tokenizer=tok).save_pretrained(root / "clip")
+
+
+def _build_tiny_sdxl(folder: Path, tok: Any, text: dict[str, Any]) -> None:
+    """SDXL: two text encoders (the second with a projection) and a UNet with size/crop conditioning."""
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4), use_linear_projection=True, addition_embed_type="text_time",
+        addition_time_embed_dim=8, transformer_layers_per_block=(1, 2), projection_class_embeddings_input_dim=80,
+        cross_attention_dim=64, norm_num_groups=32,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=[32, 64], in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 2,
+        up_block_types=["UpDecoderBlock2D"] * 2, latent_channels=4, norm_num_groups=32, sample_size=64,
+    )
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                       steps_offset=1, timestep_spacing="leading")
+    StableDiffusionXLPipeline(
+        vae=vae, text_encoder=CLIPTextModel(CLIPTextConfig(**text)), tokenizer=tok, tokenizer_2=tok,
+        text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(**text, projection_dim=32)),
+        unet=unet, scheduler=scheduler,
+    ).save_pretrained(folder)
 
 
 @pytest.fixture(autouse=True, scope="session")

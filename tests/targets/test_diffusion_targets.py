@@ -16,7 +16,7 @@ from PIL import Image
 
 from shading.errors import Cancelled, ModelError
 from shading.settings import Settings
-from shading.targets import TargetRequest, make_targets
+from shading.targets import TargetRequest, make_targets, maker_for
 from shading.targets import concepts as concept_catalogue
 from shading.targets import styles as style_catalogue
 from shading.targets.diffusion import make_cloak_poison_targets, make_cloak_targets, make_poison_targets
@@ -229,13 +229,29 @@ def test_missing_clip_names_clip(tiny_models: Path, tmp_path: Path) -> None:
 
 
 def test_configured_model_is_the_one_required(tiny_models: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ARTSHADE_DIFFUSION_MODEL", "sdxl")
+    monkeypatch.setenv("ARTSHADE_DIFFUSION_MODEL", "sd21")
     with pytest.raises(ModelError) as err:
         make_cloak_targets(request(tiny_models, "cloak"))
-    assert "`artshade models fetch sdxl`" in one_line(err)
+    assert "`artshade models fetch sd21`" in one_line(err)
     with pytest.raises(ModelError) as err:  # settings.extra wins over the environment
         make_cloak_targets(request(tiny_models, "cloak", extra={"diffusion_model": "clip"}))
     assert "sd15, sd21 or sdxl" in one_line(err)
+
+
+def test_sdxl_makes_both_targets(tiny_models: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffusers import StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
+
+    runs: list[str] = []
+    for cls in (StableDiffusionXLPipeline, StableDiffusionXLImg2ImgPipeline):
+        monkeypatch.setattr(cls, "__call__", lambda self, *a, _f=cls.__call__, _n=cls.__name__, **k:
+                            runs.append(_n) or _f(self, *a, **k))
+    monkeypatch.setenv("ARTSHADE_DIFFUSION_MODEL", "sdxl")
+    targets = make_cloak_poison_targets(request(tiny_models, "cloak+poison", style="pixel art", concept="dog"))
+
+    assert [t.kind for t in targets] == ["style", "concept"]
+    assert all(t.info["model"]["name"] == "sdxl" and t.info["model"]["family"] == "sdxl" for t in targets)
+    assert sorted(runs) == ["StableDiffusionXLImg2ImgPipeline", "StableDiffusionXLPipeline"]
+    assert all(t.image.size == (64, 64) and pixels(t.image).std() > 0 for t in targets)
 
 
 def test_a_model_folder_can_be_named_directly(tiny_models: Path, tmp_path: Path, calls: Counter[str]) -> None:
@@ -247,7 +263,9 @@ def test_a_model_folder_can_be_named_directly(tiny_models: Path, tmp_path: Path,
 def test_fallback_guard_uses_builtin_targets_and_says_why(tmp_path: Path) -> None:
     for mode in ("cloak", "poison", "cloak+poison"):
         targets = make_targets(request(tmp_path, mode, fallback="guard"))
-        assert targets and all(t.kind == "pattern" for t in targets)
+        builtin = maker_for("guard")(request(tmp_path, "guard"))
+        assert [t.kind for t in targets] == [t.kind for t in builtin] and builtin
+        assert all(np.array_equal(pixels(a.image), pixels(b.image)) for a, b in zip(targets, builtin, strict=True))
         assert all(t.info["fallback_from"] == mode for t in targets)
         assert all("artshade models fetch sd15" in t.info["fallback_reason"] for t in targets)
     with pytest.raises(ModelError):
@@ -295,7 +313,7 @@ def test_engine_falls_back_to_builtin_targets_when_asked(tiny_models: Path, tmp_
     result = shading.protect(artwork(6), Settings(mode="poison", preset="fast", fallback="guard"),
                              models_dir=tmp_path, measure=False)
     [target] = result.report["targets"]
-    assert target["kind"] == "pattern" and target["fallback_from"] == "poison"
+    assert target["kind"] not in ("style", "concept") and target["fallback_from"] == "poison"
     assert "artshade models fetch sd15" in target["fallback_reason"]
     with pytest.raises(ModelError, match="artshade models fetch sd15"):
         shading.protect(artwork(6), Settings(mode="poison", preset="fast"), models_dir=tmp_path, measure=False)
@@ -345,3 +363,10 @@ def test_fp16_only_weights_load_on_a_cpu(tiny_models: Path, tmp_path: Path, monk
     [target] = make_cloak_targets(request(tmp_path, "cloak", style="pixel art"))
     assert pixels(target.image).std() > 0  # a real picture, not NaNs turned black
     assert loaded[0].unet.dtype == torch.float32 and loaded[0].text_encoder.dtype == torch.float32
+
+
+def test_bad_poison_target_fails_before_any_model_loads(tmp_path: Path) -> None:
+    from shading.errors import SettingsError
+
+    with pytest.raises(SettingsError):  # not a ModelError: the empty models folder is never looked at
+        make_poison_targets(request(tmp_path, "poison", poison_target="dog="))
