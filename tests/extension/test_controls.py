@@ -1,0 +1,117 @@
+"""The artist's controls: the popup's switch takes effect without a reload and shows the confirmed state;
+sites that are off (or were never added) get the original bytes; the popup shows the daemon's status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ext_harness import (
+    Daemon,
+    ExtensionBrowser,
+    SiteServer,
+    assert_shaded,
+    b64,
+    make_image,
+    overlay,
+    wait_status,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+JPEG = make_image("JPEG", seed=2)  # the same image as test_uploads: the daemon's cache answers it
+
+
+def open_popup(browser: ExtensionBrowser, site: str) -> Any:
+    popup = browser.context.new_page()
+    popup.set_viewport_size({"width": 384, "height": 560})
+    popup.goto(browser.page_url(f"popup.html?site={site}"))
+    popup.wait_for_selector("body[data-ready=true]")
+    return popup
+
+
+def flip(popup: Any, want: bool) -> None:
+    """Click the switch and wait until the popup shows what the background confirmed."""
+    switch = popup.locator("#site-switch")
+    switch.click()
+    popup.wait_for_selector(f'#site-switch[aria-busy=false][data-confirmed="{str(want).lower()}"]')
+    assert switch.get_attribute("aria-checked") == str(want).lower()
+
+
+def test_popup_switch_takes_effect_without_reload(
+    tab: Any, ready: ExtensionBrowser, site_server: SiteServer, real_daemon: Daemon, artifacts: Path
+) -> None:
+    tab.goto(site_server.url("editor.html"))
+    popup = open_popup(ready, site_server.host)
+    assert popup.locator("#site-switch").get_attribute("aria-checked") == "true"
+    assert popup.locator("#daemon-state").inner_text() == "running"
+    assert "CPU" in popup.locator("#daemon-device").inner_text()
+    assert popup.locator("#daemon-queue").inner_text() == "empty"
+    assert popup.locator("#host-state").inner_text() == "not installed"
+    assert popup.locator("#install-command").inner_text() == "artshade install-browser-host"
+    popup.screenshot(path=str(artifacts / "popup-on.png"))
+
+    flip(popup, False)
+    assert site_server.host not in ready.storage_get(["enabledSites"])["enabledSites"]
+    popup.screenshot(path=str(artifacts / "popup-off.png"))
+    tab.evaluate("(b) => uploadEdited(b, 'image/jpeg')", b64(JPEG))  # same tab, never reloaded
+    [upload] = site_server.wait_for("raw")
+    assert upload.parts[0].data == JPEG  # protection is off: the original, as the artist chose
+    assert overlay(tab)[0] is None
+
+    flip(popup, True)
+    site_server.clear()
+    tab.evaluate("(b) => uploadEdited(b, 'image/jpeg')", b64(JPEG))
+    [upload] = site_server.wait_for("raw")
+    assert_shaded(upload.parts[0].data, JPEG, real_daemon, "image/jpeg", site_server.host)
+    popup.close()
+
+
+def test_popup_intensity_is_per_site_and_confirmed(ready: ExtensionBrowser, site_server: SiteServer) -> None:
+    popup = open_popup(ready, site_server.host)
+    popup.select_option("#intensity", "high")
+    popup.wait_for_selector("#site-switch[aria-busy=false]")
+    profiles = ready.storage_get(["siteProfiles"])["siteProfiles"]
+    assert profiles[site_server.host]["intensity"] == "high"
+    popup.reload()
+    popup.wait_for_selector("body[data-ready=true]")
+    assert popup.locator("#intensity").input_value() == "high"
+    popup.select_option("#intensity", "default")  # back, so other tests hit the daemon's cache
+    popup.wait_for_selector("#site-switch[aria-busy=false]")
+    assert ready.storage_get(["siteProfiles"])["siteProfiles"][site_server.host]["intensity"] == "default"
+    popup.close()
+
+
+def test_a_site_never_added_gets_the_original(tab: Any, site_server: SiteServer) -> None:
+    # Same server, reached as localhost: not in the site list, so artshade does not touch it at all.
+    tab.goto(f"http://localhost:{site_server.port}/input.html")
+    tab.set_input_files("#file", files=[{"name": "x.jpg", "mimeType": "image/jpeg", "buffer": JPEG}])
+    assert wait_status(tab, "uploaded", timeout=60) == "uploaded 1"
+    [upload] = site_server.received("input")
+    assert upload.files()[0].data == JPEG
+    assert overlay(tab)[0] is None
+
+
+def test_options_page_lists_default_and_offered_sites(ready: ExtensionBrowser, artifacts: Path) -> None:
+    page = ready.context.new_page()
+    page.goto(ready.page_url("options.html"))
+    page.wait_for_selector("body[data-ready=true]")
+    rows = {r.get_attribute("data-site"): r for r in page.locator("tr[data-site]").all()}
+    for site in ("instagram.com", "artstation.com", "deviantart.com", "x.com", "bsky.app", "tumblr.com",
+                 "behance.net", "cara.app", "pinterest.com"):
+        assert site in rows
+    assert rows["instagram.com"].locator("input[type=checkbox]").is_checked()
+    assert rows["artstation.com"].locator("input[type=checkbox]").is_checked()
+    assert not rows["x.com"].locator("input[type=checkbox]").is_checked()
+    assert rows["instagram.com"].locator("select").input_value() == "instagram"
+    assert rows["x.com"].locator("select").input_value() == "x"
+    assert rows["artstation.com"].locator("select").input_value() == "artstation"
+    assert rows["cara.app"].locator("select").input_value() == "none"
+    assert page.locator("input[name=policy][value=block]").is_checked()  # fail closed by default
+    page.fill("#add-site", "not a site!")
+    page.click("#add-site-form button[type=submit]")
+    page.wait_for_function("document.querySelector('#sites-error').textContent.length > 0")
+    assert "not a site" in page.locator("#sites-error").inner_text()
+    page.screenshot(path=str(artifacts / "options.png"), full_page=True)
+    page.close()
