@@ -184,7 +184,7 @@ class _Maker:
                                 "image": self.image_hash, "vocabulary": list(concepts.VOCABULARY),
                                 "styles": style_prompts})
         hit = self.cache.get_json(key)
-        if hit is not None:
+        if hit is not None and isinstance(hit.get("concepts"), dict) and isinstance(hit.get("styles"), dict):
             return hit, True
         self._progress(self._done / self._total, f"target: analysing with {ref.name}")
         model, processor = dm.load_clip(ref, self.request.device)
@@ -202,7 +202,7 @@ class _Maker:
         key = make_key("far", {"v": CACHE_VERSION, "model": ref.name, "fp": ref.fingerprint, "concept": concept,
                                "vocabulary": list(concepts.VOCABULARY)})
         sims = self.cache.get_json(key)
-        if sims is None:
+        if not sims or not all(isinstance(v, float) for v in sims.values()):
             model, processor = dm.load_clip(ref, self.request.device)
             try:
                 sims = diffusion_clip.farthest_concept(model, processor, concept, concepts.VOCABULARY)
