@@ -79,7 +79,20 @@ def settings_from_outside(values: Mapping[str, Any], *, base: Settings | None = 
     refused = sorted(set(values) - set(API_SETTING_KEYS))
     if refused:
         raise SettingsError(f"unknown or refused setting {refused[0]!r}; allowed: {', '.join(API_SETTING_KEYS)}")
+    _check_json_types(values)
     return Settings.from_mapping(values, base=base)
+
+
+def _check_json_types(values: Mapping[str, Any]) -> None:
+    """What ``Settings.from_mapping`` would coerce but a caller must not send (JSON input is typed)."""
+    seed = values.get("seed")
+    if isinstance(seed, bool) or not (seed is None or isinstance(seed, int | str)):
+        raise SettingsError(f"seed must be a non-negative integer, got {seed!r}")
+    encoders = values.get("encoders")
+    if not (encoders is None or isinstance(encoders, str)) and not (
+        isinstance(encoders, list) and all(isinstance(e, str) for e in encoders)
+    ):
+        raise SettingsError("encoders must be a list of encoder names")
 
 
 def public_dict(settings: Settings) -> dict[str, Any]:
@@ -121,8 +134,8 @@ class UserSettings:
         unknown = sorted(set(value) - {"defaults", "sites", "watch_folders"})
         if unknown:
             raise SettingsError(f"unknown settings section {unknown[0]!r}; known: defaults, sites, watch_folders")
-        defaults = settings_from_outside(_or_empty(value.get("defaults"), {}))
-        sites_in = _or_empty(value.get("sites"), {})
+        defaults = settings_from_outside(value.get("defaults", {}))
+        sites_in = value.get("sites", {})
         if not isinstance(sites_in, Mapping):
             raise SettingsError("sites must map a site name to settings")
         sites: dict[str, dict[str, Any]] = {}
@@ -131,8 +144,8 @@ class UserSettings:
             if not site:
                 raise SettingsError(f"bad site name {raw_site!r}")
             settings_from_outside(overrides, base=defaults)  # validates
-            sites[site] = dict(overrides)
-        folders_in = _or_empty(value.get("watch_folders"), [])
+            sites[site] = _set_values(overrides)
+        folders_in = value.get("watch_folders", [])
         if not isinstance(folders_in, list):
             raise SettingsError("watch_folders must be a list of {inbox, outbox, settings}")
         folders = tuple(_watch_folder(item, defaults) for item in folders_in)
@@ -165,11 +178,6 @@ class UserSettings:
         return settings_from_outside(folder.settings, base=self.defaults)
 
 
-def _or_empty(value: Any, empty: Any) -> Any:
-    """``None`` (JSON null, or absent) means empty; anything else is checked by the caller."""
-    return empty if value is None else value
-
-
 def _watch_folder(item: Any, defaults: Settings) -> WatchFolder:
     if not isinstance(item, Mapping) or not isinstance(item.get("inbox"), str) or not item.get("inbox"):
         raise SettingsError("each watch folder needs an 'inbox' path")
@@ -185,9 +193,14 @@ def _watch_folder(item: Any, defaults: Settings) -> WatchFolder:
         raise SettingsError("watch-folder paths must be absolute")
     if inbox.resolve() == outbox.resolve():
         raise SettingsError("a watch folder's outbox must differ from its inbox")
-    overrides = _or_empty(item.get("settings"), {})
+    overrides = item.get("settings", {})
     settings_from_outside(overrides, base=defaults)
-    return WatchFolder(inbox=inbox, outbox=outbox, settings=dict(overrides))
+    return WatchFolder(inbox=inbox, outbox=outbox, settings=_set_values(overrides))
+
+
+def _set_values(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Overrides as saved: null or "" means "not set" and is dropped (as ``Settings.from_mapping`` does)."""
+    return {k: v for k, v in overrides.items() if v is not None and v != ""}
 
 
 def user_settings_path() -> Path:

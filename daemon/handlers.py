@@ -9,7 +9,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from artshade import __version__
 from shading.errors import SettingsError
@@ -169,7 +170,17 @@ async def read_raw(request: web.Request) -> tuple[bytes, dict[str, Any]]:
 
 
 async def read_multipart(request: web.Request, max_body: int) -> tuple[bytes, dict[str, Any]]:
-    reader = await request.multipart()
+    try:
+        reader = await request.multipart()
+    except ValueError as err:  # no boundary, a malformed header...
+        raise ApiError("bad_request", f"malformed multipart body: {err}") from None
+    try:
+        return await read_parts(reader, max_body)
+    except (ValueError, HttpProcessingError) as err:  # a malformed part header or body
+        raise ApiError("bad_request", f"malformed multipart body: {' '.join(str(err).split())[:200]}") from None
+
+
+async def read_parts(reader: MultipartReader, max_body: int) -> tuple[bytes, dict[str, Any]]:
     image: bytes | None = None
     settings: dict[str, Any] = {}
     while (part := await reader.next()) is not None:
