@@ -1,9 +1,129 @@
-"""Subcommands of this part (filled in by its issue)."""
+"""``artshade protect`` and ``artshade models``: the engine from the command line."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .settings import INTENSITIES, MODES, PLATFORMS, PRESETS, Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add this part's subcommands to the ``artshade`` parser."""
+    p = sub.add_parser(
+        "protect",
+        help="shade one image file",
+        description="Shade INPUT into OUTPUT so diffusion-model encoders see the target instead. "
+        "The input is never modified.",
+    )
+    p.add_argument("input", type=Path, metavar="INPUT")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTPUT")
+    p.add_argument("--target-image", type=Path, metavar="PATH", help="pull toward this image's encoding")
+    p.add_argument("--target", default="auto", help="built-in target: auto (a restyle of the artwork), "
+                   "poster, mosaic, sketch, stripes, checker, blobs, rings")  # fmt: skip
+    p.add_argument("--preset", choices=PRESETS, default="default", help="quality vs time (default: default)")
+    p.add_argument("--intensity", choices=INTENSITIES, default="default", help="how much change is allowed")
+    p.add_argument("--platform", choices=PLATFORMS, default="none", help="where the image will be posted")
+    p.add_argument("--mode", choices=MODES, default="guard", help="guard (built-in or --target-image), "
+                   "cloak (style, like Glaze), poison (concept, like Nightshade), cloak+poison")  # fmt: skip
+    p.add_argument("--style", help="cloak: the style to pull toward (default: the farthest catalogue style)")
+    p.add_argument("--concept", help="poison: what the image shows (default: detected with CLIP)")
+    p.add_argument("--poison-target", help="poison: the concept to pull toward (default: from the mapping)")
+    p.add_argument("--fallback", choices=("none", "guard"), default="none",
+                   help="if cloak/poison models are missing, use built-in targets instead of failing")  # fmt: skip
+    p.add_argument("--format", help="output format: jpeg, png, webp, tiff (default: same as input)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--encoders", help="comma-separated encoder names (default: the preset's)")
+    p.add_argument("--models", type=Path, metavar="DIR", help="models folder (default: $ARTSHADE_MODELS, then "
+                   "the user cache)")  # fmt: skip
+    p.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON report")
+    p.add_argument("--preview", type=Path, metavar="FILE.png", help="write a side-by-side preview")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_protect)
+
+    m = sub.add_parser("models", help="list or fetch the models artshade uses")
+    msub = m.add_subparsers(dest="models_command", metavar="ACTION")
+    msub.required = True
+    ml = msub.add_parser("list", help="what is installed and what each preset and mode needs")
+    ml.add_argument("--models", type=Path, metavar="DIR")
+    ml.add_argument("--json", action="store_true")
+    ml.set_defaults(func=_models_list)
+    mf = msub.add_parser("fetch", help="download models from the model hub (needs internet once)")
+    mf.add_argument("names", nargs="+", metavar="NAME")
+    mf.add_argument("--models", type=Path, metavar="DIR")
+    mf.set_defaults(func=_models_fetch)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    values: dict[str, Any] = {
+        "preset": args.preset, "intensity": args.intensity, "platform": args.platform, "mode": args.mode,
+        "target": args.target, "target_image": args.target_image, "seed": args.seed, "format": args.format,
+        "device": args.device, "encoders": args.encoders, "style": args.style, "concept": args.concept,
+        "poison_target": args.poison_target, "fallback": args.fallback,
+    }  # fmt: skip
+    return Settings.from_mapping(values)
+
+
+def _protect(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .api import protect_file
+
+    settings = settings_from_args(args)
+    bar = tqdm(total=100, unit="%", desc="shading", disable=args.quiet or not sys.stderr.isatty(),
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")  # fmt: skip
+
+    def progress(fraction: float, stage: str) -> None:
+        bar.n = round(fraction * 100)
+        bar.set_postfix_str(stage, refresh=False)
+        bar.refresh()
+
+    try:
+        report = protect_file(args.input, args.output, settings, models_dir=args.models, progress=progress,
+                              report_path=args.report, preview_path=args.preview)  # fmt: skip
+    finally:
+        bar.close()
+    if not args.quiet:
+        q = report.get("quality", {})
+        pulls = report.get("pull", {})
+        first = next(iter(pulls.values()), {})
+        plat = first.get(settings.platform, first.get("none", {}))
+        print(
+            f"protected {args.input} -> {args.output} in {report['timings']['total_s']:.1f}s "
+            f"(SSIM {q.get('ssim', float('nan')):.3f}, PSNR {q.get('psnr', float('nan')):.1f} dB, "
+            f"pull {plat.get('pull', float('nan')):.2f} after {settings.platform})",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _models_list(args: argparse.Namespace) -> int:
+    from . import models
+
+    rows = models.status(args.models)
+    if args.json:
+        print(json.dumps({"models_dir": str(models.models_dir(args.models)), "models": rows}, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"models in {models.models_dir(args.models)}")
+    for col in ("name", "installed", "kind", "size", "used by", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], "yes" if r["installed"] else "no", r["kind"], f"{r['download_mb']} MB",
+                      ", ".join(r["used_by"]) or "-", r["description"])  # fmt: skip
+    Console().print(table)
+    return 0
+
+
+def _models_fetch(args: argparse.Namespace) -> int:
+    from . import models
+
+    for name in args.names:
+        where = models.fetch(name, models.models_dir(args.models))
+        print(f"{name}: installed in {where}")
+    return 0

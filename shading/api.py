@@ -1,0 +1,251 @@
+"""The engine's entry points: ``protect`` (an image), ``protect_bytes`` (a file's bytes), ``protect_file``.
+
+Flow: pick the device and encoders -> choose the working size (what the site keeps, capped where scrapers
+look) -> make the targets -> optimise a perturbation at the working size -> add it, upsampled, to the
+full-size original -> check SSIM at full size -> measure -> report.  Alpha, EXIF and ICC pass through
+``shading.io`` untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from artshade import __version__
+
+from . import device as devices
+from . import io, models
+from .encoders.ensemble import Ensemble, Member
+from .errors import ImageTooSmallError, OutputError
+from .measure import pull_report, quality_report
+from .optimize import BUDGETS, SCHEDULES, TargetTensor, optimise, scale_to_ssim, upsample
+from .settings import Settings
+from .targets import TargetRequest, make_targets
+from .tensors import fit_cover, resize, to_pil, to_tensor
+from .transforms.eot import EOTConfig
+from .transforms.platform import PROFILES
+
+ProgressFn = Callable[[float, str], None]
+
+#: scrapers look at most at a 1024 px short side; shading finer than that is wasted work
+MAX_WORKING_SHORT_SIDE = 1024
+MIN_SIDE = 16
+
+
+@dataclass
+class ProtectResult:
+    image: Image.Image
+    report: dict[str, Any]
+    #: internals kept for the preview (working-size original, perturbation, targets, ensemble)
+    extras: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def preview(self) -> Image.Image:
+        from .preview import make_preview
+
+        return make_preview(self)
+
+
+@dataclass
+class BytesResult:
+    data: bytes
+    format: str
+    media_type: str
+    width: int
+    height: int
+    report: dict[str, Any]
+
+
+def working_size(width: int, height: int, platform: str) -> tuple[int, int]:
+    """What the site keeps, then capped so the short side is at most what scrapers use."""
+    w, h = PROFILES[platform].kept_size(width, height)
+    if min(w, h) > MAX_WORKING_SHORT_SIDE:
+        scale = MAX_WORKING_SHORT_SIDE / min(w, h)
+        w, h = round(w * scale), round(h * scale)
+    return w, h
+
+
+def protect(
+    image: Image.Image,
+    settings: Settings,
+    *,
+    models_dir: str | Path | None = None,
+    progress: ProgressFn | None = None,
+    measure: bool = True,
+) -> ProtectResult:
+    """Shade ``image`` (RGB or RGBA; alpha passes through untouched).  Blocking; see module docstring."""
+    t0 = time.perf_counter()
+    report_progress = _stages(progress)
+    report_progress(0.0, "loading")
+    alpha = image.getchannel("A") if image.mode in ("RGBA", "LA", "PA") else None
+    rgb = image.convert("RGB")
+    if min(rgb.size) < MIN_SIDE:
+        raise ImageTooSmallError(f"image is {rgb.size[0]}x{rgb.size[1]} px; at least {MIN_SIDE} px per side is needed")
+    dev = devices.pick(settings.device)
+    folder = models.models_dir(models_dir)
+    names = list(settings.encoders) or models.preset_encoders(settings.preset, dev, folder)
+    ensemble = Ensemble(
+        [Member(models.load_encoder(n, folder=folder, device=dev, with_decoder=(i == 0))) for i, n in enumerate(names)]
+    )
+    torch.manual_seed(settings.seed)
+
+    full = to_tensor(rgb, dev)
+    ww, wh = working_size(*rgb.size, settings.platform)
+    x = resize(full, wh, ww)
+    t_loaded = time.perf_counter()
+
+    report_progress(0.0, "target")
+    targets = make_targets(
+        TargetRequest(image=to_pil(x), settings=settings, models_dir=folder, device=dev,
+                      progress=lambda f, s: report_progress(f, "target"), encoders=[m.encoder for m in ensemble])
+    )  # fmt: skip
+    target_tensors = [TargetTensor(fit_cover(to_tensor(t.image, dev), wh, ww), t.weight) for t in targets]
+    t_target = time.perf_counter()
+
+    schedule, budget = SCHEDULES[settings.preset], BUDGETS[settings.intensity]
+    profile = PROFILES[settings.platform]
+    eot_cfg = EOTConfig(scales=schedule.scales, crop=schedule.crop, flips=schedule.flips,
+                        jpeg_quality=profile.jpeg_quality, subsampling=profile.subsampling)  # fmt: skip
+    outcome = optimise(x, target_tensors, ensemble, schedule, budget, eot_cfg, seed=settings.seed,
+                       progress=lambda f, s: report_progress(f, "optimising"))  # fmt: skip
+    t_opt = time.perf_counter()
+
+    report_progress(0.0, "finishing")
+    delta = upsample(outcome.delta, rgb.size[1], rgb.size[0])
+    extra_scale = 1.0
+    if (ww, wh) != rgb.size:  # confirm the SSIM goal at full size too
+        extra_scale = scale_to_ssim(full, delta, budget.ssim_goal)
+    out = to_pil((full + extra_scale * delta).clamp(0, 1))
+    if alpha is not None:
+        out = out.convert("RGBA")
+        out.putalpha(alpha)
+    t_done = time.perf_counter()
+
+    report: dict[str, Any] = {
+        "artshade": __version__,
+        "settings": settings.to_dict(),
+        "device": str(dev),
+        "input": {"width": rgb.size[0], "height": rgb.size[1]},
+        "working_size": [ww, wh],
+        "encoders": ensemble.names,
+        "targets": [{"kind": t.kind, "weight": t.weight, **t.info} for t in targets],
+        "budget": {"epsilon_255": round(budget.epsilon * 255, 2), "ssim_goal": budget.ssim_goal},
+        "optimiser": {**outcome.summary(), "steps_planned": schedule.steps,
+                      "scale_back": round(outcome.scale_back * extra_scale, 4)},
+    }  # fmt: skip
+    extras = {"x": x, "delta": outcome.delta, "targets": target_tensors, "ensemble": ensemble, "original": rgb}
+    if measure:
+        report_progress(0.0, "measuring")
+        report["quality"] = quality_report(rgb, out.convert("RGB"))
+        target_full = to_pil(target_tensors[0].image)
+        profiles = ["none", "instagram", "x", settings.platform]
+        report["pull"] = pull_report([m.encoder for m in ensemble], rgb, out.convert("RGB"), target_full, profiles)
+    t_end = time.perf_counter()
+    report["timings"] = {
+        "load_s": round(t_loaded - t0, 3),
+        "target_s": round(t_target - t_loaded, 3),
+        "optimise_s": round(t_opt - t_target, 3),
+        "finish_s": round(t_done - t_opt, 3),
+        "measure_s": round(t_end - t_done, 3),
+        "total_s": round(t_end - t0, 3),
+    }
+    report_progress(1.0, "done")
+    return ProtectResult(out, report, extras)
+
+
+def protect_bytes(
+    data: bytes,
+    settings: Settings,
+    *,
+    models_dir: str | Path | None = None,
+    progress: ProgressFn | None = None,
+    limits: io.Limits | None = None,
+    measure: bool = False,
+) -> BytesResult:
+    """Shade an encoded image; the result keeps format (unless ``settings.format``), EXIF, ICC and alpha.
+
+    ``measure`` adds PSNR/SSIM and the pull per platform profile to the report (a few encoder passes more).
+    """
+    loaded = io.load_image(data, limits or io.Limits())
+    result = protect(_with_alpha(loaded), settings, models_dir=models_dir, progress=progress, measure=measure)
+    fmt = settings.format or loaded.format
+    encoded = io.encode_image(result.image.convert("RGB"), loaded, fmt)
+    result.report["input"]["format"] = loaded.format
+    result.report["output"] = {"format": fmt, "bytes": len(encoded)}
+    return BytesResult(encoded, fmt, io.media_type(fmt), loaded.rgb.size[0], loaded.rgb.size[1], result.report)
+
+
+def protect_file(
+    src: str | Path,
+    dst: str | Path,
+    settings: Settings,
+    *,
+    models_dir: str | Path | None = None,
+    progress: ProgressFn | None = None,
+    limits: io.Limits | None = None,
+    report_path: str | Path | None = None,
+    preview_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Shade the file ``src`` into ``dst`` (never over ``src``; written atomically).  Returns the report."""
+    import json
+
+    src, dst = Path(src), Path(dst)
+    forbid = [src]
+    for extra in (report_path, preview_path):
+        if extra is not None and _same_path(Path(extra), src):
+            raise OutputError(f"{extra} is the input file; choose another path for it")
+    if _same_path(dst, src):
+        raise OutputError(f"output {dst} is the input file; artshade never overwrites an original")
+    limits = limits or io.Limits()
+    loaded = io.load_image(io.read_input(src, limits), limits)
+    result = protect(_with_alpha(loaded), settings, models_dir=models_dir, progress=progress)
+    fmt = settings.format or loaded.format
+    encoded = io.encode_image(result.image.convert("RGB"), loaded, fmt)
+    io.write_atomic(dst, encoded, forbid=forbid)
+    report = result.report
+    report["input"].update(path=str(src), format=loaded.format)
+    report["output"] = {"path": str(dst), "format": fmt, "bytes": len(encoded)}
+    if preview_path is not None:
+        import io as _io
+
+        buf = _io.BytesIO()
+        result.preview().save(buf, "PNG")
+        io.write_atomic(Path(preview_path), buf.getvalue(), forbid=forbid)
+    if report_path is not None:
+        io.write_atomic(Path(report_path), json.dumps(report, indent=2).encode(), forbid=forbid)
+    return report
+
+
+def _with_alpha(loaded: io.LoadedImage) -> Image.Image:
+    # the alpha channel is re-attached by io.encode_image from ``loaded``; the engine only needs RGB
+    return loaded.rgb
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return a.samefile(b)
+    except OSError:
+        pass
+    return a.expanduser().resolve() == b.expanduser().resolve()
+
+
+def _stages(progress: ProgressFn | None) -> ProgressFn:
+    """Map each stage's own 0..1 onto the whole run (loading 2%, target 8%, optimising 80%, rest 10%)."""
+    spans = {"loading": (0.0, 0.02), "target": (0.02, 0.10), "optimising": (0.10, 0.90),
+             "finishing": (0.90, 0.93), "measuring": (0.93, 1.0), "done": (1.0, 1.0)}  # fmt: skip
+    last = [0.0]
+
+    def report(fraction: float, stage: str) -> None:
+        lo, hi = spans[stage]
+        value = max(last[0], lo + (hi - lo) * min(max(fraction, 0.0), 1.0))
+        last[0] = value
+        if progress is not None:
+            progress(value, stage)
+
+    return report

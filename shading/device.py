@@ -1,0 +1,50 @@
+"""Pick the compute device: CUDA, then Apple MPS, then the CPU."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from .errors import SettingsError
+
+
+def pick(preference: str = "auto") -> torch.device:
+    """The device to run on.  ``auto`` prefers CUDA, then MPS, then CPU; naming one that is absent is an error."""
+    if preference == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise SettingsError("device 'cuda' was asked for but no CUDA GPU is available; use --device auto")
+    if preference == "mps" and not _mps_available():
+        raise SettingsError("device 'mps' was asked for but Apple MPS is not available; use --device auto")
+    return torch.device(preference)
+
+
+def working_dtype(device: torch.device) -> torch.dtype:
+    """float16 on CUDA for the big encoders (their weights); the optimisation itself stays float32."""
+    return torch.float16 if device.type == "cuda" else torch.float32
+
+
+def describe(preference: str = "auto") -> dict[str, Any]:
+    """What the engine would run on, for status displays."""
+    device = pick(preference)
+    info: dict[str, Any] = {"type": device.type, "name": "CPU", "torch": torch.__version__}
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        info.update(name=props.name, memory_gb=round(props.total_memory / 2**30, 1))
+    elif device.type == "mps":
+        info["name"] = "Apple GPU (MPS)"
+    else:
+        info["threads"] = torch.get_num_threads()
+        info["cores"] = os.cpu_count()
+    return info
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
