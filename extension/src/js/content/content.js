@@ -95,9 +95,10 @@
     return out;
   }
 
-  // Digests of the bytes this frame got back shaded: when the page then sends those files itself (fetch,
-  // XHR), the MAIN-world script asks again and they pass without a second round of shading.
-  const produced = new Set();
+  // Digests of bytes already settled in this frame: shaded results, and originals the artist let through
+  // unprotected.  When the page then sends those files itself (fetch, XHR), the MAIN-world script asks
+  // again and they pass without a second round of shading or a second question.
+  const settled = new Set();
 
   async function digest(bytes) {
     if (!globalThis.crypto?.subtle) return null; // not a secure context; the background checks as well
@@ -113,12 +114,15 @@
     if (!current.enabled) return { kind: 'pass' };
     const picks = [];
     const payload = [];
+    const digests = [];
     for (const [index, file] of files.entries()) {
       if (!isCandidate(file)) continue;
       const bytes = new Uint8Array(await file.arrayBuffer());
       if (bytes.length < 12 || !isImage(bytes)) continue;
-      if (produced.has(await digest(bytes))) continue;
+      const d = await digest(bytes);
+      if (d && settled.has(d)) continue;
       picks.push(index);
+      digests.push(d);
       payload.push({ name: file.name ?? '', type: file.type, data: toBase64(bytes) });
     }
     if (!payload.length) return { kind: 'pass' };
@@ -148,16 +152,18 @@
           type: r.type, lastModified: files[i].lastModified ?? Date.now(),
         });
         changed[i] = true;
-        remembered.push(digest(bytes).then((d) => d && produced.add(d)));
+        remembered.push(digest(bytes).then((d) => d && settled.add(d)));
       });
       await Promise.all(remembered);
+      if (result.unprotected) digests.forEach((d) => d && settled.add(d));
       if (result.unprotected) card.warn(`Sent WITHOUT protection: ${result.unprotected.message}`);
       else card.done(n === 1 ? 'Protected ✓ — the site gets the shaded image' : `Protected ✓ — ${n} images shaded`);
       return { kind: 'ok', files: out, changed };
     } catch (err) {
       if (err.policy === 'ask') {
-        const go = await card.ask(`${err.message}. Upload ${what} without protection?`);
+        const go = await card.ask(`${sentence(err.message)} Upload ${what} without protection?`);
         if (go) {
+          digests.forEach((d) => d && settled.add(d));
           card.warn(`Sent WITHOUT protection (${err.message})`);
           return { kind: 'pass' };
         }
@@ -168,6 +174,11 @@
       card.error(`Upload blocked, nothing was sent: ${err.message}${hint}`);
       return { kind: 'blocked', message: err.message };
     }
+  }
+
+  function sentence(text) {
+    const t = String(text).trim();
+    return `${t.charAt(0).toUpperCase()}${t.slice(1)}${/[.!?]$/.test(t) ? '' : '.'}`;
   }
 
   function hold(event) {

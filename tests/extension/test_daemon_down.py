@@ -1,0 +1,82 @@
+"""Daemon unreachable: by default the upload is blocked with a clear message and nothing is sent (fail
+closed); "ask" lets the artist decide in the overlay; "allow" lets it through unshaded, saying so."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ext_harness import Daemon, ExtensionBrowser, SiteServer, b64, make_image, wait_overlay, wait_status
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PNG = make_image("PNG", seed=3)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def daemon_stopped(ready: ExtensionBrowser, real_daemon: Daemon) -> Iterator[None]:
+    real_daemon.stop()
+    assert not real_daemon.healthy()
+    yield
+    real_daemon.start()
+
+
+def set_policy(browser: ExtensionBrowser, policy: str) -> None:
+    page = browser.context.new_page()
+    page.goto(browser.page_url("options.html"))
+    page.wait_for_selector("body[data-ready=true]")
+    page.check(f"input[name=policy][value={policy}]")
+    page.wait_for_function("(p) => document.querySelector(`input[name=policy][value=${p}]`).checked && document.body.dataset.updated", arg=policy)
+    page.close()
+    assert browser.storage_get(["policy"])["policy"] == policy
+
+
+def test_blocked_with_a_message_and_nothing_sent(tab: Any, site_server: SiteServer, artifacts: Path) -> None:
+    tab.goto(site_server.url("input.html"))
+    tab.set_input_files("#file", files=[{"name": "art.png", "mimeType": "image/png", "buffer": PNG}])
+    message = wait_overlay(tab, "error", timeout=60)
+    assert "Upload blocked, nothing was sent" in message
+    assert "not answering" in message and "artshade install-browser-host" in message
+    tab.screenshot(path=str(artifacts / "overlay-blocked.png"))
+    assert tab.evaluate("document.querySelector('#file').files.length") == 0  # the pick is withdrawn
+    assert tab.locator("#status").inner_text() == "idle"  # the page's handler never ran
+
+    tab.goto(site_server.url("editor.html"))  # the MAIN-world path (fetch of a Blob) is held the same way
+    tab.evaluate("(b) => uploadEdited(b, 'image/png')", b64(PNG))
+    assert wait_status(tab, "failed", timeout=60).startswith("failed: artshade blocked this upload")
+    assert site_server.all_bytes() == []
+
+
+def test_ask_lets_the_artist_decide(tab: Any, ready: ExtensionBrowser, site_server: SiteServer, artifacts: Path) -> None:
+    set_policy(ready, "ask")
+    try:
+        tab.goto(site_server.url("drop.html"))
+        tab.evaluate("([items, text]) => dropFiles(items, text)", [[[b64(PNG), "a.png", "image/png"]], "t"])
+        wait_overlay(tab, "ask", timeout=60)
+        tab.screenshot(path=str(artifacts / "overlay-ask.png"))
+        tab.locator("[data-artshade-overlay] .no").click()
+        assert "cancelled" in wait_overlay(tab, "error", timeout=30)
+        assert site_server.all_bytes() == []
+
+        tab.evaluate("([items, text]) => dropFiles(items, text)", [[[b64(PNG), "a.png", "image/png"]], "t"])
+        tab.wait_for_selector("[data-artshade-overlay][data-state=ask] >> nth=-1", state="attached", timeout=60_000)
+        tab.locator("[data-artshade-overlay][data-state=ask] .yes").click()
+        [upload] = site_server.wait_for("drop", timeout=60)
+        assert {p.name: p.data for p in upload.parts}["artwork"] == PNG  # the artist said so
+        assert "WITHOUT protection" in wait_overlay(tab, "warn", timeout=30)
+    finally:
+        set_policy(ready, "block")
+
+
+def test_allow_lets_it_through_and_says_so(tab: Any, ready: ExtensionBrowser, site_server: SiteServer) -> None:
+    set_policy(ready, "allow")
+    try:
+        tab.goto(site_server.url("paste.html"))
+        tab.evaluate("(items) => pasteFiles(items)", [[b64(PNG), "p.png", "image/png"]])
+        [upload] = site_server.wait_for("paste", timeout=60)
+        assert upload.parts[0].data == PNG
+        assert "WITHOUT protection" in wait_overlay(tab, "warn", timeout=30)
+    finally:
+        set_policy(ready, "block")
