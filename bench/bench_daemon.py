@@ -170,8 +170,8 @@ async def main(args: argparse.Namespace) -> None:
 
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'p50 ms':>9}  {'p95 ms':>9}  {'req/s':>7}")
-    for name, p50s, p95s, rate in rows:
-        print(f"{name:<{width}}  {p50s:>9}  {p95s:>9}  {rate:>7}")
+    for name, p50s, p95s, rates in rows:
+        print(f"{name:<{width}}  {p50s:>9}  {p95s:>9}  {rates:>7}")
     print(f"\nadded latency per request, excluding shading: {added:.2f} ms median (target < 20 ms)")
 
 
