@@ -37,7 +37,8 @@ async def test_bad_settings_are_refused_and_nothing_changes(daemons: Daemons) ->
     server = await daemons.start(config)
     async with client(server) as http:
         good = await (await http.put("/v1/settings", json={"defaults": {"intensity": "high"}})).json()
-        for bad in ({"defaults": {"preset": "ultra"}}, {"sites": []}, [1, 2], {"watch_folders": [{"inbox": "x"}]}):
+        bads: list[object] = [{"defaults": {"preset": "ultra"}}, {"sites": []}, [1, 2], {"watch_folders": [{"inbox": "x"}]}]
+        for bad in bads:
             response = await http.put("/v1/settings", json=bad)
             assert response.status == 422, bad
             assert (await response.json())["error"] == "bad_settings"

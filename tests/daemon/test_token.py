@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import stat
+from collections.abc import Iterator
 
 import keyring
 import keyring.backend
@@ -13,7 +14,7 @@ from daemon import token as token_mod
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self) -> None:
         super().__init__()
@@ -30,7 +31,7 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
 
 
 @pytest.fixture
-def fail_keyring() -> None:
+def fail_keyring() -> Iterator[None]:
     from keyring.backends import fail
 
     previous = keyring.get_keyring()
