@@ -11,6 +11,11 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# One intra-op thread: tests share two cores with the daemon, Chromium and each other; oversubscribed
+# OpenMP threads make small convolutions ~10x slower, and one thread keeps results bit-reproducible.
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ARTSHADE_SHARED", REPO.parent / "shared")).resolve()

@@ -1,0 +1,162 @@
+"""The engine end to end: it really moves the encoding toward the target, keeps images looking the same,
+is deterministic, and protects files without losing anything."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from shading import Settings, models, protect, protect_bytes, protect_file
+from shading.errors import Cancelled, OutputError
+from shading.measure import encode_view, pull_value
+from shading.tensors import to_pil, to_tensor
+
+
+@pytest.fixture(scope="module")
+def taef2(models_dir: Path):
+    return models.load_encoder("taef2", folder=models_dir)
+
+
+@pytest.fixture(scope="module")
+def shaded(small_photo: Image.Image, models_dir: Path):
+    return protect(small_photo, Settings(preset="fast", target="stripes", seed=1), models_dir=models_dir)
+
+
+def _pull(enc, original: Image.Image, candidate: Image.Image, target: Image.Image) -> float:
+    return pull_value(encode_view(enc, candidate), encode_view(enc, original), encode_view(enc, target))
+
+
+def test_protection_pulls_toward_target_more_than_equal_energy_noise(shaded, small_photo, taef2) -> None:
+    target = to_pil(shaded.extras["targets"][0].image)
+    x, p = to_tensor(small_photo), to_tensor(shaded.image)
+    delta = p - x
+    gen = torch.Generator().manual_seed(0)
+    noise = torch.randn(delta.shape, generator=gen)
+    noise = noise * delta.norm() / noise.norm()  # same L2 energy, random direction
+    noisy = to_pil((x + noise).clamp(0, 1))
+    pull_shaded = _pull(taef2, small_photo, shaded.image, target)
+    pull_noise = _pull(taef2, small_photo, noisy, target)
+    assert pull_shaded > 0.15, pull_shaded
+    assert pull_shaded > pull_noise + 0.1, (pull_shaded, pull_noise)
+
+
+def test_protected_image_looks_the_same(shaded, small_photo) -> None:
+    q = shaded.report["quality"]
+    assert q["ssim"] >= 0.955, "the default intensity keeps SSIM >= its goal"
+    assert q["psnr"] > 28
+    diff = np.abs(np.asarray(shaded.image, np.int16) - np.asarray(small_photo, np.int16))
+    assert diff.max() <= 16, "never more than epsilon (16/255) anywhere"
+    assert shaded.image.size == small_photo.size and shaded.image.mode == "RGB"
+
+
+def test_report_has_pull_per_encoder_and_profile(shaded) -> None:
+    r = shaded.report
+    assert r["encoders"] == ["taef2"]
+    assert set(r["pull"]["taef2"]) == {"none", "instagram", "x"}
+    for row in r["pull"]["taef2"].values():
+        assert set(row) == {"pull", "baseline"}
+    assert r["targets"][0]["kind"] == "pattern" and r["targets"][0]["name"] == "stripes"
+    assert r["optimiser"]["steps_run"] > 0
+    json.dumps(r)  # JSON-able
+
+
+def test_same_seed_same_result(small_painting, models_dir) -> None:
+    s = Settings(preset="fast", seed=7)
+    a = protect(small_painting, s, models_dir=models_dir, measure=False).image
+    b = protect(small_painting, s, models_dir=models_dir, measure=False).image
+    assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_auto_target_is_a_restyle_of_the_artwork(small_painting, models_dir) -> None:
+    r = protect(small_painting, Settings(preset="fast"), models_dir=models_dir, measure=False).report
+    t = r["targets"][0]
+    assert t["kind"] == "restyle" and t["name"] in {"poster", "mosaic", "sketch"}
+    assert t["chosen_by"] == "farthest encoding" and t["name"] == max(t["scores"], key=t["scores"].get)
+
+
+def test_target_image(small_photo, small_painting, tmp_path, models_dir) -> None:
+    path = tmp_path / "target.png"
+    small_painting.save(path)
+    r = protect(small_photo, Settings(preset="fast", target_image=path), models_dir=models_dir).report
+    assert r["targets"][0]["kind"] == "image"
+    assert r["pull"]["taef2"]["none"]["pull"] > 0.05
+
+
+def test_progress_is_monotonic_and_ends_at_one(small_photo, models_dir) -> None:
+    seen: list[tuple[float, str]] = []
+    protect(small_photo, Settings(preset="fast"), models_dir=models_dir, measure=False,
+            progress=lambda f, s: seen.append((f, s)))  # fmt: skip
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert {"loading", "target", "optimising", "done"} <= {s for _, s in seen}
+
+
+def test_cancel_from_progress_callback(small_photo, models_dir) -> None:
+    def cancel(fraction: float, stage: str) -> None:
+        if stage == "optimising":
+            raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        protect(small_photo, Settings(preset="fast"), models_dir=models_dir, progress=cancel)
+
+
+def test_platform_downscale_shades_at_kept_size_and_keeps_full_size(models_dir) -> None:
+    big = Image.new("RGB", (1600, 1200))
+    big.paste(Image.effect_mandelbrot((1600, 1200), (-2, -1.2, 1, 1.2), 60).convert("RGB"))
+    r = protect(big, Settings(preset="fast", platform="instagram"), models_dir=models_dir, measure=False)
+    assert r.image.size == (1600, 1200)
+    assert r.report["working_size"] == [1080, 810]
+    assert r.report["optimiser"]["shade_size"] == [683, 512]
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg", "webp", "tiff"])
+def test_protect_bytes_keeps_format_metadata_and_alpha(fmt, small_photo, models_dir) -> None:
+    img = small_photo.convert("RGBA") if fmt != "jpeg" else small_photo.copy()
+    if fmt != "jpeg":
+        alpha = Image.linear_gradient("L").resize(img.size)
+        img.putalpha(alpha)
+    exif = Image.Exif()
+    exif[0x013B] = "An Artist"  # Artist
+    buf = io.BytesIO()
+    img.save(buf, fmt.upper(), exif=exif.tobytes())
+    out = protect_bytes(buf.getvalue(), Settings(preset="fast"), models_dir=models_dir)
+    assert out.format == fmt and out.media_type == f"image/{fmt}"
+    with Image.open(io.BytesIO(out.data)) as got:
+        assert got.format.lower() == fmt and got.size == img.size
+        assert got.getexif().get(0x013B) == "An Artist"
+        if fmt != "jpeg":
+            assert np.array_equal(np.asarray(got.getchannel("A")), np.asarray(img.getchannel("A")))
+        rgb = np.asarray(got.convert("RGB"), np.int16)
+    assert np.abs(rgb - np.asarray(img.convert("RGB"), np.int16)).max() > 0, "it was shaded"
+
+
+def test_protect_file_never_overwrites_input(tmp_path, small_photo, models_dir) -> None:
+    src = tmp_path / "art.png"
+    small_photo.save(src)
+    before = src.read_bytes()
+    with pytest.raises(OutputError):
+        protect_file(src, src, Settings(preset="fast"), models_dir=models_dir)
+    with pytest.raises(OutputError):
+        protect_file(src, tmp_path / "sub" / ".." / "art.png", Settings(preset="fast"), models_dir=models_dir)
+    assert src.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["art.png"], "nothing half-written left behind"
+
+
+def test_protect_file_writes_output_report_and_preview(tmp_path, small_photo, models_dir) -> None:
+    src, dst = tmp_path / "art.png", tmp_path / "out" / "art.png"
+    dst.parent.mkdir()
+    small_photo.save(src)
+    report = protect_file(src, dst, Settings(preset="fast", format="webp"), models_dir=models_dir,
+                          report_path=tmp_path / "r.json", preview_path=tmp_path / "p.png")  # fmt: skip
+    assert report["output"]["format"] == "webp"
+    with Image.open(dst) as im:
+        assert im.format == "WEBP"
+    assert json.loads((tmp_path / "r.json").read_text())["quality"]["ssim"] > 0.9
+    with Image.open(tmp_path / "p.png") as prev:
+        assert prev.size[1] == 2 * 320, "two rows: images, then what the encoder sees"
