@@ -111,7 +111,7 @@ def test_options_page_lists_default_and_offered_sites(ready: ExtensionBrowser, a
     assert page.locator("input[name=policy][value=block]").is_checked()  # fail closed by default
     page.fill("#add-site", "not a site!")
     page.click("#add-site-form button[type=submit]")
-    page.wait_for_function("document.querySelector('#sites-error').textContent.length > 0")
+    page.wait_for_function("() => document.querySelector('#sites-error').textContent.length > 0")
     assert "not a site" in page.locator("#sites-error").inner_text()
     page.screenshot(path=str(artifacts / "options.png"), full_page=True)
     page.close()

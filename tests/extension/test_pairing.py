@@ -1,0 +1,58 @@
+"""Pairing without the native host: the options page trades the code `artshade pair` prints for the token.
+(With the host installed, pairing needs no step at all: test_native_host.py.)"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ext_harness import (
+    Daemon,
+    ExtensionBrowser,
+    make_image,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PNG = make_image("PNG", seed=1)  # as in test_uploads: the daemon's cache may already know it
+
+
+def add_site(browser: ExtensionBrowser, site: str) -> None:
+    page = browser.context.new_page()
+    page.goto(browser.page_url("options.html"))
+    page.wait_for_selector("body[data-ready=true]")
+    page.select_option("#preset", "fast")
+    page.wait_for_function("() => document.body.dataset.updated")
+    page.fill("#add-site", site)
+    page.click("#add-site-form button[type=submit]")
+    page.locator(f'tr[data-site="{site}"] input[type=checkbox]:checked').wait_for()
+    page.close()
+
+
+def test_pairing_code_from_the_options_page(browser: ExtensionBrowser, real_daemon: Daemon, artifacts: Path) -> None:
+    assert not browser.storage_get(["token"]).get("token")
+    page = browser.context.new_page()
+    page.goto(browser.page_url("options.html"))
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator("#paired").inner_text() == "not yet"
+
+    page.fill("#pair-code", f"{real_daemon.port}-AAAA-BBBB-CCCC")  # well-formed, never issued
+    page.click("#pair-form button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#pair-error').textContent.length > 0")
+    assert "wrong, used or expired" in page.locator("#pair-error").inner_text()
+
+    printed = subprocess.run([sys.executable, "-m", "artshade", "pair"], env={**os.environ, **real_daemon.env},
+                             capture_output=True, text=True, timeout=60, check=True)
+    code = printed.stdout.strip()
+    assert code.startswith(f"{real_daemon.port}-")
+    page.fill("#pair-code", code.lower())  # typed by hand, any case
+    page.click("#pair-form button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#paired').textContent.startsWith('yes')")
+    assert page.locator("#paired").inner_text() == "yes (pairing code)"
+    stored = browser.storage_get(["token", "daemonUrl"])
+    assert stored == {"token": real_daemon.token, "daemonUrl": real_daemon.url}
+    page.screenshot(path=str(artifacts / "options-paired.png"), full_page=True)
+    page.close()
