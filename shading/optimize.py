@@ -138,13 +138,34 @@ class _TargetLatents:
         return self.norms[(e, k)]
 
 
-def _window(z_full: Tensor, view: eot.View, flip: bool, margin: int) -> Tensor:
-    """The latents of the full view under a crop, trimmed by ``margin`` cells (flipped views: mirrored)."""
+def _trim(view: eot.View, full_shape: tuple[int, int], margin: int) -> tuple[int, int, int, int]:
+    """Latent cells to leave out at each side (top, bottom, left, right) of a crop: ``margin`` where the
+    crop's edge lies inside the view (the encoder would have seen past it), none at the view's own edges."""
     cells = view.size // 8
     vy, vx = view.position[0] // 8, view.position[1] // 8
-    if flip:
-        vx = z_full.shape[-1] - vx - cells
-    return z_full[..., vy + margin : vy + cells - margin, vx + margin : vx + cells - margin]
+    rows, cols = full_shape
+    return (
+        margin if vy > 0 else 0,
+        margin if vy + cells < rows else 0,
+        margin if vx > 0 else 0,
+        margin if vx + cells < cols else 0,
+    )
+
+
+def _window(z_full: Tensor, view: eot.View, trim: tuple[int, int, int, int]) -> Tensor:
+    """The latents of the full view under a crop, trimmed (flipped views: mirrored)."""
+    cells = view.size // 8
+    vy, vx = view.position[0] // 8, view.position[1] // 8
+    top, bottom, left, right = trim
+    window = z_full[..., vy + top : vy + cells - bottom, vx + left : vx + cells - right]
+    return window
+
+
+def _crop_latent(z: Tensor, trim: tuple[int, int, int, int], flip: bool) -> Tensor:
+    top, bottom, left, right = trim
+    if flip:  # the crop was mirrored before encoding; mirror back to compare with the unflipped full view
+        z = z.flip(-1)
+    return z[..., top : z.shape[-2] - bottom, left : z.shape[-1] - right]
 
 
 def optimise(
@@ -191,10 +212,14 @@ def optimise(
             m = min(margin, view.size // 8 // 6)
             for e, member in enumerate(ensemble):
                 z = member.encoder.encode(seen).float()
-                z = z[..., m : z.shape[-2] - m, m : z.shape[-1] - m]
                 for k, target in enumerate(targets):
-                    zt = _window(latents.get(e, k, view.scale, view.flip), view, view.flip, m)
-                    dist = (z - zt).pow(2).mean() / latents.norm(e, k, eot_cfg.scales[0])
+                    z_full = latents.get(e, k, view.scale, view.flip)
+                    if view.flip:
+                        z_full = z_full.flip(-1)  # latents of the mirrored view, in unmirrored positions
+                    trim = _trim(view, (z_full.shape[-2], z_full.shape[-1]), m)
+                    zt = _window(z_full, view, trim)
+                    z_crop = _crop_latent(z, trim, view.flip)
+                    dist = (z_crop - zt).pow(2).mean() / latents.norm(e, k, eot_cfg.scales[0])
                     pull_loss = pull_loss + member.weight * target.weight * dist
             top, left, bottom, right = view.region
             quality = ssim(x[..., top:bottom, left:right], protected[..., top:bottom, left:right]).mean()

@@ -37,6 +37,8 @@ class EOTConfig:
     stray_jpeg_p: float = 0.5
     blur_p: float = 0.25
     noise_p: float = 0.25
+    #: probability that a crop lies inside the view's centre square
+    centre_p: float = 0.75
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,17 @@ def sample_view(cfg: EOTConfig, height: int, width: int, gen: torch.Generator) -
     scale = cfg.scales[int(torch.randint(len(cfg.scales), (), generator=gen))]
     factor, vh, vw = view_size(height, width, scale)
     size = min(cfg.crop, vh, vw)
-    # crops start on the encoder's 8 px latent grid, so a crop's latents line up with the full view's
-    vy = 8 * int(torch.randint((vh - size) // 8 + 1, (), generator=gen))
-    vx = 8 * int(torch.randint((vw - size) // 8 + 1, (), generator=gen))
+    # crops start on the encoder's 8 px latent grid, so a crop's latents line up with the full view's;
+    # most fall inside the view's centre square, which resize-and-centre-crop training pipelines keep
+    lo_y, hi_y, lo_x, hi_x = 0, vh - size, 0, vw - size
+    if float(torch.rand((), generator=gen)) < cfg.centre_p:
+        side = min(vh, vw)
+        cy, cx = (vh - side) // 2, (vw - side) // 2
+        lo_y, hi_y = cy, max(cy, cy + side - size)
+        lo_x, hi_x = cx, max(cx, cx + side - size)
+    vy = 8 * int(torch.randint(-(-lo_y // 8), hi_y // 8 + 1, (), generator=gen)) if hi_y >= lo_y else 0
+    vx = 8 * int(torch.randint(-(-lo_x // 8), hi_x // 8 + 1, (), generator=gen)) if hi_x >= lo_x else 0
+    vy, vx = min(vy, (vh - size) // 8 * 8), min(vx, (vw - size) // 8 * 8)
     margin = 8
     top = max(0, math.floor(vy / factor) - margin) // _GRID * _GRID
     left = max(0, math.floor(vx / factor) - margin) // _GRID * _GRID
