@@ -230,10 +230,11 @@ class JobQueue:
                 job.result, job.report = cached, cached.report
                 self._finish(job, "done")
                 return job
-            job.data = data
-            if priority == "interactive":  # kept so a restart can finish it
+            if priority == "interactive":  # kept on disk (not in memory) so a restart can finish it
                 job.input_path = self._inputs_dir / job.id
                 await asyncio.to_thread(write_private_atomic, job.input_path, data)
+            else:
+                job.data = data
             self._store.save(job.record())
             if self._stopping:
                 raise ShuttingDown("the daemon is shutting down")
