@@ -93,6 +93,25 @@ def test_a_site_never_added_gets_the_original(tab: Any, site_server: SiteServer)
     assert overlay(tab)[0] is None
 
 
+def test_enabling_a_site_in_the_popup_covers_its_open_tab(
+    tab: Any, ready: ExtensionBrowser, site_server: SiteServer, real_daemon: Daemon
+) -> None:
+    site = f"localhost:{site_server.port}"
+    tab.goto(f"http://{site}/editor.html")  # open before the site is enabled: no content scripts yet
+    popup = open_popup(ready, site)
+    assert popup.locator("#site-switch").get_attribute("aria-checked") == "false"
+    flip(popup, True)  # registers the content scripts and injects them into this open tab
+    popup.close()
+    try:
+        tab.evaluate("(b) => uploadEdited(b, 'image/jpeg')", b64(JPEG))  # no reload
+        [upload] = site_server.wait_for("raw")
+        assert_shaded(upload.parts[0].data, JPEG, real_daemon, "image/jpeg", site)
+        assert JPEG not in site_server.all_bytes()
+    finally:
+        ready.call("removeSite", site=site)
+    assert site not in ready.storage_get(["knownSites"])["knownSites"]
+
+
 def test_options_page_lists_default_and_offered_sites(ready: ExtensionBrowser, artifacts: Path) -> None:
     page = ready.context.new_page()
     page.goto(ready.page_url("options.html"))

@@ -129,3 +129,12 @@ def test_xhr_multipart_from_an_editor(tab: Any, site_server: SiteServer, real_da
     assert upload.parts[2].data == TEXT
     assert upload.headers["X-Media-Count"] == "2"
     never_original(site_server)
+
+
+def test_upload_inside_an_iframe(tab: Any, site_server: SiteServer, real_daemon: Daemon) -> None:
+    tab.goto(site_server.url("frame.html"))
+    frame = tab.frame_locator("iframe")
+    frame.locator("#file").set_input_files(files=[{"name": "f.png", "mimeType": "image/png", "buffer": PNG}])
+    [upload] = site_server.wait_for("input")
+    assert_shaded(upload.files()[0].data, PNG, real_daemon, "image/png", site_server.host)
+    never_original(site_server)
