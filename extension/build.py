@@ -12,9 +12,12 @@ overrides are filled from ``artshade/ids.py`` (the Chromium ``key`` that fixes t
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
+import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -84,13 +87,21 @@ def build(browser: str, out_root: Path = DIST) -> Path:
         raise SystemExit(f"build.py: unknown browser {browser!r}; choose from {', '.join(BROWSERS)}")
     ids = shared_ids()
     out = out_root / browser
-    tmp = out_root / f".{browser}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(SRC, tmp, ignore=shutil.ignore_patterns("manifest.json", ".*"))
-    (tmp / "manifest.json").write_text(json.dumps(manifest_for(browser, ids), indent=2) + "\n", encoding="utf-8")
-    (tmp / "js" / "ids.js").write_text(constants_js(ids, browser), encoding="utf-8")
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+    out_root.mkdir(parents=True, exist_ok=True)
+    # Built beside the target, then swapped in: a concurrent build (another test session) never sees half.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{browser}-", dir=out_root))
+    try:
+        shutil.copytree(SRC, tmp, ignore=shutil.ignore_patterns("manifest.json", ".*"), dirs_exist_ok=True)
+        (tmp / "manifest.json").write_text(json.dumps(manifest_for(browser, ids), indent=2) + "\n", encoding="utf-8")
+        (tmp / "js" / "ids.js").write_text(constants_js(ids, browser), encoding="utf-8")
+        old = out_root / f".{browser}-old-{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            out.rename(old)
+        with contextlib.suppress(OSError):  # another build put an identical tree there first
+            tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
