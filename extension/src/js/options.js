@@ -36,10 +36,12 @@ function siteRow(site) {
   return tr;
 }
 
+// Called first thing in a click/submit handler: Firefox only shows the prompt during the user's gesture.
+// Already granted origins resolve true at once, without a prompt.
 async function ensurePermission(site) {
-  const origins = patternsFor(site);
-  if (await api.permissions.contains({ origins })) return;
-  if (!(await api.permissions.request({ origins }))) throw new Error(`artshade was not allowed to run on ${site}`);
+  if (!(await api.permissions.request({ origins: patternsFor(site) }))) {
+    throw new Error(`artshade was not allowed to run on ${site}`);
+  }
 }
 
 async function toggleSite(site, enabled) {
