@@ -360,3 +360,24 @@ def assert_shaded(sent: bytes, original: bytes, daemon: Daemon, media_type: str,
     assert got.size == want.size
     # Byte-for-byte the daemon's own result for this image (answered from its cache: no second shading).
     assert sent == daemon.protect_direct(original, media_type, preset="fast", site=site)
+
+
+RECORD_OVERLAY = """() => {
+  window.__overlayStates = [];
+  new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.target.hasAttribute && r.target.hasAttribute('data-artshade-overlay') && r.attributeName === 'data-message') {
+        window.__overlayStates.push([r.target.getAttribute('data-state'), r.target.getAttribute('data-message')]);
+      }
+    }
+  }).observe(document.documentElement, { subtree: true, attributes: true, attributeFilter: ['data-message'] });
+}"""
+
+
+def record_overlay(page: Any) -> None:
+    """Start recording every (state, message) the overlay shows on ``page``."""
+    page.evaluate(RECORD_OVERLAY)
+
+
+def recorded_overlay(page: Any) -> list[tuple[str, str]]:
+    return [tuple(x) for x in page.evaluate("window.__overlayStates")]

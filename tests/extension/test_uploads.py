@@ -20,6 +20,8 @@ from ext_harness import (
     assert_shaded,
     b64,
     make_image,
+    record_overlay,
+    recorded_overlay,
     wait_overlay,
     wait_status,
 )
@@ -45,9 +47,14 @@ def test_extension_has_the_fixed_id(browser: ExtensionBrowser) -> None:
 
 def test_hidden_input_with_delegated_handler(tab: Any, site_server: SiteServer, real_daemon: Daemon, artifacts: Path) -> None:
     tab.goto(site_server.url("input.html"))
+    record_overlay(tab)
     tab.set_input_files("#file", files=[{"name": "painting.png", "mimeType": "image/png", "buffer": PNG}])
     wait_overlay(tab, "done")
     tab.screenshot(path=str(artifacts / "overlay-protected.png"))
+    states = recorded_overlay(tab)
+    assert states[0] == ("working", "Protecting your image…")  # shown while the upload is held
+    assert states[-1][0] == "done" and "Protected" in states[-1][1]
+    assert {s for s, _ in states} <= {"working", "done"}
     [upload] = site_server.wait_for("input")
     [part] = upload.files()
     assert part.filename == "painting.png" and part.content_type == "image/png"
