@@ -498,8 +498,16 @@ class FolderWatcher:
         return out.relative_to(self.outbox).as_posix()
 
     def _after_known(self, path: Path, outcome: str) -> None:
+        """A file handled before: move it if asked; one that failed is reported again (still there)."""
         if outcome in {"shaded", "duplicate"}:
             self._move_original(path)
+        elif outcome == "failed":
+            note = rules.error_note_path(path, self.inbox, self.outbox)
+            try:
+                reason = note.read_text(encoding="utf-8").strip().removeprefix(f"{path.name}: ")
+            except OSError:
+                reason = "could not be shaded"
+            self._report(FileOutcome(path, "failed", message=f"{reason} (unchanged since)"))
 
     def _too_big(self, path: Path, st: os.stat_result, rel: str) -> None:
         from shading.io import sniff_format

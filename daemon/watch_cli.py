@@ -24,8 +24,9 @@ subfolder, e.g. {"preset": "max", "platform": "instagram"} (nearest folder wins;
 folder's pictures back until it is fixed)."""
 
 EPILOG = """\
-exit status: 0 when everything went well (with --once: every picture shaded, a duplicate or ignored);
-1 with --once when any picture failed or was held back (see OUTBOX/errors); 2 for bad arguments."""
+exit status: 0 when everything went well (with --once: every picture in the inbox is shaded, a duplicate
+or not a picture); 1 with --once when any picture in the inbox could not be shaded, now or on an earlier
+run, or was held back by a broken settings file (see OUTBOX/errors); 2 for bad arguments or settings."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -153,11 +153,18 @@ def test_a_bad_file_is_explained_and_the_next_goes_on(folders, tools, tmp_path) 
     assert "not an image" in notes["errors/fake.jpg.txt"]
     assert "GIF" in notes["errors/anim.gif.txt"]
     assert {p: tools.sha(p) for p in tools.files_under(inbox)} == before  # all left where they were
-    # a restart does not retry them (same content), and writes nothing new
-    assert make(inbox, outbox, runner, tmp_path).scan_once().counts == {}
+    # a restart does not retry them (same content) but still reports them; it writes nothing new
+    notes_before = {p: p.stat().st_mtime_ns for p in (outbox / "errors").rglob("*.txt")}
+    again = make(inbox, outbox, runner, tmp_path)
+    seen = outcomes(again)
+    assert again.scan_once().counts == {"failed": 3}
+    assert runner.total == 1
+    assert {p: p.stat().st_mtime_ns for p in (outbox / "errors").rglob("*.txt")} == notes_before
+    broken = next(o for o in seen if o.source.name == "broken.png")
+    assert "damaged or incomplete" in broken.message and "unchanged since" in broken.message
     # fixing the file (new content) shades it and removes the note
     (inbox / "broken.png").write_bytes(good)
-    assert make(inbox, outbox, runner, tmp_path).scan_once().counts == {"shaded": 1}
+    assert make(inbox, outbox, runner, tmp_path).scan_once().counts == {"shaded": 1, "failed": 2}
     assert not (outbox / "errors" / "broken.png.txt").exists()
 
 
