@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from watchdog.events import FileSystemEventHandler
 
-from shading.errors import Cancelled, InputError, NotAnImageError, ShadingError
+from shading.errors import Cancelled, InputError, NotAnImageError, SettingsError, ShadingError
 from shading.settings import Settings
 
 from . import watch_rules as rules
@@ -78,7 +78,8 @@ class Runner(Protocol):
 
 
 class EngineRunner:
-    """The default runner: the engine, in this process.  ``cancel()`` aborts the picture in progress."""
+    """The default runner: the engine, in this process.  ``cancel()`` aborts the picture in progress and
+    any later one until ``reset()`` (the watcher calls it when it starts)."""
 
     def __init__(self, models_dir: Path | None = None, limits: Limits | None = None) -> None:
         self.models_dir = models_dir
@@ -87,8 +88,6 @@ class EngineRunner:
 
     def run(self, data: bytes, settings: Settings, *, priority: str = "batch") -> BytesResult:
         import shading
-
-        self._cancel.clear()
 
         def progress(fraction: float, stage: str) -> None:
             if self._cancel.is_set():
@@ -100,6 +99,9 @@ class EngineRunner:
 
     def cancel(self) -> None:
         self._cancel.set()
+
+    def reset(self) -> None:
+        self._cancel.clear()
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,8 @@ class FolderWatcher:
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._observer: Any = None
+        self._file_lock: Any = None
+        self._batch_left = 0
 
     # -- public -------------------------------------------------------------------------------------------
 
@@ -235,9 +239,7 @@ class FolderWatcher:
         if self._worker is not None:
             self._worker.join(timeout)
             self._worker = None
-        if self._state is not None:
-            self._state.close()
-            self._state = None
+        self._release()
 
     def scan_once(self) -> Summary:
         """Handle every picture in the inbox now (waiting for each to be complete), then return."""
@@ -252,10 +254,13 @@ class FolderWatcher:
                 if not self._work_ready():
                     self._stop.wait(self.poll_interval)
         finally:
-            if self._state is not None:
-                self._state.close()
-                self._state = None
+            self._release()
         return self.summary
+
+    def backlog(self) -> int:
+        """Files seen but not handled yet (waiting to be complete, or queued behind the current one)."""
+        with self._cond:
+            return len(self._pending) + self._batch_left
 
     def idle(self) -> bool:
         """True when no file is waiting (tests and the daemon's status use it)."""
@@ -291,6 +296,10 @@ class FolderWatcher:
         for folder in (self.inbox, self.outbox, self.move_originals):
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
+        self._lock_state()
+        reset = getattr(self.runner, "reset", None)
+        if callable(reset):
+            reset()
         for root in (self.outbox, self.move_originals):
             if root is not None:
                 for path in clean_temp_files(root):
@@ -298,6 +307,30 @@ class FolderWatcher:
         if self._state is None:
             self._state = WatchState(self.state_path)
         self.folder_settings = FolderSettings(self.inbox, self.settings)
+
+    def _lock_state(self) -> None:
+        """One watcher per (inbox, outbox): a second one (daemon and CLI at once) is refused."""
+        if self._file_lock is not None:
+            return
+        from filelock import FileLock, Timeout
+
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.state_path) + ".lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise SettingsError(
+                f"another artshade watcher is already shading {self.inbox} into {self.outbox}"
+            ) from None
+        self._file_lock = lock
+
+    def _release(self) -> None:
+        if self._state is not None:
+            self._state.close()
+            self._state = None
+        if self._file_lock is not None:
+            self._file_lock.release()
+            self._file_lock = None
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -308,9 +341,11 @@ class FolderWatcher:
     def _work_ready(self) -> bool:
         ready = self._ready()  # sets _busy when it returns something
         try:
-            for path in ready:
+            for n, path in enumerate(ready):
                 if self._stop.is_set():
                     break
+                with self._cond:
+                    self._batch_left = len(ready) - n - 1
                 try:
                     self._handle(path)
                 except Exception:  # one file never stops the others
@@ -319,6 +354,7 @@ class FolderWatcher:
         finally:
             with self._cond:
                 self._busy = False
+                self._batch_left = 0
         return bool(ready)
 
     def _ready(self) -> list[Path]:
@@ -602,8 +638,6 @@ def _folder(path: Path) -> Path:
 
 
 def _check_layout(inbox: Path, outbox: Path, move_to: Path | None) -> None:
-    from shading.errors import SettingsError
-
     if inbox == outbox:
         raise SettingsError("the outbox must not be the inbox itself (use a subfolder or a sibling folder)")
     if rules.is_within(inbox, outbox):

@@ -68,8 +68,13 @@ def run(args: argparse.Namespace) -> int:
     inbox = args.inbox or default_in
     outbox = args.outbox or (default_out if args.inbox is None else inbox.parent / f"{inbox.name}-protected")
 
+    handled = 0
+
     def show(outcome: watch.FileOutcome) -> None:
-        print(outcome.line(watcher.inbox), file=sys.stderr, flush=True)
+        nonlocal handled
+        handled += 1
+        total = handled + watcher.backlog()
+        print(f"[{handled}/{total}] {outcome.line(watcher.inbox)}", file=sys.stderr, flush=True)
 
     options: dict[str, Any] = {}
     if args.stable is not None:

@@ -128,7 +128,7 @@ def test_once_exit_status_and_move_originals(tmp_path, tools, capsys) -> None:
                "--move-originals", str(moved), "--state", state])
     err = capsys.readouterr().err
     assert rc == 0, err
-    assert "shaded" in err and "a.png" in err and "1 shaded" in err
+    assert "[1/1] shaded     a.png -> " in err and "done: 1 shaded" in err
     assert (moved / "a.png").read_bytes() == data and not (inbox / "a.png").exists()
     with Image.open(outbox / "a.png") as im:
         assert im.size == (64, 64)

@@ -371,3 +371,18 @@ def test_twenty_files_dropped_concurrently_fake_engine(folders, tools, tmp_path)
     assert [p.name for p in tools.files_under(outbox / "errors")] == ["corrupt.png.txt"]
     assert {rel: tools.sha(inbox / rel) for rel in every} == before
     tools.assert_clean_outbox(outbox)
+
+
+def test_a_second_watcher_on_the_same_folders_is_refused(folders, tools, tmp_path) -> None:
+    from shading.errors import SettingsError
+
+    inbox, outbox = folders
+    first = make(inbox, outbox, tools.FakeRunner(), tmp_path)
+    first.start()
+    try:
+        with pytest.raises(SettingsError, match="already shading"):
+            make(inbox, outbox, tools.FakeRunner(), tmp_path).scan_once()
+    finally:
+        first.stop()
+    tools.write_picture(inbox / "a.png", 1)
+    assert make(inbox, outbox, tools.FakeRunner(), tmp_path).scan_once().counts == {"shaded": 1}
