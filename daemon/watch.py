@@ -210,19 +210,32 @@ class FolderWatcher:
 
     def start(self) -> None:
         """Catch up on what arrived while nobody watched, then watch (in threads; returns at once)."""
-        from watchdog.observers import Observer
-
         self._prepare()
         self._stop.clear()
-        observer = Observer()
-        observer.schedule(_Handler(self), str(self.inbox), recursive=True)
-        observer.daemon = True
-        observer.start()  # before the scan, so nothing arriving during the scan is missed
-        self._observer = observer
+        self._observer = self._observe()  # before the scan, so nothing arriving during it is missed
         self._scan_tree(self.inbox)
         self._worker = threading.Thread(target=self._loop, name="artshade-watch", daemon=True)
         self._worker.start()
         log.info("watching %s -> %s", self.inbox, self.outbox)
+
+    def _observe(self) -> Any:
+        """The OS's file events; where they are unavailable (inotify limits, some network shares), polling."""
+        from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
+
+        try:
+            observer = Observer()
+            observer.schedule(_Handler(self), str(self.inbox), recursive=True)
+            observer.daemon = True
+            observer.start()
+            return observer
+        except OSError as err:
+            log.warning("file events unavailable for %s (%s); checking the folder every few seconds", self.inbox, err)
+        observer = PollingObserver(timeout=2)
+        observer.schedule(_Handler(self), str(self.inbox), recursive=True)
+        observer.daemon = True
+        observer.start()
+        return observer
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop watching; the picture in progress is cancelled if the runner can, else finished."""

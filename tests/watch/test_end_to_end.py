@@ -150,3 +150,22 @@ def test_default_folders_are_created_under_pictures(tools, capsys) -> None:
     assert (pictures_dir() / "artshade" / "inbox").is_dir()
     assert (pictures_dir() / "artshade" / "protected").is_dir()
     assert "nothing to do" in capsys.readouterr().err
+
+
+def test_sigterm_stops_the_watcher_cleanly(tmp_path) -> None:
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "artshade", "watch", str(inbox), "--out", str(outbox)],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # the process is watching once it says so
+        assert "watching" in first, first
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert "stopped: nothing to do" in rest
+    assert inbox.is_dir() and outbox.is_dir()
