@@ -26,8 +26,9 @@ How a file is handled, in the watcher's single worker thread:
 2. hidden and temporary files, the watcher's own folders and non-images are ignored (non-images logged);
 3. key = sha256(content) + canonical settings.  A key already done is a *duplicate*: recorded as such, with
    no second shading and no second copy in the outbox (the protected picture is already there, under the
-   first name).  A file handled before (same path, size and mtime, or same path and content) is skipped
-   even if the settings changed since: new settings apply to what arrives next;
+   first name; only if that output was taken out of the outbox is a new drop shaded again).  A file handled
+   before (same path, size and mtime, or same path and content) is skipped even if the settings changed
+   since: new settings apply to what arrives next;
 4. the output name (same name and format, mirrored subfolders, `` (1)`` on collision) is reserved in the
    state file, the picture is shaded, the output written to a hidden temp file and linked into place, and
    only then is the job recorded done.  After a crash the job still ``in_progress`` is redone into the same
@@ -36,6 +37,9 @@ How a file is handled, in the watcher's single worker thread:
    bad picture is not retried until its content changes, a passing failure (engine, disk) on next start;
 6. originals are never modified; with ``move_originals`` they are moved there (mirrored) once the output is
    safely on disk.
+
+One watcher per (inbox, outbox) at a time (a lock beside the state file; a second gets SettingsError).
+The state file defaults to ``data_dir()/watch/<hash of the two folders>.sqlite3``.
 """
 
 from __future__ import annotations
