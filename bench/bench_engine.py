@@ -124,7 +124,7 @@ def main() -> int:
     print(f"{'method':8} {'sec':>6} {'PSNR':>6} {'SSIM':>6} {'pull':>6} {'insta':>6} {'x':>6} {'unseen':>6} {'ratio':>6}")
     base = statistics.mean(r[4] for r in rows["naive"]) if rows["naive"] else float("nan")
     for method in methods:
-        means = [statistics.mean(col) for col in zip(*rows[method])]
+        means = [statistics.mean(col) for col in zip(*rows[method], strict=True)]
         ratio = means[4] / base if base else float("nan")
         print(f"{method:8} " + " ".join(f"{v:6.3f}" if i else f"{v:6.1f}" for i, v in enumerate(means))
               + f" {ratio:6.2f}")  # fmt: skip

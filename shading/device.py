@@ -30,10 +30,31 @@ def working_dtype(device: torch.device) -> torch.dtype:
     return torch.float16 if device.type == "cuda" else torch.float32
 
 
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """Reduced precision for the optimiser's encoder passes, where the hardware has it.
+
+    bfloat16 on CPUs with native bf16 (AVX512-BF16 / AMX: about 2x faster, gradients within 1-2 %),
+    bfloat16 or float16 on CUDA; None (float32) elsewhere.  ``ARTSHADE_PRECISION=fp32`` turns it off.
+    Reports and measurements always run in float32.
+    """
+    if os.environ.get("ARTSHADE_PRECISION", "auto").lower() in {"fp32", "float32"}:
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu":
+        try:
+            return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None
+        except (AttributeError, RuntimeError):
+            return None
+    return None
+
+
 def describe(preference: str = "auto") -> dict[str, Any]:
     """What the engine would run on, for status displays."""
     device = pick(preference)
-    info: dict[str, Any] = {"type": device.type, "name": "CPU", "torch": torch.__version__}
+    precision = autocast_dtype(device)
+    info: dict[str, Any] = {"type": device.type, "name": "CPU", "torch": torch.__version__,
+                            "precision": str(precision).removeprefix("torch.") if precision else "float32"}
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         info.update(name=props.name, memory_gb=round(props.total_memory / 2**30, 1))

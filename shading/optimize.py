@@ -15,6 +15,7 @@ improving.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -24,8 +25,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .device import autocast_dtype
 from .encoders.ensemble import Ensemble
-from .perceptual import budget_map, ssim
+from .perceptual import budget_map, ssim, ssim_map
 from .tensors import resize
 from .transforms import eot
 
@@ -57,14 +59,13 @@ class Budget:
 
     epsilon: float  # L-inf bound where the budget map is 1
     ssim_goal: float  # mean SSIM to the original the result must keep
-    floor: float = 0.2  # budget share of perfectly flat areas
-    ssim_weight: float = 3000.0
+    floor: float = 0.3  # budget share of perfectly flat areas
 
 
 SCHEDULES: dict[str, Schedule] = {
-    "fast": Schedule(steps=24, crop=256, scales=(512,), flips=False, lr=0.35),
-    "default": Schedule(steps=80, crop=320, scales=(512, 768), flips=False, lr=0.3),
-    "max": Schedule(steps=250, crop=384, scales=(512, 768, 1024), flips=True, shade_short_side=768, patience=60),
+    "fast": Schedule(steps=10, crop=512, scales=(512,), flips=False, lr=0.35),
+    "default": Schedule(steps=30, crop=512, scales=(512, 768), flips=False, lr=0.3),
+    "max": Schedule(steps=100, crop=512, scales=(512, 768, 1024), flips=True, shade_short_side=768, patience=40),
 }
 
 BUDGETS: dict[str, Budget] = {
@@ -116,8 +117,8 @@ def upsample(delta: Tensor, height: int, width: int) -> Tensor:
 class _TargetLatents:
     """Each (encoder, target, scale, flip)'s latents of the whole view, computed on first use."""
 
-    def __init__(self, ensemble: Ensemble, targets: list[TargetTensor], x: Tensor) -> None:
-        self.ensemble, self.targets, self.x = ensemble, targets, x
+    def __init__(self, ensemble: Ensemble, targets: list[TargetTensor], x: Tensor, precision: Callable) -> None:
+        self.ensemble, self.targets, self.x, self.precision = ensemble, targets, x, precision
         self.cache: dict[tuple[int, int, int, bool], Tensor] = {}
         self.norms: dict[tuple[int, int], float] = {}
 
@@ -126,14 +127,16 @@ class _TargetLatents:
         key = (e, k, scale, flip)
         if key not in self.cache:
             img = eot.full_view(self.targets[k].image, scale)
-            self.cache[key] = self.ensemble.members[e].encoder.encode(img.flip(-1) if flip else img).float()
+            with self.precision():
+                self.cache[key] = self.ensemble.members[e].encoder.encode(img.flip(-1) if flip else img).float()
         return self.cache[key]
 
     @torch.no_grad()
     def norm(self, e: int, k: int, scale: int) -> float:
         """Mean squared latent distance original -> target: the scale of the loss for this pair."""
         if (e, k) not in self.norms:
-            zx = self.ensemble.members[e].encoder.encode(eot.full_view(self.x, scale)).float()
+            with self.precision():
+                zx = self.ensemble.members[e].encoder.encode(eot.full_view(self.x, scale)).float()
             self.norms[(e, k)] = float((zx - self.get(e, k, scale, False)).pow(2).mean().clamp_min(1e-8))
         return self.norms[(e, k)]
 
@@ -190,7 +193,14 @@ def optimise(
     delta = torch.zeros_like(x_shade, requires_grad=True)
     base_lr = schedule.lr * budget.epsilon
     opt = torch.optim.Adam([delta], lr=base_lr, betas=(0.9, 0.99))
-    latents = _TargetLatents(ensemble, targets, x)
+    dtype = autocast_dtype(x.device)
+
+    def precision() -> contextlib.AbstractContextManager:
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(x.device.type, dtype=dtype)
+
+    latents = _TargetLatents(ensemble, targets, x, precision)
     margin = INTERIOR_MARGIN
     losses: list[float] = []
     history: list[float] = []
@@ -205,13 +215,13 @@ def optimise(
         opt.zero_grad(set_to_none=True)
         protected = x + upsample(delta, height, width)
         pull_loss = torch.zeros((), device=x.device)
-        penalty = torch.zeros((), device=x.device)
         for _ in range(schedule.views_per_step):
             view = eot.sample_view(eot_cfg, height, width, gen)
             seen = eot.apply(protected, view)
             m = min(margin, view.size // 8 // 6)
             for e, member in enumerate(ensemble):
-                z = member.encoder.encode(seen).float()
+                with precision():
+                    z = member.encoder.encode(seen).float()
                 for k, target in enumerate(targets):
                     z_full = latents.get(e, k, view.scale, view.flip)
                     if view.flip:
@@ -221,13 +231,11 @@ def optimise(
                     z_crop = _crop_latent(z, trim, view.flip)
                     dist = (z_crop - zt).pow(2).mean() / latents.norm(e, k, eot_cfg.scales[0])
                     pull_loss = pull_loss + member.weight * target.weight * dist
-            top, left, bottom, right = view.region
-            quality = ssim(x[..., top:bottom, left:right], protected[..., top:bottom, left:right]).mean()
-            penalty = penalty + budget.ssim_weight * torch.relu(budget.ssim_goal + 0.005 - quality) ** 2
-        ((pull_loss + penalty) / schedule.views_per_step).backward()
+        (pull_loss / schedule.views_per_step).backward()
         opt.step()
         with torch.no_grad():
             delta.copy_(torch.maximum(torch.minimum(delta, bound), -bound))
+            delta.mul_(_local_ssim_shrink(x_shade, delta, budget.ssim_goal))
             delta.copy_((x_shade + delta).clamp(0, 1) - x_shade)
         steps_run = step + 1
         value = float(pull_loss.detach()) / schedule.views_per_step
@@ -246,6 +254,17 @@ def optimise(
     final = delta.detach()
     scale = scale_to_ssim(x, upsample(final, height, width), budget.ssim_goal)
     return Outcome(final * scale, steps_run, early, losses, time.perf_counter() - start, scale)
+
+
+def _local_ssim_shrink(x: Tensor, delta: Tensor, goal: float, *, slack: float = 0.01) -> Tensor:
+    """A per-pixel factor <= 1 that pulls the local SSIM back toward ``goal`` where the change shows.
+
+    A projection rather than a penalty: the optimiser's direction stays the encoder's, and only places
+    whose local SSIM falls below ``goal - slack`` are scaled down, in proportion to the shortfall.
+    """
+    local = ssim_map(x, x + delta)
+    shortfall = (goal - slack - local).clamp_min(0)
+    return (1 - 4 * shortfall).clamp(0.5, 1.0)
 
 
 @torch.no_grad()

@@ -23,12 +23,13 @@ def to_pil(x: Tensor) -> Image.Image:
     return Image.fromarray(arr, "RGB")
 
 
-def resize(x: Tensor, height: int, width: int) -> Tensor:
+def resize(x: Tensor, height: int, width: int, kernel: str = "bilinear") -> Tensor:
     """Differentiable, antialiased resize (what a site or scraper does when it shrinks an image)."""
     if (x.shape[-2], x.shape[-1]) == (height, width):
         return x
     down = height < x.shape[-2] or width < x.shape[-1]
-    return F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False, antialias=down)
+    out = F.interpolate(x, size=(height, width), mode=kernel, align_corners=False, antialias=down)
+    return out if kernel == "bilinear" else out.clamp(0, 1)
 
 
 def fit_cover(x: Tensor, height: int, width: int) -> Tensor:

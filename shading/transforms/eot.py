@@ -53,6 +53,8 @@ class View:
     size: int
     flip: bool
     quality: float | None
+    #: the scraper's resampling kernel: "bilinear" or "bicubic" (both antialiased)
+    kernel: str
     blur_sigma: float
     noise_sigma: float
 
@@ -72,9 +74,13 @@ def sample_view(cfg: EOTConfig, height: int, width: int, gen: torch.Generator) -
         cy, cx = (vh - side) // 2, (vw - side) // 2
         lo_y, hi_y = cy, max(cy, cy + side - size)
         lo_x, hi_x = cx, max(cx, cx + side - size)
-    vy = 8 * int(torch.randint(-(-lo_y // 8), hi_y // 8 + 1, (), generator=gen)) if hi_y >= lo_y else 0
-    vx = 8 * int(torch.randint(-(-lo_x // 8), hi_x // 8 + 1, (), generator=gen)) if hi_x >= lo_x else 0
-    vy, vx = min(vy, (vh - size) // 8 * 8), min(vx, (vw - size) // 8 * 8)
+
+    def on_grid(lo: int, hi: int) -> int:
+        first, last = -(-lo // 8), hi // 8
+        first = min(first, last)
+        return 8 * int(torch.randint(first, last + 1, (), generator=gen))
+
+    vy, vx = on_grid(lo_y, hi_y), on_grid(lo_x, hi_x)
     margin = 8
     top = max(0, math.floor(vy / factor) - margin) // _GRID * _GRID
     left = max(0, math.floor(vx / factor) - margin) // _GRID * _GRID
@@ -88,9 +94,10 @@ def sample_view(cfg: EOTConfig, height: int, width: int, gen: torch.Generator) -
     elif float(torch.rand((), generator=gen)) < cfg.stray_jpeg_p:
         quality = uniform(85, 95)
     flip = cfg.flips and bool(torch.rand((), generator=gen) < 0.5)
+    kernel = "bicubic" if float(torch.rand((), generator=gen)) < 0.5 else "bilinear"
     blur = uniform(0.3, 1.0) if float(torch.rand((), generator=gen)) < cfg.blur_p else 0.0
     noise = uniform(0.5, 2.0) / 255 if float(torch.rand((), generator=gen)) < cfg.noise_p else 0.0
-    return View(scale, factor, (top, left, bottom, right), (vy, vx), (oy, ox), size, flip, quality, blur, noise)
+    return View(scale, factor, (top, left, bottom, right), (vy, vx), (oy, ox), size, flip, quality, kernel, blur, noise)
 
 
 def effective_scale(height: int, width: int, scale: int) -> int:
@@ -116,7 +123,7 @@ def full_view(x: Tensor, scale: int) -> Tensor:
 
 def _resize_crop_flip(sub: Tensor, view: View) -> Tensor:
     h, w = sub.shape[-2:]
-    out = resize(sub, max(view.size, round(h * view.factor)), max(view.size, round(w * view.factor)))
+    out = resize(sub, max(view.size, round(h * view.factor)), max(view.size, round(w * view.factor)), view.kernel)
     oy = min(view.offset[0], out.shape[-2] - view.size)
     ox = min(view.offset[1], out.shape[-1] - view.size)
     out = out[..., oy : oy + view.size, ox : ox + view.size]
