@@ -1,0 +1,89 @@
+"""`artshade protect` and `artshade models`: the command contract other parts rely on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from artshade.cli import main
+
+
+@pytest.fixture
+def art(tmp_path: Path, small_photo: Image.Image) -> Path:
+    path = tmp_path / "art.jpg"
+    small_photo.save(path, quality=92)
+    return path
+
+
+def test_protect_writes_output_report_and_preview(art: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out.jpg"
+    code = main(["protect", str(art), "-o", str(out), "--preset", "fast", "--platform", "instagram",
+                 "--report", str(tmp_path / "r.json"), "--preview", str(tmp_path / "p.png"), "--seed", "3"])  # fmt: skip
+    assert code == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["settings"]["platform"] == "instagram" and report["settings"]["seed"] == 3
+    assert "instagram" in report["pull"]["taef2"]
+    with Image.open(out) as im:
+        assert im.format == "JPEG" and im.size == (160, 112)
+    assert "protected" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("make_input", "extra", "needle"),
+    [
+        (lambda d: d / "missing.png", [], "missing.png"),
+        (lambda d: _write(d / "notes.png", b"hello"), [], "not an image"),
+        (lambda d: _write(d / "empty.jpg", b""), [], "empty"),
+        (None, ["--preset", "turbo"], "invalid choice"),
+        (None, ["--target", "spirals"], "unknown built-in target"),
+        (None, ["--format", "gif"], "format must be one of"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero(make_input, extra, needle, art, tmp_path, capsys) -> None:
+    src = make_input(tmp_path) if make_input else art
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    with pytest.raises(SystemExit) if "invalid choice" in needle else _no_raise():
+        code = main(["protect", str(src), "-o", str(tmp_path / "out.png"), "--preset", "fast", *extra])
+        assert code != 0
+    err = capsys.readouterr().err.strip()
+    assert needle.lower() in err.lower(), err
+    if "invalid choice" not in needle:
+        assert err.count("\n") == 0 and err.startswith("artshade: error:")
+    assert not (tmp_path / "out.png").exists()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+
+
+def test_refuses_to_overwrite_the_input(art: Path, capsys) -> None:
+    before = art.read_bytes()
+    assert main(["protect", str(art), "-o", str(art), "--preset", "fast"]) == 2
+    assert "never overwrites" in capsys.readouterr().err
+    assert art.read_bytes() == before
+
+
+def test_models_list_json(models_dir: Path, capsys) -> None:
+    assert main(["models", "list", "--json", "--models", str(models_dir)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    rows = {r["name"]: r for r in data["models"]}
+    assert rows["taef2"]["installed"] is True and rows["sd15"]["installed"] is False
+
+
+def test_models_fetch_offline_is_one_clear_line(tmp_path: Path, capsys) -> None:
+    assert main(["models", "fetch", "taef2", "--models", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "artshade models fetch taef2" in err
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+class _no_raise:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
