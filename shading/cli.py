@@ -11,7 +11,7 @@ from typing import Any
 from .settings import INTENSITIES, MODES, PLATFORMS, PRESETS, Settings
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "protect",
         help="shade one image file",
@@ -89,7 +89,7 @@ def _protect(args: argparse.Namespace) -> int:
     if not args.quiet:
         q = report.get("quality", {})
         pulls = report.get("pull", {})
-        first = next(iter(pulls.values()), {})
+        first: dict[str, dict[str, float]] = next(iter(pulls.values()), {})
         plat = first.get(settings.platform, first.get("none", {}))
         print(
             f"protected {args.input} -> {args.output} in {report['timings']['total_s']:.1f}s "

@@ -234,7 +234,7 @@ def load_encoder(
             raise ModelError(f"{name} is a {spec.kind} model, not an image encoder")
         encoder = encoder.to(device)
         if device.type == "cpu":
-            encoder = encoder.to(memory_format=torch.channels_last)  # faster oneDNN convolutions
+            encoder = encoder.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # faster oneDNN convs
         _cache[key] = encoder
         log.info("loaded encoder %s from %s on %s", name, where, device)
         return encoder

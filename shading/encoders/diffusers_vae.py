@@ -9,6 +9,7 @@ and latents come back as float32, scaled the way the diffusion model consumes th
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -20,7 +21,7 @@ from .base import ImageEncoder
 class DiffusersVAEEncoder(ImageEncoder):
     input_multiple = 8
 
-    def __init__(self, vae: torch.nn.Module, name: str, *, keep_decoder: bool = False) -> None:
+    def __init__(self, vae: Any, name: str, *, keep_decoder: bool = False) -> None:
         super().__init__()
         cfg = vae.config
         self.name = name

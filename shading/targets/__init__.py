@@ -26,7 +26,8 @@ MAKERS: dict[str, str] = {
 
 def maker_for(mode: str) -> TargetMaker:
     module, _, func = MAKERS[mode].partition(":")
-    return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
+    maker: TargetMaker = getattr(importlib.import_module(module), func)
+    return maker
 
 
 def make_targets(request: TargetRequest) -> list[Target]:

@@ -15,7 +15,7 @@ encoders, judged on a small copy) is chosen.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
@@ -131,7 +131,7 @@ def make_guard_targets(request: TargetRequest) -> list[Target]:
 
 
 @torch.no_grad()
-def _farthest(request: TargetRequest, family: dict[str, object]) -> Target:
+def _farthest(request: TargetRequest, family: Mapping[str, object]) -> Target:
     """Pick the member of ``family`` whose encoding differs most from the artwork's, on a small copy."""
     w, h = request.image.size
     s = request.settings
