@@ -109,6 +109,8 @@ class SiteServer:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
+        #: images served inline by GET /auto/{name}: a page that uploads as soon as it is parsed.
+        self.images: dict[str, tuple[bytes, str]] = {}
 
     @property
     def host(self) -> str:
@@ -130,9 +132,23 @@ class SiteServer:
             self.uploads.append(upload)
         return web.json_response({"ok": True})
 
+    async def _auto(self, request: web.Request) -> web.Response:
+        data, media_type = self.images[request.match_info["name"]]
+        html = f"""<!doctype html><html><head><meta charset="utf-8"><title>Upload on load</title></head>
+<body><p id="status">idle</p><script src="/common.js"></script><script>
+  // Uploads as the page loads: at parse time and again one task later.
+  const upload = () => fetch('/sink/auto', {{ method: 'POST', body: fileFrom('{b64(data)}', 'early', '{media_type}') }})
+    .then((r) => report(r.ok ? 'uploaded' : 'failed ' + r.status), (e) => report('failed: ' + e.message));
+  upload();
+  setTimeout(upload, 0);
+  setTimeout(upload, 5);
+</script></body></html>"""
+        return web.Response(text=html, content_type="text/html")
+
     async def _start(self) -> None:
         app = web.Application(client_max_size=64 * 2**20)
         app.router.add_post("/sink/{name}", self._sink)
+        app.router.add_get("/auto/{name}", self._auto)
         app.router.add_static("/", PAGES)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

@@ -145,3 +145,13 @@ def test_upload_inside_an_iframe(tab: Any, site_server: SiteServer, real_daemon:
     [upload] = site_server.wait_for("input")
     assert_shaded(upload.files()[0].data, PNG, real_daemon, "image/png", site_server.host)
     never_original(site_server)
+
+
+def test_upload_fired_while_the_page_loads(tab: Any, site_server: SiteServer, real_daemon: Daemon) -> None:
+    # The MAIN-world script must hold an upload even before it has heard whether the site is protected.
+    site_server.images["early.jpg"] = (JPEG, "image/jpeg")
+    tab.goto(site_server.url("auto/early.jpg"))
+    uploads = site_server.wait_for("auto", count=3)
+    for upload in uploads:
+        assert_shaded(upload.parts[0].data, JPEG, real_daemon, "image/jpeg", site_server.host)
+    never_original(site_server)

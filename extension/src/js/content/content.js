@@ -279,7 +279,8 @@
   let mainPort = null;
 
   function tellMain() {
-    mainPort?.postMessage({ type: 'state', enabled: Boolean(state?.enabled) });
+    // Only a known state: until then the MAIN-world script holds every image upload and asks (fail closed).
+    if (mainPort && state) mainPort.postMessage({ type: 'state', enabled: Boolean(state.enabled) });
   }
 
   async function onMainMessage(event) {
