@@ -117,9 +117,10 @@ def protect(
 
     report_progress(0.0, "finishing")
     delta = upsample(outcome.delta, rgb.size[1], rgb.size[0])
-    extra_scale = 1.0
-    if (ww, wh) != rgb.size:  # confirm the SSIM goal at full size too
-        extra_scale = scale_to_ssim(full, delta, budget.ssim_goal)
+    # the SSIM goal holds against the original as saved: judged at full size (up to 2048 px, beyond
+    # which a smooth perturbation only scores higher), after rounding to 8 bits
+    jw, jh = rgb.size if max(rgb.size) <= 2048 else _fit_long_side(rgb.size, 2048)
+    extra_scale = scale_to_ssim(resize(full, jh, jw), resize(delta, jh, jw), budget.ssim_goal)
     out = to_pil((full + extra_scale * delta).clamp(0, 1))
     if alpha is not None:
         out = out.convert("RGBA")
@@ -136,7 +137,7 @@ def protect(
         "targets": [{"kind": t.kind, "weight": t.weight, **t.info} for t in targets],
         "budget": {"epsilon_255": round(budget.epsilon * 255, 2), "ssim_goal": budget.ssim_goal},
         "optimiser": {**outcome.summary(), "steps_planned": schedule.steps,
-                      "scale_back": round(outcome.scale_back * extra_scale, 4)},
+                      "scale_back": round(extra_scale, 4)},
     }  # fmt: skip
     extras = {"x": x, "delta": outcome.delta, "targets": target_tensors, "ensemble": ensemble, "original": rgb}
     if measure:
@@ -219,6 +220,11 @@ def protect_file(
     if report_path is not None:
         io.write_atomic(Path(report_path), json.dumps(report, indent=2).encode(), forbid=forbid)
     return report
+
+
+def _fit_long_side(size: tuple[int, int], longest: int) -> tuple[int, int]:
+    scale = longest / max(size)
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
 def _with_alpha(loaded: io.LoadedImage) -> Image.Image:

@@ -33,6 +33,9 @@ from .transforms import eot
 
 ProgressFn = Callable[[float, str], None]
 
+#: how far below the SSIM goal a neighbourhood may fall before the step is scaled down there
+LOCAL_SSIM_SLACK = 0.15
+
 #: latent cells at a crop's edge left out of the loss (the encoder's receptive field reaches past the crop)
 INTERIOR_MARGIN = 3
 
@@ -252,16 +255,17 @@ def optimise(
         ):
             early = True
             break
-    final = delta.detach()
-    scale = scale_to_ssim(x, upsample(final, height, width), budget.ssim_goal)
-    return Outcome(final * scale, steps_run, early, losses, time.perf_counter() - start, scale)
+    # the mean SSIM goal is enforced by the caller, on the image as it will be saved (see api.protect)
+    return Outcome(delta.detach(), steps_run, early, losses, time.perf_counter() - start)
 
 
-def _local_ssim_shrink(x: Tensor, delta: Tensor, goal: float, *, slack: float = 0.005) -> Tensor:
-    """A per-pixel factor <= 1 that pulls the local SSIM back toward ``goal`` where the change shows.
+def _local_ssim_shrink(x: Tensor, delta: Tensor, goal: float, *, slack: float = LOCAL_SSIM_SLACK) -> Tensor:
+    """A per-pixel factor <= 1 that scales the change down where it shows locally.
 
     A projection rather than a penalty: the optimiser's direction stays the encoder's, and only places
-    whose local SSIM falls below ``goal - slack`` are scaled down, in proportion to the shortfall.
+    whose local SSIM falls below ``goal - slack`` (a visible spot) are scaled down, in proportion to the
+    shortfall.  The mean SSIM goal itself is met by the final scale-back: holding every pixel to the goal
+    would keep the mean far above it and waste most of the budget.
     """
     local = ssim_map(x, x + delta)
     shortfall = (goal - slack - local).clamp_min(0)
@@ -269,11 +273,15 @@ def _local_ssim_shrink(x: Tensor, delta: Tensor, goal: float, *, slack: float = 
 
 
 @torch.no_grad()
-def scale_to_ssim(x: Tensor, delta: Tensor, goal: float, *, iters: int = 8) -> float:
-    """The largest factor in (0, 1] that keeps mean SSIM(x, x + factor * delta) >= goal (bisection)."""
+def scale_to_ssim(x: Tensor, delta: Tensor, goal: float, *, iters: int = 8, quantise: bool = True) -> float:
+    """The largest factor in (0, 1] that keeps mean SSIM(x, x + factor * delta) >= goal (bisection).
+
+    ``quantise`` rounds to 8-bit samples first, as the saved file will be."""
 
     def quality(factor: float) -> float:
-        out = ((x + factor * delta).clamp(0, 1) * 255).round() / 255
+        out = (x + factor * delta).clamp(0, 1)
+        if quantise:
+            out = (out * 255).round() / 255
         return float(ssim(x, out).mean())
 
     if quality(1.0) >= goal:

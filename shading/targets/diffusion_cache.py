@@ -13,14 +13,14 @@ import hashlib
 import io
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from artshade import paths
+
+from .. import io as shading_io
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +85,4 @@ class TargetCache:
 
     def _write(self, path: Path, data: bytes) -> None:
         paths.ensure(path.parent)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        shading_io.write_atomic(path, data)
