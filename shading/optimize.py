@@ -27,7 +27,7 @@ from torch import Tensor
 
 from .device import autocast_dtype
 from .encoders.ensemble import Ensemble
-from .perceptual import budget_map, ssim, ssim_map
+from .perceptual import budget_map, largest_scale_for_ssim, ssim, ssim_map
 from .tensors import resize
 from .transforms import eot
 
@@ -54,6 +54,8 @@ class Schedule:
     lr_floor: float = 0.1  # final step size as a fraction of the first
     min_steps_fraction: float = 0.6
     patience: int = 30
+    #: project onto the mean-SSIM goal (at the working size) after every step
+    project_ssim: bool = True
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,10 @@ def optimise(
             delta.copy_(torch.maximum(torch.minimum(delta, bound), -bound))
             delta.mul_(_local_ssim_shrink(x_shade, delta, budget.ssim_goal))
             delta.copy_((x_shade + delta).clamp(0, 1) - x_shade)
+            if schedule.project_ssim:
+                # hold the mean SSIM goal at the working size as the run goes, so later steps spend the
+                # budget where it is cheap instead of being scaled back uniformly at the end
+                delta.mul_(largest_scale_for_ssim(x, upsample(delta, height, width), budget.ssim_goal))
         steps_run = step + 1
         value = float(pull_loss.detach()) / schedule.views_per_step
         losses.append(value)

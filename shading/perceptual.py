@@ -55,6 +55,37 @@ def ssim(x: Tensor, y: Tensor) -> Tensor:
     return ssim_map(x, y).mean(dim=(1, 2, 3))
 
 
+def largest_scale_for_ssim(x: Tensor, delta: Tensor, goal: float, *, iters: int = 12) -> float:
+    """The largest a in [0, 1] with mean SSIM(x, x + a * delta) >= goal (no clamping or rounding).
+
+    SSIM's local statistics of y = x + a*d are polynomials in a (mean_y = mean_x + a*mean_d, ...), so the
+    five blurred maps are computed once and the bisection costs almost nothing: cheap enough to run
+    inside the optimiser's loop.
+    """
+    lx, ld = luminance(x), luminance(delta)
+    win = _gaussian_window(11, 1.5, x.device, x.dtype)
+    mx, md = _blur(lx, win), _blur(ld, win)
+    vx = _blur(lx * lx, win) - mx * mx
+    vd = _blur(ld * ld, win) - md * md
+    cxd = _blur(lx * ld, win) - mx * md
+    c1, c2 = 0.01**2, 0.03**2
+
+    def mean_ssim(a: float) -> float:
+        my = mx + a * md
+        vy = vx + 2 * a * cxd + a * a * vd
+        sxy = vx + a * cxd
+        s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+        return float(s.mean())
+
+    if mean_ssim(1.0) >= goal:
+        return 1.0
+    lo, hi = 0.0, 1.0
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if mean_ssim(mid) >= goal else (lo, mid)
+    return lo
+
+
 def psnr(x: Tensor, y: Tensor) -> Tensor:
     mse = (x - y).pow(2).mean(dim=(1, 2, 3)).clamp_min(1e-12)
     return 10 * torch.log10(1 / mse)
