@@ -25,11 +25,6 @@ def pick(preference: str = "auto") -> torch.device:
     return torch.device(preference)
 
 
-def working_dtype(device: torch.device) -> torch.dtype:
-    """float16 on CUDA for the big encoders (their weights); the optimisation itself stays float32."""
-    return torch.float16 if device.type == "cuda" else torch.float32
-
-
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
     """Reduced precision for the optimiser's encoder passes, where the hardware has it.
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -278,10 +277,6 @@ def _copy_atomic(src: Path, dest: Path) -> None:
     tmp = dest.with_name(f".{dest.name}.part")
     tmp.write_bytes(src.read_bytes())
     os.replace(tmp, dest)
-
-
-def names_for(items: Iterable[str]) -> list[str]:
-    return [_spec(n).name for n in items]
 
 
 assert set(VARIANTS) <= set(CATALOGUE), "every tiny-AE variant needs a catalogue entry"

@@ -94,7 +94,6 @@ class Outcome:
     early_stopped: bool
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
-    scale_back: float = 1.0
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -103,7 +102,6 @@ class Outcome:
             "first_loss": round(self.losses[0], 5) if self.losses else None,
             "final_loss": round(self.losses[-1], 5) if self.losses else None,
             "seconds": round(self.seconds, 3),
-            "scale_back": round(self.scale_back, 4),
             "shade_size": [int(self.delta.shape[-1]), int(self.delta.shape[-2])],
         }
 
