@@ -117,3 +117,17 @@ def test_fetch_offline_fails_with_one_line(tmp_path: Path) -> None:
     msg = str(err.value)
     assert "artshade models fetch taef2" in msg and "\n" not in msg
     assert not list(tmp_path.iterdir()), "a failed fetch leaves nothing behind"
+
+
+def test_ensemble_of_tiny_ae_and_diffusers_vae_through_protect(dummy_vae_dir: Path, models_dir: Path,
+                                                                small_photo) -> None:  # fmt: skip
+    """Both kinds of encoder in one run: each gets its own pull row in the report."""
+    from shading import Settings, protect
+
+    for name in ("taef2_encoder.pth", "taef2_decoder.pth"):
+        (dummy_vae_dir / name).symlink_to(models_dir / name)
+    settings = Settings(preset="fast", encoders=("taef2", "sd-vae"), target="stripes")
+    report = protect(small_photo, settings, models_dir=dummy_vae_dir).report
+    assert report["encoders"] == ["taef2", "sd-vae"]
+    assert set(report["pull"]) == {"taef2", "sd-vae"}
+    assert report["pull"]["taef2"]["none"]["pull"] > 0.05
