@@ -8,9 +8,11 @@ full-size original -> check SSIM at full size -> measure -> report.  Alpha, EXIF
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +175,7 @@ def protect_bytes(
     ``measure`` adds PSNR/SSIM and the pull per platform profile to the report (a few encoder passes more).
     """
     loaded = io.load_image(data, limits or io.Limits())
-    result = protect(_with_alpha(loaded), settings, models_dir=models_dir, progress=progress, measure=measure)
+    result = protect(loaded.rgb, settings, models_dir=models_dir, progress=progress, measure=measure)
     fmt = settings.format or loaded.format
     encoded = io.encode_image(result.image.convert("RGB"), loaded, fmt)
     result.report["input"]["format"] = loaded.format
@@ -192,9 +194,10 @@ def protect_file(
     report_path: str | Path | None = None,
     preview_path: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Shade the file ``src`` into ``dst`` (never over ``src``; written atomically).  Returns the report."""
-    import json
+    """Shade the file ``src`` into ``dst`` (never over ``src``; written atomically).  Returns the report.
 
+    Alpha, EXIF and ICC come back from ``loaded`` in ``io.encode_image``; the engine itself sees RGB only.
+    """
     src, dst = Path(src), Path(dst)
     forbid = [src]
     for extra in (report_path, preview_path):
@@ -204,7 +207,7 @@ def protect_file(
         raise OutputError(f"output {dst} is the input file; artshade never overwrites an original")
     limits = limits or io.Limits()
     loaded = io.load_image(io.read_input(src, limits), limits)
-    result = protect(_with_alpha(loaded), settings, models_dir=models_dir, progress=progress)
+    result = protect(loaded.rgb, settings, models_dir=models_dir, progress=progress)
     fmt = settings.format or loaded.format
     encoded = io.encode_image(result.image.convert("RGB"), loaded, fmt)
     io.write_atomic(dst, encoded, forbid=forbid)
@@ -212,9 +215,7 @@ def protect_file(
     report["input"].update(path=str(src), format=loaded.format)
     report["output"] = {"path": str(dst), "format": fmt, "bytes": len(encoded)}
     if preview_path is not None:
-        import io as _io
-
-        buf = _io.BytesIO()
+        buf = BytesIO()
         result.preview().save(buf, "PNG")
         io.write_atomic(Path(preview_path), buf.getvalue(), forbid=forbid)
     if report_path is not None:
@@ -225,11 +226,6 @@ def protect_file(
 def _fit_long_side(size: tuple[int, int], longest: int) -> tuple[int, int]:
     scale = longest / max(size)
     return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
-
-
-def _with_alpha(loaded: io.LoadedImage) -> Image.Image:
-    # the alpha channel is re-attached by io.encode_image from ``loaded``; the engine only needs RGB
-    return loaded.rgb
 
 
 def _same_path(a: Path, b: Path) -> bool:
