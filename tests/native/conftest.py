@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,22 @@ from artshade import ids
 
 CHROME_ORIGIN_ARG = f"chrome-extension://{ids.CHROME_EXTENSION_ID}/"
 TIMEOUT = 20.0  # generous: the machine is shared; a hang still fails instead of blocking forever
+
+
+def probe_health(port: int) -> dict[str, Any] | None:
+    """The daemon's /v1/health body on 127.0.0.1:port, or None if nothing answers (no proxies)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"http://127.0.0.1:{port}/v1/health", timeout=5) as response:
+            return json.loads(response.read())  # type: ignore[no-any-return]
+    except OSError:
+        return None
+
+
+@pytest.fixture
+def daemon_health() -> Any:
+    """``probe_health`` for test modules."""
+    return probe_health
 
 
 def free_port() -> int:

@@ -12,12 +12,10 @@ from __future__ import annotations
 import http.server
 import importlib.util
 import io
-import json
 import os
 import signal
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -91,15 +89,6 @@ class Sink:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def daemon_health(port: int) -> dict[str, Any] | None:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(f"http://127.0.0.1:{port}/v1/health", timeout=5) as response:
-            return json.loads(response.read())  # type: ignore[no-any-return]
-    except OSError:
-        return None
 
 
 def wait_until(what: str, check: Any, timeout: float) -> Any:
@@ -192,6 +181,7 @@ def test_extension_pairs_starts_daemon_and_shades_upload(
     tmp_path: Path,
     isolated_home: Path,
     daemon_port: int,
+    daemon_health: Any,
     built_extension: Path,
     sink: Sink,
     daemon_cleanup: None,

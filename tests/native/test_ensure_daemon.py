@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import http.server
-import json
 import os
 import signal
 import socket
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,15 +16,6 @@ import pytest
 
 HostProcess = Any  # tests/native/conftest.py
 START_TIMEOUT = 120  # a cold `artshade serve` imports torch; the test machine's CPUs are shared
-
-
-def health(port: int) -> dict[str, Any] | None:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(f"http://127.0.0.1:{port}/v1/health", timeout=5) as response:
-            return json.loads(response.read())  # type: ignore[no-any-return]
-    except OSError:
-        return None
 
 
 def serve_pids(port: int) -> list[int]:
@@ -67,14 +56,14 @@ def _state(pid: int) -> str:
 
 
 def test_ensure_daemon_starts_a_stopped_daemon(
-    host: HostProcess, daemon_port: int, isolated_home: Path, stop_daemon: None
+    host: HostProcess, daemon_port: int, isolated_home: Path, stop_daemon: None, daemon_health: Any
 ) -> None:
-    assert health(daemon_port) is None
+    assert daemon_health(daemon_port) is None
     reply = host.ask({"action": "ensure_daemon", "request_id": "e1", "timeout_s": START_TIMEOUT},
                      timeout=START_TIMEOUT + 30)
     assert reply["ok"] is True, reply
     assert reply["started"] is True and reply["url"] == f"http://127.0.0.1:{daemon_port}"
-    body = health(daemon_port)
+    body = daemon_health(daemon_port)
     assert body is not None and reply["version"] == body.get("version")
 
     # it is detached: its own session, stdin not the browser's pipe, stdout/stderr in the console log
@@ -89,7 +78,7 @@ def test_ensure_daemon_starts_a_stopped_daemon(
     assert status["daemon"]["running"] is True and status["daemon"]["version"] == reply["version"]
 
     assert host.finish() == 0  # the browser closes the port: the host goes, the daemon stays
-    assert health(daemon_port) is not None
+    assert daemon_health(daemon_port) is not None
     assert serve_pids(daemon_port) == [pid]
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import signal
 import sqlite3
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -191,6 +194,18 @@ def drop_batch(inbox: Path, *, slow: bool) -> tuple[dict[str, bytes], dict[str, 
     return good, every
 
 
+def kill_hard(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    """SIGKILL a still-running watcher (a crash, not a shutdown) and reap it; never leave it running."""
+    try:
+        assert proc.poll() is None, "the watcher ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 class Tools:
     """The helpers above, as one fixture (test modules cannot import conftest under importlib mode)."""
 
@@ -206,6 +221,7 @@ class Tools:
     assert_one_output_each = staticmethod(assert_one_output_each)
     drop_batch = staticmethod(drop_batch)
     states = staticmethod(states)
+    kill_hard = staticmethod(kill_hard)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ The same with the real engine and ``artshade watch`` is in test_end_to_end.py.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -73,13 +72,8 @@ def test_repeated_sigkill_never_leaves_partial_outputs_or_redoes_work(folders, t
         try:
             tools.wait_for(lambda p=proc, n=done_before: p.poll() is not None or tools.states(state).get("done", 0) > n,
                            limit=300, what="progress")
-            assert proc.poll() is None
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(30)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            tools.kill_hard(proc)
         kills += 1
         for path in tools.files_under(outbox):  # what a user could see right after the crash
             if path.name.startswith(TEMP_PREFIX) or path.suffix == ".txt":

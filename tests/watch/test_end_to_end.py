@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import signal
 import subprocess
 import sys
@@ -77,12 +76,8 @@ def test_sigkill_mid_batch_then_restart_reaches_the_same_end_state(folders, tool
                  or (tools.states(state_path).get("done", 0) >= 1 and tools.states(state_path).get("in_progress", 0) >= 1),
                  what="a finished and a running job")
         assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        tools.kill_hard(proc)
     assert proc.returncode == -signal.SIGKILL
 
     # after the kill: whatever is visible in the outbox is complete; nothing was lost from the inbox
