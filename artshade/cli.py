@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from . import __version__
 
 #: modules that contribute subcommands, in help order.
-PARTS = ("shading.cli", "daemon.cli", "daemon.watch_cli", "native_messaging.cli")
+PARTS = ("artshade.shading.cli", "artshade.daemon.cli", "artshade.daemon.watch_cli", "artshade.native_messaging.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s: %(message)s",
     )
-    from shading.errors import Cancelled, ShadingError
+    from artshade.shading.errors import Cancelled, ShadingError
 
     try:
         return int(args.func(args) or 0)

@@ -52,7 +52,7 @@ class InstantEngine:
 
 
 def config(root: Path, engine: Any, **extra: Any) -> Any:
-    from daemon.config import DaemonConfig
+    from artshade.daemon.config import DaemonConfig
 
     return DaemonConfig(port=0, token=TOKEN, config_dir=root / "config", data_dir=root / "data",
                         cache_dir=root / "cache", watch_folders=False, engine=engine, queue_size=4096, **extra)  # fmt: skip
@@ -113,9 +113,9 @@ async def throughput(url: str, path: str, total: int, concurrency: int) -> tuple
 
 
 async def main(args: argparse.Namespace) -> None:
-    from daemon.cache import Result
-    from daemon.server import running
-    from shading.settings import Settings
+    from artshade.daemon.cache import Result
+    from artshade.daemon.server import running
+    from artshade.shading.settings import Settings
 
     rows: list[tuple[str, str, str, str]] = []
     ready = Result(png(), "png", "image/png", 64, 64, {"bench": True})
@@ -150,7 +150,7 @@ async def main(args: argparse.Namespace) -> None:
             engine.hold.set()
 
         if args.real:
-            import shading
+            from artshade import shading
 
             data, settings = png(64, 1), Settings(preset="fast")
             # both in a worker thread, as the daemon runs it (torch's CPU threading differs on the main thread)

@@ -26,13 +26,12 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from artshade.shading import Settings, models, protect  # noqa: E402
+from artshade.shading.measure import encode_view, pull_value, quality_report  # noqa: E402
+from artshade.shading.targets.builtin import builtin_target  # noqa: E402
+from artshade.shading.tensors import to_pil, to_tensor  # noqa: E402
+from artshade.shading.transforms.platform import PROFILES, apply_real  # noqa: E402
 from unseen import load_unseen  # noqa: E402
-
-from shading import Settings, models, protect  # noqa: E402
-from shading.measure import encode_view, pull_value, quality_report  # noqa: E402
-from shading.targets.builtin import builtin_target  # noqa: E402
-from shading.tensors import to_pil, to_tensor  # noqa: E402
-from shading.transforms.platform import PROFILES, apply_real  # noqa: E402
 
 DEFAULT_IMAGES = [
     "photos/dog_beagle_pexels.jpg",
@@ -48,7 +47,7 @@ DEFAULT_IMAGES = [
 
 def naive_pgd(x: Image.Image, target: Image.Image, encoder, *, eps: float = 8 / 255, steps: int = 20) -> Image.Image:
     """L-inf sign-PGD at full resolution toward E(view(target)); no budget map, no EOT."""
-    from shading.tensors import resize
+    from artshade.shading.tensors import resize
 
     xt = to_tensor(x)
     h, w = xt.shape[-2:]

@@ -9,9 +9,8 @@ other architecture, other training data, other objective — a fair stand-in for
 from __future__ import annotations
 
 import torch
+from artshade.shading.encoders.base import ImageEncoder
 from torch import Tensor, nn
-
-from shading.encoders.base import ImageEncoder
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)

@@ -46,8 +46,9 @@ def create_app(config: DaemonConfig) -> web.Application:
 
 async def job_queue(app: web.Application) -> AsyncIterator[None]:
     """The job store (SQLite), the result cache and the queue with its engine thread."""
-    import shading
-    from shading.io import Limits
+    from artshade.shading.io import Limits
+
+    from artshade import shading
 
     config = app[CONFIG]
     store = JobStore(config.data_dir / "jobs.sqlite3")
@@ -72,7 +73,7 @@ async def job_queue(app: web.Application) -> AsyncIterator[None]:
 
 async def watch_folders(app: web.Application) -> AsyncIterator[None]:
     """The configured watch folders, fed into the job queue at batch priority."""
-    from shading.io import Limits
+    from artshade.shading.io import Limits
 
     config = app[CONFIG]
     folders = FolderManager(

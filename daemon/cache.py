@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shading.settings import Settings
+from artshade.shading.settings import Settings
 
 from ._files import write_private_atomic
 

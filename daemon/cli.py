@@ -11,9 +11,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from artshade.shading.errors import ShadingError
+
 from artshade import paths
 from artshade.ids import DEFAULT_PORT
-from shading.errors import ShadingError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from artshade.shading.errors import SettingsError
+from artshade.shading.settings import Settings
+
 from artshade import paths
 from artshade.ids import DEFAULT_PORT
-from shading.errors import SettingsError
-from shading.settings import Settings
 
 from ._files import write_json_atomic
 

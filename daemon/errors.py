@@ -10,8 +10,7 @@ import json
 from collections.abc import Mapping
 
 from aiohttp import web
-
-from shading.errors import ShadingError
+from artshade.shading.errors import ShadingError
 
 STATUS_BY_CODE: Mapping[str, int] = {
     # engine (shading.errors)

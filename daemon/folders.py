@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from shading.errors import Cancelled
-from shading.settings import Settings
+from artshade.shading.errors import Cancelled
+from artshade.shading.settings import Settings
 
 from .config import UserSettings, WatchFolder
 from .jobs import JobQueue, QueueFull, ShuttingDown

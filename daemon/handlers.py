@@ -11,10 +11,10 @@ from typing import Any
 
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
+from artshade.shading.errors import SettingsError
+from artshade.shading.settings import Settings
 
 from artshade import __version__
-from shading.errors import SettingsError
-from shading.settings import Settings
 
 from .config import API_SETTING_KEYS, UserSettings, save_user_settings
 from .errors import ApiError, error_response, status_for
@@ -42,7 +42,7 @@ async def health(request: web.Request) -> web.Response:
 
 @routes.get("/v1/status", name="status")
 async def status(request: web.Request) -> web.Response:
-    from shading import device, models
+    from artshade.shading import device, models
 
     info = request.app[INFO]
     if info.device is None:
@@ -92,7 +92,7 @@ async def put_settings(request: web.Request) -> web.Response:
 
 @routes.post("/v1/protect", name="protect")
 async def protect(request: web.Request) -> web.StreamResponse:
-    from shading.io import sniff_format
+    from artshade.shading.io import sniff_format
 
     config = request.app[CONFIG]
     if request.content_length is not None and request.content_length > config.max_body:

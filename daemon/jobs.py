@@ -29,9 +29,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import shading.errors as engine_errors
-from shading.errors import Cancelled, ShadingError
-from shading.settings import Settings
+import artshade.shading.errors as engine_errors
+from artshade.shading.errors import Cancelled, ShadingError
+from artshade.shading.settings import Settings
 
 from ._files import write_private_atomic
 from .cache import Result, ResultCache, cache_key

@@ -10,8 +10,7 @@ import signal
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-
-from shading.errors import ShadingError
+from artshade.shading.errors import ShadingError
 
 from .app import create_app
 from .config import DaemonConfig

@@ -55,10 +55,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from artshade.shading.errors import Cancelled, InputError, NotAnImageError, SettingsError, ShadingError
+from artshade.shading.settings import Settings
 from watchdog.events import FileSystemEventHandler
-
-from shading.errors import Cancelled, InputError, NotAnImageError, SettingsError, ShadingError
-from shading.settings import Settings
 
 from . import watch_rules as rules
 from .watch_files import clean_temp_files, move_file, write_new
@@ -66,8 +65,8 @@ from .watch_settings import FolderSettings, FolderSettingsError
 from .watch_state import WatchState, job_key
 
 if TYPE_CHECKING:
-    from shading.api import BytesResult
-    from shading.io import Limits
+    from artshade.shading.api import BytesResult
+    from artshade.shading.io import Limits
 
 log = logging.getLogger("artshade.watch")
 
@@ -91,7 +90,7 @@ class EngineRunner:
         self._cancel = threading.Event()
 
     def run(self, data: bytes, settings: Settings, *, priority: str = "batch") -> BytesResult:
-        import shading
+        from artshade import shading
 
         def progress(fraction: float, stage: str) -> None:
             if self._cancel.is_set():
@@ -475,7 +474,7 @@ class FolderWatcher:
             self._failed(path, st, rel, sha, key, settings, job.error or "cannot be shaded", record=False)
             return
 
-        from shading.io import load_image
+        from artshade.shading.io import load_image
 
         try:
             load_image(data, self.limits)
@@ -563,7 +562,7 @@ class FolderWatcher:
             self._report(FileOutcome(path, "failed", message=f"{reason} (unchanged since)"))
 
     def _too_big(self, path: Path, st: os.stat_result, rel: str) -> None:
-        from shading.io import sniff_format
+        from artshade.shading.io import sniff_format
 
         with open(path, "rb") as fh:
             head = fh.read(64)
@@ -664,7 +663,7 @@ def _check_layout(inbox: Path, outbox: Path, move_to: Path | None) -> None:
 
 
 def _default_limits() -> Limits:
-    from shading.io import Limits
+    from artshade.shading.io import Limits
 
     return Limits()
 

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from shading.settings import INTENSITIES, MODES, PLATFORMS, PRESETS
+from artshade.shading.settings import INTENSITIES, MODES, PLATFORMS, PRESETS
 
 DESCRIPTION = """\
 Shade every picture dropped into INBOX and put the protected copy, same name and format, into OUTBOX
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from .watch_settings import global_settings
 
     flags = {k: getattr(args, k) for k in ("preset", "intensity", "mode", "platform")}
-    from shading.settings import Settings
+    from artshade.shading.settings import Settings
 
     settings = Settings.from_mapping({k: v for k, v in flags.items() if v}, base=global_settings())
     default_in, default_out = watch.default_folders()

@@ -25,8 +25,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from shading.errors import SettingsError
-from shading.settings import Settings
+from artshade.shading.errors import SettingsError
+from artshade.shading.settings import Settings
 
 from .watch_rules import SETTINGS_FILE
 
@@ -46,9 +46,9 @@ class FolderSettingsError(SettingsError):
 def global_settings() -> Settings:
     """The user's defaults from the daemon's settings file, or built-in defaults if there is none."""
     try:
-        config = importlib.import_module("daemon.config")
+        config = importlib.import_module("artshade.daemon.config")
     except ModuleNotFoundError as err:
-        if err.name != "daemon.config":
+        if err.name != "artshade.daemon.config":
             raise
         return Settings()
     loader = getattr(config, "load_user_settings", None)

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from shading.settings import Settings
+from artshade.shading.settings import Settings
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (

@@ -29,7 +29,7 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 def _runtime_port() -> int | None:
     try:
-        from daemon.runtime import read_runtime
+        from artshade.daemon.runtime import read_runtime
     except ImportError:  # pragma: no cover - the daemon part is always installed with the host
         return None
     try:

@@ -43,8 +43,8 @@ def hello(request: dict[str, Any], caller: Caller) -> dict[str, Any]:
 def pair(request: dict[str, Any], caller: Caller) -> dict[str, Any]:
     origin = caller.paired_origin(request.get("origin"))
     try:
-        from daemon.pairing import PairingStore
-        from daemon.token import get_or_create_token
+        from artshade.daemon.pairing import PairingStore
+        from artshade.daemon.token import get_or_create_token
 
         PairingStore().add(origin)
         token = get_or_create_token()

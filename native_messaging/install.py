@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from artshade.shading.errors import ShadingError
+
 from artshade import ids, paths
-from shading.errors import ShadingError
 
 from .registry import Registry, WindowsRegistry
 

@@ -2,7 +2,7 @@
 
 Public entry points::
 
-    from shading import Settings, protect, protect_bytes, protect_file
+    from artshade.shading import Settings, protect, protect_bytes, protect_file
 
     result = protect(pil_image, Settings(preset="fast", platform="instagram"), progress=cb)
     result.image      # PIL image, same size and mode as the input

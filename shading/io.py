@@ -43,9 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms, PngImagePlugin, UnidentifiedImageError
-
-from shading.errors import (
+from artshade.shading.errors import (
     ImageTooLargeError,
     ImageTooSmallError,
     InputError,
@@ -54,6 +52,7 @@ from shading.errors import (
     TruncatedImageError,
     UnsupportedFormatError,
 )
+from PIL import Image, ImageCms, PngImagePlugin, UnidentifiedImageError
 
 FORMATS = ("jpeg", "png", "webp", "tiff")
 SUPPORTED = "JPEG, PNG, WebP or TIFF"

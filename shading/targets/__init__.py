@@ -17,10 +17,10 @@ from .base import Target, TargetMaker, TargetRequest
 log = logging.getLogger(__name__)
 
 MAKERS: dict[str, str] = {
-    "guard": "shading.targets.builtin:make_guard_targets",
-    "cloak": "shading.targets.diffusion:make_cloak_targets",
-    "poison": "shading.targets.diffusion:make_poison_targets",
-    "cloak+poison": "shading.targets.diffusion:make_cloak_poison_targets",
+    "guard": "artshade.shading.targets.builtin:make_guard_targets",
+    "cloak": "artshade.shading.targets.diffusion:make_cloak_targets",
+    "poison": "artshade.shading.targets.diffusion:make_poison_targets",
+    "cloak+poison": "artshade.shading.targets.diffusion:make_cloak_poison_targets",
 }
 
 

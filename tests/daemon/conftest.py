@@ -15,6 +15,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # daemon_helpers, for the test modules too
 
+from artshade.daemon.config import DaemonConfig  # noqa: E402
+from artshade.daemon.server import running  # noqa: E402
 from daemon_helpers import (  # noqa: E402
     AUTH,
     CANON_QUERY,
@@ -25,9 +27,6 @@ from daemon_helpers import (  # noqa: E402
     image_bytes,
     read_sse,
 )
-
-from daemon.config import DaemonConfig  # noqa: E402
-from daemon.server import running  # noqa: E402
 
 
 @pytest.fixture(scope="session")

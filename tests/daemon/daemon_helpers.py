@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from artshade.daemon.config import DaemonConfig
+from artshade.daemon.server import Server, start
 from PIL import Image
-
-from daemon.config import DaemonConfig
-from daemon.server import Server, start
 
 TOKEN = "test-token-" + "x" * 32
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daemon.cache import Result, ResultCache, cache_key
-from shading.settings import Settings
+from artshade.daemon.cache import Result, ResultCache, cache_key
+from artshade.shading.settings import Settings
 
 
 def result(n: int) -> Result:

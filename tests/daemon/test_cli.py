@@ -12,9 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from artshade.daemon.runtime import read_runtime, runtime_path
 from daemon_helpers import CHROME_ORIGIN
-
-from daemon.runtime import read_runtime, runtime_path
 
 
 def artshade(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
-from daemon.config import UserSettings, load_user_settings, save_user_settings
-from shading.errors import SettingsError
+from artshade.daemon.config import UserSettings, load_user_settings, save_user_settings
+from artshade.shading.errors import SettingsError
 
 
 def test_round_trip_and_site_profiles(tmp_path: Path) -> None:

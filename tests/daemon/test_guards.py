@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-
-from daemon.guards import check_host, check_origin, check_token
+from artshade.daemon.guards import check_host, check_origin, check_token
 
 PORT = 47815
 CHROME = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
@@ -100,7 +99,7 @@ def test_empty_daemon_token_refuses_everything() -> None:
 
 
 def test_refusals_say_why_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="daemon.guards"):
+    with caplog.at_level(logging.WARNING, logger="artshade.daemon.guards"):
         verdict = check_origin("https://evil.example", PAIRED)
     assert "not a browser extension" in verdict.reason
     assert "evil.example" in caplog.text

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import shutil
 
+from artshade.daemon.keys import QUEUE
+from artshade.shading.settings import Settings
 from daemon_helpers import CANON_QUERY, Canonical, Daemons, GatedEngine, client, image_bytes, wait_for_state
-
-from daemon.keys import QUEUE
-from shading.settings import Settings
 
 PNG = {"Content-Type": "image/png"}
 
@@ -51,7 +50,7 @@ async def test_fifty_concurrent_requests_each_answered_none_lost(daemons: Daemon
     """A burst bigger than the queue: every request gets 202 or 429 (with Retry-After); every accepted job
     ends done with the protected image.  The engine is held until the burst is over, then answers with
     the real protected image from the session's shading."""
-    from daemon.cache import Result
+    from artshade.daemon.cache import Result
 
     engine = GatedEngine(Result(canonical.result, "png", "image/png", 64, 64, canonical.report))
     server = await daemons.start(engine=engine, queue_size=5)
@@ -154,7 +153,7 @@ async def test_submit_bytes_from_another_thread(daemons: Daemons, canonical: Can
     result = await asyncio.to_thread(future.result, 60)
     assert result.data == canonical.result and result.media_type == "image/png"
     bad = await asyncio.to_thread(queue.submit_bytes, b"\x89PNG\r\n\x1a\nbroken", Settings(preset="fast"))
-    from shading.errors import InputError
+    from artshade.shading.errors import InputError
 
     try:
         await asyncio.to_thread(bad.result, 60)

@@ -7,9 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+from artshade.daemon.cache import Result
 from daemon_helpers import Canonical, Daemons, GatedEngine, client, image_bytes
-
-from daemon.cache import Result
 
 PNG = {"Content-Type": "image/png"}
 

@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 import schemathesis
+from artshade.daemon.config import DaemonConfig
+from artshade.daemon.server import Server
 from daemon_helpers import AUTH, TOKEN, ThreadedDaemon
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
-
-from daemon.config import DaemonConfig
-from daemon.server import Server
 
 SPEC = resources.files("daemon").joinpath("openapi.yaml")
 schema = schemathesis.openapi.from_path(str(SPEC))

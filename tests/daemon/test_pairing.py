@@ -8,8 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-
-from daemon.pairing import PairingCodes, PairingStore, RateLimited, normalise_code, normalise_origin
+from artshade.daemon.pairing import PairingCodes, PairingStore, RateLimited, normalise_code, normalise_origin
 
 CHROME = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
 FIREFOX = "moz-extension://0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"

@@ -215,8 +215,8 @@ class Daemon:
         }
         self.proc: subprocess.Popen[bytes] | None = None
         with artshade_env(self.env):
-            from daemon.pairing import PairingStore
-            from daemon.token import get_or_create_token
+            from artshade.daemon.pairing import PairingStore
+            from artshade.daemon.token import get_or_create_token
 
             self.token = get_or_create_token()
             PairingStore().add(EXTENSION_ORIGIN)

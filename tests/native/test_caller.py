@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from artshade.native_messaging.caller import identify
+from artshade.native_messaging.errors import HostError
 
 from artshade import ids
 from artshade.cli import build_parser
-from native_messaging.caller import identify
-from native_messaging.errors import HostError
 
 CHROME = f"chrome-extension://{ids.CHROME_EXTENSION_ID}"
 MOZ = "moz-extension://3c7b4a8e-2f1d-4e55-9a0b-6d2c1e9f8a47"

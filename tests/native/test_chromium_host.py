@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from artshade.native_messaging import install
 
 from artshade import ids
-from native_messaging import install
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

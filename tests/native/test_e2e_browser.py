@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from artshade.native_messaging import install
 from PIL import Image
 
 from artshade import ids
-from native_messaging import install
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from artshade.native_messaging import install
 
 from artshade import ids
 from artshade.cli import main
-from native_messaging import install
 
 CHROME_ORIGIN = f"chrome-extension://{ids.CHROME_EXTENSION_ID}/"
 MANIFEST = "app.artshade.host.json"

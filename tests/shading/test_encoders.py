@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from artshade.shading import models
+from artshade.shading.encoders.tiny import TinyAutoencoder
+from artshade.shading.errors import ModelError
+from artshade.shading.perceptual import psnr
+from artshade.shading.tensors import to_tensor
 from PIL import Image
-
-from shading import models
-from shading.encoders.tiny import TinyAutoencoder
-from shading.errors import ModelError
-from shading.perceptual import psnr
-from shading.tensors import to_tensor
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +34,7 @@ def test_real_taef2_weights_load_and_reconstruct(models_dir: Path, small_photo: 
 
 def test_random_weights_do_not_reconstruct(small_photo: Image.Image) -> None:
     """The reconstruction check above can fail: an untrained model of the same layout scores far lower."""
-    from shading.encoders.tiny import VARIANTS
+    from artshade.shading.encoders.tiny import VARIANTS
 
     torch.manual_seed(0)
     ae = TinyAutoencoder(VARIANTS["taef2"]).eval()
@@ -122,7 +121,7 @@ def test_fetch_offline_fails_with_one_line(tmp_path: Path) -> None:
 def test_ensemble_of_tiny_ae_and_diffusers_vae_through_protect(dummy_vae_dir: Path, models_dir: Path,
                                                                 small_photo) -> None:  # fmt: skip
     """Both kinds of encoder in one run: each gets its own pull row in the report."""
-    from shading import Settings, protect
+    from artshade.shading import Settings, protect
 
     for name in ("taef2_encoder.pth", "taef2_decoder.pth"):
         (dummy_vae_dir / name).symlink_to(models_dir / name)

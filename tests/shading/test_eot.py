@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import torch
+from artshade.shading.transforms import eot
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from shading.transforms import eot
 
 
 @settings(max_examples=200, deadline=None)

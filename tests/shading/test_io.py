@@ -13,10 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageCms, ImageFile, PngImagePlugin
-
-from shading import io as sio
-from shading.errors import (
+from artshade.shading import io as sio
+from artshade.shading.errors import (
     ImageTooLargeError,
     ImageTooSmallError,
     InputError,
@@ -26,6 +24,7 @@ from shading.errors import (
     TruncatedImageError,
     UnsupportedFormatError,
 )
+from PIL import Image, ImageCms, ImageFile, PngImagePlugin
 
 PIL_NAME = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "tiff": "TIFF"}
 LOSSLESS = ("png", "webp", "tiff")

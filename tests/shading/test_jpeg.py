@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from artshade.shading.transforms.jpeg import DiffJPEG, jpeg, quant_tables, real_jpeg
 from PIL import Image
-
-from shading.transforms.jpeg import DiffJPEG, jpeg, quant_tables, real_jpeg
 
 SIZE = 256
 QUALITIES = (50, 75, 85, 95)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from shading.perceptual import budget_map, largest_scale_for_ssim, ssim
+from artshade.shading.perceptual import budget_map, largest_scale_for_ssim, ssim
 
 
 @pytest.fixture

@@ -10,13 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from artshade.shading import Settings, models, protect, protect_bytes, protect_file
+from artshade.shading.errors import Cancelled, OutputError
+from artshade.shading.measure import encode_view, pull_value
+from artshade.shading.optimize import BUDGETS
+from artshade.shading.tensors import to_pil, to_tensor
 from PIL import Image
-
-from shading import Settings, models, protect, protect_bytes, protect_file
-from shading.errors import Cancelled, OutputError
-from shading.measure import encode_view, pull_value
-from shading.optimize import BUDGETS
-from shading.tensors import to_pil, to_tensor
 
 
 @pytest.fixture(scope="module")

@@ -128,9 +128,8 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> P
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """Counts diffusion pipeline runs (text2img / img2img), pipeline loads and CLIP loads."""
+    from artshade.shading.targets import diffusion_models as dm
     from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
-
-    from shading.targets import diffusion_models as dm
 
     counts: Counter[str] = Counter()
 

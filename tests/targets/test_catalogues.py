@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from shading.errors import SettingsError
-from shading.settings import Settings
-from shading.targets import concepts, styles
-from shading.targets.diffusion import ASPECTS, Params, generation_size, nearest_aspect
+from artshade.shading.errors import SettingsError
+from artshade.shading.settings import Settings
+from artshade.shading.targets import concepts, styles
+from artshade.shading.targets.diffusion import ASPECTS, Params, generation_size, nearest_aspect
 
 
 def test_every_concept_has_a_different_default_target_in_the_vocabulary() -> None:

@@ -12,15 +12,18 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from artshade.shading.errors import Cancelled, ModelError
+from artshade.shading.settings import Settings
+from artshade.shading.targets import TargetRequest, make_targets, maker_for
+from artshade.shading.targets import concepts as concept_catalogue
+from artshade.shading.targets import styles as style_catalogue
+from artshade.shading.targets.diffusion import (
+    make_cloak_poison_targets,
+    make_cloak_targets,
+    make_poison_targets,
+)
+from artshade.shading.targets.diffusion_cache import cache_root
 from PIL import Image
-
-from shading.errors import Cancelled, ModelError
-from shading.settings import Settings
-from shading.targets import TargetRequest, make_targets, maker_for
-from shading.targets import concepts as concept_catalogue
-from shading.targets import styles as style_catalogue
-from shading.targets.diffusion import make_cloak_poison_targets, make_cloak_targets, make_poison_targets
-from shading.targets.diffusion_cache import cache_root
 
 FAST = {"cloak_steps": 2, "anchor_steps": 2}  # img2img runs int(2 * 0.55) = 1 step
 
@@ -280,7 +283,7 @@ def short_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests check the hook-up, not the optimiser: cut the fast preset to two steps."""
     import dataclasses
 
-    from shading import optimize
+    from artshade.shading import optimize
 
     monkeypatch.setitem(optimize.SCHEDULES, "fast", dataclasses.replace(optimize.SCHEDULES["fast"], steps=2))
 
@@ -289,7 +292,7 @@ def short_engine(monkeypatch: pytest.MonkeyPatch) -> None:
                                         ("cloak+poison", ["style", "concept"])])
 def test_engine_protects_with_diffusion_targets(tiny_models: Path, calls: Counter[str], short_engine: None,
                                                 mode: str, kinds: list[str]) -> None:
-    import shading
+    from artshade import shading
 
     art = artwork(5)
     settings = Settings(mode=mode, preset="fast", concept="cat", extra=FAST)
@@ -306,7 +309,7 @@ def test_engine_protects_with_diffusion_targets(tiny_models: Path, calls: Counte
 
 def test_engine_falls_back_to_builtin_targets_when_asked(tiny_models: Path, tmp_path: Path,
                                                          short_engine: None) -> None:
-    import shading
+    from artshade import shading
 
     for weights in tiny_models.glob("taef2_*.pth"):  # the encoder, but no diffusion model
         (tmp_path / weights.name).symlink_to(weights.resolve())
@@ -328,8 +331,7 @@ def test_models_in_the_hub_cache_are_used_without_a_download(tiny_models: Path, 
     import shutil
 
     import huggingface_hub.constants
-
-    from shading import models
+    from artshade.shading import models
 
     hub, revision = tmp_path / "hub", "0123456789abcdef0123456789abcdef01234567"
     for name in ("sd15", "clip"):
@@ -348,9 +350,8 @@ def test_models_in_the_hub_cache_are_used_without_a_download(tiny_models: Path, 
 
 def test_fp16_only_weights_load_on_a_cpu(tiny_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """GPU-oriented downloads hold only ``*.fp16.safetensors``; on a CPU they are upcast to fp32."""
+    from artshade.shading.targets import diffusion_models as dm
     from diffusers import StableDiffusionPipeline
-
-    from shading.targets import diffusion_models as dm
 
     loaded: list[Any] = []
     real_load = dm.load_text2img
@@ -366,7 +367,7 @@ def test_fp16_only_weights_load_on_a_cpu(tiny_models: Path, tmp_path: Path, monk
 
 
 def test_bad_poison_target_fails_before_any_model_loads(tmp_path: Path) -> None:
-    from shading.errors import SettingsError
+    from artshade.shading.errors import SettingsError
 
     with pytest.raises(SettingsError):  # not a ModelError: the empty models folder is never looked at
         make_poison_targets(request(tmp_path, "poison", poison_target="dog="))

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from artshade.daemon.watch_rules import TEMP_PREFIX
+from artshade.shading.settings import Settings
 from PIL import Image
-
-from daemon.watch_rules import TEMP_PREFIX
-from shading.settings import Settings
 
 
 def picture_bytes(seed: int, size: int = 64, fmt: str = "PNG") -> bytes:
@@ -63,7 +62,7 @@ class FakeRunner:
         self.lock = threading.Lock()
 
     def run(self, data: bytes, settings: Settings, *, priority: str) -> FakeResult:
-        from shading.io import load_image
+        from artshade.shading.io import load_image
 
         with self.lock:
             self.calls[hashlib.sha256(data).hexdigest()] += 1

@@ -14,17 +14,16 @@ import sys
 import textwrap
 from pathlib import Path
 
+from artshade.daemon.watch_rules import TEMP_PREFIX
 from PIL import Image
-
-from daemon.watch_rules import TEMP_PREFIX
 
 SCRIPT = textwrap.dedent(
     """
     import io, sys, time
     from pathlib import Path
     from PIL import Image
-    from daemon.watch import FolderWatcher
-    from shading.settings import Settings
+    from artshade.daemon.watch import FolderWatcher
+    from artshade.shading.settings import Settings
 
     class Result:
         def __init__(self, data, fmt):

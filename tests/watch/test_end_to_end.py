@@ -15,12 +15,12 @@ import subprocess
 import sys
 
 import pytest
+from artshade.daemon.watch import EngineRunner, FolderWatcher
+from artshade.daemon.watch_rules import TEMP_PREFIX
+from artshade.shading.settings import Settings
 from PIL import Image
 
 from artshade.cli import main
-from daemon.watch import EngineRunner, FolderWatcher
-from daemon.watch_rules import TEMP_PREFIX
-from shading.settings import Settings
 
 pytestmark = pytest.mark.slow
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from daemon import watch_rules as rules
-from daemon.watch_files import clean_temp_files, move_file, write_new
+from artshade.daemon import watch_rules as rules
+from artshade.daemon.watch_files import clean_temp_files, move_file, write_new
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+from artshade.daemon.watch import FileOutcome, FolderWatcher
+from artshade.daemon.watch_state import WatchState, job_key
+from artshade.shading.io import Limits
+from artshade.shading.settings import Settings
 from PIL import Image
-
-from daemon.watch import FileOutcome, FolderWatcher
-from daemon.watch_state import WatchState, job_key
-from shading.io import Limits
-from shading.settings import Settings
 
 FAST = Settings(preset="fast")
 
@@ -180,7 +179,7 @@ def test_too_large_files_are_refused_without_shading(folders, tools, tmp_path) -
 
 
 def test_an_engine_failure_is_retried_on_next_start(folders, tools, tmp_path) -> None:
-    from shading.errors import ModelError
+    from artshade.shading.errors import ModelError
 
     inbox, outbox = folders
     tools.write_picture(inbox / "a.png", 1)
@@ -239,7 +238,7 @@ def test_folder_settings_file_overrides_and_a_bad_one_holds_its_folder(folders, 
             seen_settings.append(settings)
             return runner.run(data, settings, priority=priority)
 
-    with caplog.at_level(logging.ERROR, logger="daemon.watch_settings"):
+    with caplog.at_level(logging.ERROR, logger="artshade.daemon.watch_settings"):
         watcher = make(inbox, outbox, Recording(), tmp_path)
         summary = watcher.scan_once()
     assert summary.counts == {"shaded": 2, "held": 2}
@@ -342,7 +341,7 @@ def test_stop_returns_while_a_picture_is_being_shaded(folders, tools, tmp_path) 
 
 
 def test_refuses_the_inbox_as_outbox(tmp_path) -> None:
-    from shading.errors import SettingsError
+    from artshade.shading.errors import SettingsError
 
     with pytest.raises(SettingsError, match="must not be the inbox"):
         FolderWatcher(tmp_path, tmp_path, FAST)
@@ -374,7 +373,7 @@ def test_twenty_files_dropped_concurrently_fake_engine(folders, tools, tmp_path)
 
 
 def test_a_second_watcher_on_the_same_folders_is_refused(folders, tools, tmp_path) -> None:
-    from shading.errors import SettingsError
+    from artshade.shading.errors import SettingsError
 
     inbox, outbox = folders
     first = make(inbox, outbox, tools.FakeRunner(), tmp_path)
