@@ -16,7 +16,12 @@ from collections.abc import Sequence
 from . import __version__
 
 #: modules that contribute subcommands, in help order.
-PARTS = ("artshade.shading.cli", "artshade.daemon.cli", "artshade.daemon.watch_cli", "artshade.native_messaging.cli")
+PARTS = (
+    "artshade.shading.cli",
+    "artshade.daemon.cli",
+    "artshade.daemon.watch_cli",
+    "artshade.native_messaging.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

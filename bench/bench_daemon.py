@@ -6,7 +6,8 @@ Runs a daemon on an ephemeral loopback port in temporary folders.  The API overh
 engine stand-in that returns a ready result at once, so the numbers exclude shading and include
 everything else a request pays: reading the body, hashing, keeping the input, SQLite records, the hop
 to the engine thread and back, caching the result and sending it.  ``--real`` also times one real
-shading (tiny weights from ARTSHADE_MODELS) directly and through the API, after a warm-up.  Bounded loops; loopback only.
+shading (tiny weights from ARTSHADE_MODELS) directly and through the API, after a warm-up.  Bounded
+loops; loopback only.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def config(root: Path, engine: Any, **extra: Any) -> Any:
     from artshade.daemon.config import DaemonConfig
 
     return DaemonConfig(port=0, token=TOKEN, config_dir=root / "config", data_dir=root / "data",
-                        cache_dir=root / "cache", watch_folders=False, engine=engine, queue_size=4096, **extra)  # fmt: skip
+                        cache_dir=root / "cache", watch_folders=False, engine=engine, queue_size=4096,
+                        **extra)  # fmt: skip
 
 
 def ms(samples: list[float]) -> tuple[float, float]:
@@ -85,7 +87,9 @@ async def time_async_job(url: str, n: int) -> list[float]:
         for i in range(n):
             body = png(variant=i) + (10**6 + i).to_bytes(4, "big")
             t0 = time.perf_counter()
-            job = await (await http.post("/v1/protect", data=body, headers={"Content-Type": "image/png"})).json()
+            job = await (
+                await http.post("/v1/protect", data=body, headers={"Content-Type": "image/png"})
+            ).json()
             async with http.get(f"/v1/jobs/{job['id']}/events") as stream:
                 await stream.read()
             result = await http.get(f"/v1/jobs/{job['id']}/result")
@@ -106,7 +110,9 @@ async def throughput(url: str, path: str, total: int, concurrency: int) -> tuple
             samples.append(time.perf_counter() - t0)
             assert response.status == 200
 
-    async with aiohttp.ClientSession(url, headers=AUTH, connector=aiohttp.TCPConnector(limit=concurrency)) as http:
+    async with aiohttp.ClientSession(
+        url, headers=AUTH, connector=aiohttp.TCPConnector(limit=concurrency)
+    ) as http:
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(http) for _ in range(concurrency)))
         return total / (time.perf_counter() - t0), samples
@@ -138,7 +144,14 @@ async def main(args: argparse.Namespace) -> None:
             for path in ("/v1/health", "/v1/status"):
                 rate, samples = await throughput(url, path, args.requests * 5, args.concurrency)
                 q50, q95 = ms(samples)
-                rows.append((f"GET {path}, {args.concurrency} clients, idle", f"{q50:.2f}", f"{q95:.2f}", f"{rate:.0f}"))
+                rows.append(
+                    (
+                        f"GET {path}, {args.concurrency} clients, idle",
+                        f"{q50:.2f}",
+                        f"{q95:.2f}",
+                        f"{rate:.0f}",
+                    )
+                )
             # now with a job occupying the engine thread
             engine.hold.clear()
             async with aiohttp.ClientSession(url, headers=AUTH) as http:
@@ -146,15 +159,25 @@ async def main(args: argparse.Namespace) -> None:
             for path in ("/v1/health", "/v1/status"):
                 rate, samples = await throughput(url, path, args.requests * 5, args.concurrency)
                 q50, q95 = ms(samples)
-                rows.append((f"GET {path}, {args.concurrency} clients, engine busy", f"{q50:.2f}", f"{q95:.2f}", f"{rate:.0f}"))
+                rows.append(
+                    (
+                        f"GET {path}, {args.concurrency} clients, engine busy",
+                        f"{q50:.2f}",
+                        f"{q95:.2f}",
+                        f"{rate:.0f}",
+                    )
+                )
             engine.hold.set()
 
         if args.real:
             from artshade import shading
 
             data, settings = png(64, 1), Settings(preset="fast")
-            # both in a worker thread, as the daemon runs it (torch's CPU threading differs on the main thread)
-            await asyncio.to_thread(shading.protect_bytes, data, settings.replace(seed=2))  # warm up: load models
+            # both in a worker thread, as the daemon runs it (torch's CPU threading differs on the main
+            # thread)
+            await asyncio.to_thread(
+                shading.protect_bytes, data, settings.replace(seed=2)
+            )  # warm up: load models
             direct_s, api_s = [], []
             for attempt in range(3):  # alternate, same image and settings; each daemon has an empty cache
                 t0 = time.perf_counter()
@@ -170,8 +193,17 @@ async def main(args: argparse.Namespace) -> None:
                     await response.read()
                     api_s.append(time.perf_counter() - t0)
             real_direct, real_api = statistics.median(direct_s), statistics.median(api_s)
-            rows.append(("real shading 64x64 fast, direct (median of 3)", f"{real_direct * 1000:.0f}", "-", "-"))
-            rows.append((f"real shading via API (ratio {real_api / real_direct:.3f})", f"{real_api * 1000:.0f}", "-", "-"))
+            rows.append(
+                ("real shading 64x64 fast, direct (median of 3)", f"{real_direct * 1000:.0f}", "-", "-")
+            )
+            rows.append(
+                (
+                    f"real shading via API (ratio {real_api / real_direct:.3f})",
+                    f"{real_api * 1000:.0f}",
+                    "-",
+                    "-",
+                )
+            )
 
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'p50 ms':>9}  {'p95 ms':>9}  {'req/s':>7}")

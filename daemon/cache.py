@@ -84,8 +84,8 @@ class ResultCache:
                 self._drop(key)
                 return None
             self._index[key] = (self._index[key][0], now)
-        return Result(data=data, format=meta["format"], media_type=meta["media_type"],
-                      width=meta["width"], height=meta["height"], report=meta.get("report") or {})  # fmt: skip
+        return Result(data=data, format=meta["format"], media_type=meta["media_type"], width=meta["width"],
+                      height=meta["height"], report=meta.get("report") or {})  # fmt: skip
 
     def put(self, key: str, result: Any) -> None:
         """Store a result (anything with BytesResult's fields), then evict the least recently used."""

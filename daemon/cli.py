@@ -20,12 +20,14 @@ from artshade.ids import DEFAULT_PORT
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this part's subcommands to the ``artshade`` parser."""
     serve = sub.add_parser("serve", help="run the local daemon (HTTP API on 127.0.0.1 and the watch folders)")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
-                       help=f"port on 127.0.0.1 and ::1 (default {DEFAULT_PORT}; 0 picks a free one)")  # fmt: skip
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port on 127.0.0.1 and ::1 "
+                       f"(default {DEFAULT_PORT}; 0 picks a free one)")  # fmt: skip
     serve.add_argument("--models", type=Path, default=None, help="folder with the model weights")
     serve.add_argument("--max-body-mb", type=int, default=64, help="largest upload accepted (default 64)")
     serve.add_argument("--max-megapixels", type=int, default=50, help="largest image accepted (default 50)")
-    serve.add_argument("--cache-mb", type=int, default=1024, help="disk space for cached results (default 1024)")
+    serve.add_argument(
+        "--cache-mb", type=int, default=1024, help="disk space for cached results (default 1024)"
+    )
     serve.add_argument("--no-watch", action="store_true", help="do not run the configured watch folders")
     serve.set_defaults(func=run_serve)
 
@@ -58,7 +60,9 @@ def setup_logging(*, verbose: bool = False) -> Path:
     """Daemon logs go to ``log_dir()/daemon.log`` (rotated) and stderr."""
     log_file = paths.ensure(paths.log_dir()) / "daemon.log"
     fmt = logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s")
-    file_handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=5 * 2**20, backupCount=3, encoding="utf-8")
+    file_handler = logging.handlers.RotatingFileHandler(
+        log_file, maxBytes=5 * 2**20, backupCount=3, encoding="utf-8"
+    )
     file_handler.setFormatter(fmt)
     root = logging.getLogger()
     root.addHandler(file_handler)
@@ -66,7 +70,9 @@ def setup_logging(*, verbose: bool = False) -> Path:
     for handler in root.handlers:
         if handler is not file_handler:
             handler.setLevel(logging.DEBUG if verbose else logging.INFO)
-    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in root.handlers):
+    if not any(
+        isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in root.handlers
+    ):
         stderr = logging.StreamHandler(sys.stderr)
         stderr.setFormatter(fmt)
         root.addHandler(stderr)
@@ -87,7 +93,9 @@ def run_pair(args: argparse.Namespace) -> int:
 
     info = read_runtime()
     if info is None:
-        raise ShadingError("the daemon is not running; start it with `artshade serve`, then run `artshade pair`")
+        raise ShadingError(
+            "the daemon is not running; start it with `artshade serve`, then run `artshade pair`"
+        )
     request = urllib.request.Request(
         f"http://127.0.0.1:{int(info['port'])}/v1/pair/code",
         data=b"",
@@ -101,7 +109,9 @@ def run_pair(args: argparse.Namespace) -> int:
         detail = _error_detail(err)
         raise ShadingError(f"the daemon refused to make a pairing code: {detail}") from None
     except (urllib.error.URLError, OSError) as err:
-        raise ShadingError(f"cannot reach the daemon at {info['url']} ({err}); is `artshade serve` running?") from None
+        raise ShadingError(
+            f"cannot reach the daemon at {info['url']} ({err}); is `artshade serve` running?"
+        ) from None
     minutes = max(1, round(answer.get("expires_in", 600) / 60))
     print(answer["code"])
     print(f"Enter this code in the artshade extension's options page within {minutes} minutes. "

@@ -79,7 +79,9 @@ def settings_from_outside(values: Mapping[str, Any], *, base: Settings | None = 
         raise SettingsError("settings must be a JSON object")
     refused = sorted(set(values) - set(API_SETTING_KEYS))
     if refused:
-        raise SettingsError(f"unknown or refused setting {refused[0]!r}; allowed: {', '.join(API_SETTING_KEYS)}")
+        raise SettingsError(
+            f"unknown or refused setting {refused[0]!r}; allowed: {', '.join(API_SETTING_KEYS)}"
+        )
     _check_json_types(values)
     return Settings.from_mapping(values, base=base)
 
@@ -134,7 +136,9 @@ class UserSettings:
             raise SettingsError("settings must be a JSON object")
         unknown = sorted(set(value) - {"defaults", "sites", "watch_folders"})
         if unknown:
-            raise SettingsError(f"unknown settings section {unknown[0]!r}; known: defaults, sites, watch_folders")
+            raise SettingsError(
+                f"unknown settings section {unknown[0]!r}; known: defaults, sites, watch_folders"
+            )
         defaults = settings_from_outside(value.get("defaults", {}))
         sites_in = value.get("sites", {})
         if not isinstance(sites_in, Mapping):
@@ -160,7 +164,8 @@ class UserSettings:
         }
 
     def site_overrides(self, site: str | None) -> Mapping[str, Any]:
-        """Overrides for ``site`` or its closest listed parent domain (``www.instagram.com`` -> ``instagram.com``)."""
+        """Overrides for ``site`` or its closest listed parent domain
+        (``www.instagram.com`` -> ``instagram.com``)."""
         if not site:
             return {}
         name = normalise_site(site)

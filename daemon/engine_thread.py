@@ -18,7 +18,9 @@ class EngineThread:
     """Runs callables one at a time in a dedicated daemon thread; ``await run(fn)`` gets the result."""
 
     def __init__(self, name: str = "artshade-engine") -> None:
-        self._calls: queue.Queue[tuple[Callable[[], Any], asyncio.AbstractEventLoop, asyncio.Future[Any]] | None]
+        self._calls: queue.Queue[
+            tuple[Callable[[], Any], asyncio.AbstractEventLoop, asyncio.Future[Any]] | None
+        ]
         self._calls = queue.Queue()
         # a daemon thread: a stuck engine call must not keep the process alive after shutdown gave up on it.
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)

@@ -56,7 +56,10 @@ async def status(request: web.Request) -> web.Response:
             "models": rows,
             "models_ready": models_ready(rows, preset),
             "queue": request.app[QUEUE].stats(),
-            "watch_folders": {"running": request.app[FOLDERS].running(), "problems": request.app[FOLDERS].problems},
+            "watch_folders": {
+                "running": request.app[FOLDERS].running(),
+                "problems": request.app[FOLDERS].problems,
+            },
             "version": __version__,
         }
     )
@@ -87,7 +90,7 @@ async def put_settings(request: web.Request) -> web.Response:
     return web.json_response(new.to_dict())
 
 
-# -- protecting ------------------------------------------------------------------------------------------------
+# -- protecting ----------------------------------------------------------------------------------------------
 
 
 @routes.post("/v1/protect", name="protect")
@@ -177,7 +180,9 @@ async def read_multipart(request: web.Request, max_body: int) -> tuple[bytes, di
     try:
         return await read_parts(reader, max_body)
     except (ValueError, HttpProcessingError) as err:  # a malformed part header or body
-        raise ApiError("bad_request", f"malformed multipart body: {' '.join(str(err).split())[:200]}") from None
+        raise ApiError(
+            "bad_request", f"malformed multipart body: {' '.join(str(err).split())[:200]}"
+        ) from None
 
 
 async def read_parts(reader: MultipartReader, max_body: int) -> tuple[bytes, dict[str, Any]]:
@@ -338,7 +343,7 @@ async def job_events(request: web.Request) -> web.StreamResponse:
     return response
 
 
-# -- pairing --------------------------------------------------------------------------------------------------
+# -- pairing -------------------------------------------------------------------------------------------------
 
 
 @routes.post("/v1/pair", name="pair")
@@ -354,9 +359,13 @@ async def pair(request: web.Request) -> web.Response:
     try:
         ok = request.app[CODES].redeem(code)
     except RateLimited as err:
-        raise ApiError("rate_limited", str(err), headers={"Retry-After": str(max(1, round(err.retry_after)))}) from None
+        raise ApiError(
+            "rate_limited", str(err), headers={"Retry-After": str(max(1, round(err.retry_after)))}
+        ) from None
     if not ok:
-        raise ApiError("pairing_failed", "that pairing code is wrong, used or expired; run `artshade pair` again")
+        raise ApiError(
+            "pairing_failed", "that pairing code is wrong, used or expired; run `artshade pair` again"
+        )
     await asyncio.to_thread(request.app[PAIRED].add, origin)
     return web.json_response({"token": request.app[TOKEN], "url": f"http://127.0.0.1:{local_port(request)}"})
 
@@ -368,7 +377,11 @@ async def pair_code(request: web.Request) -> web.Response:
         raise ApiError("forbidden_origin", "pairing codes are made from the command line (`artshade pair`)")
     issued = request.app[CODES].issue(local_port(request))
     return web.json_response(
-        {"code": issued.code, "expires_in": round(issued.expires - time.time()), "url": f"http://127.0.0.1:{local_port(request)}"}
+        {
+            "code": issued.code,
+            "expires_in": round(issued.expires - time.time()),
+            "url": f"http://127.0.0.1:{local_port(request)}",
+        }
     )
 
 

@@ -104,7 +104,8 @@ class Job:
     def record(self) -> JobRecord:
         return JobRecord(
             id=self.id, state=self.state, progress=self.progress, stage=self.stage,
-            error_code=self.error[0] if self.error else None, error_detail=self.error[1] if self.error else None,
+            error_code=self.error[0] if self.error else None,
+            error_detail=self.error[1] if self.error else None,
             created=self.created, finished=self.finished, priority=self.priority,
             settings=self.settings.to_dict(), cache_key=self.cache_key,
             input_path=None if self.input_path is None else str(self.input_path), report=self.report,
@@ -188,7 +189,9 @@ class JobQueue:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout)
             except asyncio.TimeoutError:
-                log.warning("the running job did not stop within %.0f s; leaving it for the next start", timeout)
+                log.warning(
+                    "the running job did not stop within %.0f s; leaving it for the next start", timeout
+                )
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
@@ -207,7 +210,8 @@ class JobQueue:
             else:
                 self._remember(job)
                 self._finish(job, "error", ("interrupted",
-                             "the daemon stopped before this job finished and its input was not kept; send it again"))  # fmt: skip
+                             "the daemon stopped before this job finished and its input was not kept; "
+                             "send it again"))  # fmt: skip
 
     # -- submitting ----------------------------------------------------------------------------------------
 
@@ -223,7 +227,9 @@ class JobQueue:
         queued = False
         try:
             key = await asyncio.to_thread(cache_key, data, settings)
-            job = Job(id=uuid.uuid4().hex, priority=priority, settings=settings, cache_key=key, created=time.time())
+            job = Job(
+                id=uuid.uuid4().hex, priority=priority, settings=settings, cache_key=key, created=time.time()
+            )
             self._remember(job)
             cached = await asyncio.to_thread(self._cache.get, key) if key in self._cache else None
             if cached is not None:
@@ -245,7 +251,9 @@ class JobQueue:
             if not queued:
                 self._waiting[priority] -= 1
 
-    def submit_bytes(self, data: bytes, settings: Settings, priority: str = "batch") -> concurrent.futures.Future[Any]:
+    def submit_bytes(
+        self, data: bytes, settings: Settings, priority: str = "batch"
+    ) -> concurrent.futures.Future[Any]:
         """Thread-safe: queue ``data`` from any thread; the future gives the BytesResult or raises
         the engine's ShadingError, Cancelled, QueueFull or ShuttingDown."""
         if self._loop is None:
@@ -386,7 +394,11 @@ class JobQueue:
             return cached
         data = job.data if job.data is not None else job.input_path.read_bytes() if job.input_path else b""
         result = self._engine(
-            data, job.settings, models_dir=self._models_dir, progress=partial(self._progress, job), limits=self._limits
+            data,
+            job.settings,
+            models_dir=self._models_dir,
+            progress=partial(self._progress, job),
+            limits=self._limits,
         )
         self._cache.put(job.cache_key, result)
         return result
@@ -394,7 +406,9 @@ class JobQueue:
     def _progress(self, job: Job, fraction: float, stage: str) -> None:
         """The engine's progress callback (engine thread)."""
         if job.cancel_reason is not None:
-            raise Cancelled("cancelled by the user" if job.cancel_reason == "user" else "the daemon is stopping")
+            raise Cancelled(
+                "cancelled by the user" if job.cancel_reason == "user" else "the daemon is stopping"
+            )
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._on_progress, job, float(fraction), str(stage))
 
@@ -440,7 +454,12 @@ class JobQueue:
 
 def _exception_for(code: str, detail: str) -> ShadingError:
     for cls in vars(engine_errors).values():
-        if isinstance(cls, type) and issubclass(cls, ShadingError) and cls.code == code and cls is not Cancelled:
+        if (
+            isinstance(cls, type)
+            and issubclass(cls, ShadingError)
+            and cls.code == code
+            and cls is not Cancelled
+        ):
             return cls(detail)
     if code == "cancelled":
         return Cancelled(detail)

@@ -44,6 +44,10 @@ def read_runtime() -> dict[str, Any] | None:
         value = json.loads(runtime_path().read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(value, dict) or not isinstance(value.get("port"), int) or not isinstance(value.get("url"), str):
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("port"), int)
+        or not isinstance(value.get("url"), str)
+    ):
         return None
     return value

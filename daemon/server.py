@@ -59,7 +59,9 @@ async def start(config: DaemonConfig, *, write_runtime_file: bool = True) -> Ser
             except OSError as err:
                 if index == 0:
                     raise _bind_error(host, port, err) from None
-                log.warning("not listening on %s port %d (%s); continuing on %s", host, port, err.strerror, hosts[0])
+                log.warning(
+                    "not listening on %s port %d (%s); continuing on %s", host, port, err.strerror, hosts[0]
+                )
                 continue
             if index == 0:
                 port = _bound_port(runner)
@@ -81,8 +83,8 @@ def _bound_port(runner: web.AppRunner) -> int:
 
 def _bind_error(host: str, port: int, err: OSError) -> ShadingError:
     if err.errno == errno.EADDRINUSE:
-        return ShadingError(f"port {port} on {host} is already in use (is `artshade serve` already running?); "
-                            "stop it or pass --port")  # fmt: skip
+        return ShadingError(f"port {port} on {host} is already in use (is `artshade serve` already "
+                            "running?); stop it or pass --port")  # fmt: skip
     return ShadingError(f"cannot listen on {host} port {port}: {err.strerror or err}")
 
 

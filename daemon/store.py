@@ -71,9 +71,13 @@ class JobStore:
     def save(self, record: JobRecord) -> None:
         values = [getattr(record, c) for c in COLUMNS]
         values[COLUMNS.index("settings")] = json.dumps(record.settings, default=str)
-        values[COLUMNS.index("report")] = None if record.report is None else json.dumps(record.report, default=str)
+        values[COLUMNS.index("report")] = (
+            None if record.report is None else json.dumps(record.report, default=str)
+        )
         placeholders = ", ".join("?" for _ in COLUMNS)
-        self._db.execute(f"INSERT OR REPLACE INTO jobs ({', '.join(COLUMNS)}) VALUES ({placeholders})", values)
+        self._db.execute(
+            f"INSERT OR REPLACE INTO jobs ({', '.join(COLUMNS)}) VALUES ({placeholders})", values
+        )
 
     def get(self, job_id: str) -> JobRecord | None:
         row = self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -90,7 +94,8 @@ class JobStore:
         """Forget finished jobs older than ``older_than_s`` seconds."""
         marks = ", ".join("?" for _ in FINISHED)
         cur = self._db.execute(
-            f"DELETE FROM jobs WHERE state IN ({marks}) AND finished < ?", (*FINISHED, time.time() - older_than_s)
+            f"DELETE FROM jobs WHERE state IN ({marks}) AND finished < ?",
+            (*FINISHED, time.time() - older_than_s),
         )
         return cur.rowcount
 

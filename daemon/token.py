@@ -42,7 +42,9 @@ def get_or_create_token() -> str:
         keyring.set_password(SERVICE, USER, token)
         return token
     except keyring.errors.KeyringError as err:  # NoKeyringError, the fail backend, a locked keyring...
-        log.info("no usable OS keyring (%s); keeping the daemon token in %s", type(err).__name__, token_file())
+        log.info(
+            "no usable OS keyring (%s); keeping the daemon token in %s", type(err).__name__, token_file()
+        )
     except RuntimeError as err:  # some backends raise plain RuntimeError when unusable
         log.info("OS keyring unusable (%s); keeping the daemon token in %s", err, token_file())
     existing = _read_file()

@@ -119,7 +119,11 @@ class FileOutcome:
     seconds: float = 0.0
 
     def line(self, inbox: Path) -> str:
-        rel = self.source.relative_to(inbox).as_posix() if rules.is_within(self.source, inbox) else str(self.source)
+        rel = (
+            self.source.relative_to(inbox).as_posix()
+            if rules.is_within(self.source, inbox)
+            else str(self.source)
+        )
         if self.outcome == "shaded":
             return f"shaded     {rel} -> {self.output} ({self.seconds:.1f} s)"
         if self.outcome == "duplicate":
@@ -197,7 +201,9 @@ class FolderWatcher:
         self.summary = Summary()
         self.folder_settings = FolderSettings(self.inbox, settings)
         self._excluded: list[Path | None] = [self.outbox, self.move_originals]
-        self._state_files = {self.state_path.with_name(self.state_path.name + s) for s in ("", "-wal", "-shm", "-journal")}
+        self._state_files = {
+            self.state_path.with_name(self.state_path.name + s) for s in ("", "-wal", "-shm", "-journal")
+        }
         self._state: WatchState | None = None
         self._pending: dict[Path, _Watch] = {}
         self._held: set[Path] = set()
@@ -233,7 +239,9 @@ class FolderWatcher:
             observer.start()
             return observer
         except OSError as err:
-            log.warning("file events unavailable for %s (%s); checking the folder every few seconds", self.inbox, err)
+            log.warning(
+                "file events unavailable for %s (%s); checking the folder every few seconds", self.inbox, err
+            )
         observer = PollingObserver(timeout=2)
         observer.schedule(_Handler(self), str(self.inbox), recursive=True)
         observer.daemon = True
@@ -495,8 +503,16 @@ class FolderWatcher:
         self._shade(path, st, rel, sha, key, settings, data, job, started)
 
     def _shade(
-        self, path: Path, st: os.stat_result, rel: str, sha: str, key: str, settings: Settings,
-        data: bytes, job: Any, started: float,
+        self,
+        path: Path,
+        st: os.stat_result,
+        rel: str,
+        sha: str,
+        key: str,
+        settings: Settings,
+        data: bytes,
+        job: Any,
+        started: float,
     ) -> None:
         if job and job.status == "in_progress" and job.output:
             out, reserved = self.outbox / job.output, True  # redo after a crash, into the same name
@@ -575,8 +591,16 @@ class FolderWatcher:
             self._report(FileOutcome(path, "ignored", message="not an image (jpeg, png, webp or tiff)"))
 
     def _failed(
-        self, path: Path, st: os.stat_result, rel: str, sha: str, key: str | None,
-        settings: Settings | None, reason: str, *, record: bool = True,
+        self,
+        path: Path,
+        st: os.stat_result,
+        rel: str,
+        sha: str,
+        key: str | None,
+        settings: Settings | None,
+        reason: str,
+        *,
+        record: bool = True,
     ) -> None:
         if record and key is not None and settings is not None:
             self.state.fail(key, sha, settings, rel, reason)
@@ -591,7 +615,12 @@ class FolderWatcher:
     def _hold(self, path: Path, err: FolderSettingsError) -> None:
         with self._cond:
             self._held.add(path)
-        note = self.outbox / rules.ERRORS_DIR / err.settings_file.parent.relative_to(self.inbox) / "artshade.json.txt"
+        note = (
+            self.outbox
+            / rules.ERRORS_DIR
+            / err.settings_file.parent.relative_to(self.inbox)
+            / "artshade.json.txt"
+        )
         reported = (err.settings_file, str(err))
         if reported not in self._bad_settings_reported:
             self._bad_settings_reported.add(reported)

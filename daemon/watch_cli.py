@@ -39,19 +39,33 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inbox", nargs="?", type=Path, help="folder to watch (default: Pictures/artshade/inbox)")
-    p.add_argument("--out", dest="outbox", type=Path, metavar="OUTBOX",
-                   help="where protected copies go (default: Pictures/artshade/protected, or INBOX-protected "
-                   "beside a given INBOX)")
+    p.add_argument(
+        "--out",
+        dest="outbox",
+        type=Path,
+        metavar="OUTBOX",
+        help="where protected copies go (default: Pictures/artshade/protected, or INBOX-protected "
+        "beside a given INBOX)",
+    )
     p.add_argument("--once", action="store_true", help="shade what is in the inbox now, then exit")
-    p.add_argument("--move-originals", type=Path, metavar="DIR",
-                   help="move each original here once its protected copy is safely written")
+    p.add_argument(
+        "--move-originals",
+        type=Path,
+        metavar="DIR",
+        help="move each original here once its protected copy is safely written",
+    )
     p.add_argument("--preset", choices=PRESETS)
     p.add_argument("--intensity", choices=INTENSITIES)
     p.add_argument("--mode", choices=MODES)
     p.add_argument("--platform", choices=PLATFORMS)
     p.add_argument("--models", type=Path, metavar="DIR", help="folder with the model weights")
-    p.add_argument("--stable", type=float, default=None, metavar="SECONDS",
-                   help="how long a file must stay unchanged before it is taken (default: 1)")
+    p.add_argument(
+        "--stable",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long a file must stay unchanged before it is taken (default: 1)",
+    )
     p.add_argument("--state", type=Path, metavar="FILE", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
@@ -80,8 +94,14 @@ def run(args: argparse.Namespace) -> int:
     if args.stable is not None:
         options["stable_window"] = max(0.0, args.stable)
     watcher = watch.FolderWatcher(
-        inbox, outbox, settings, state_path=args.state, move_originals=args.move_originals,
-        models_dir=args.models, on_file=show, **options,
+        inbox,
+        outbox,
+        settings,
+        state_path=args.state,
+        move_originals=args.move_originals,
+        models_dir=args.models,
+        on_file=show,
+        **options,
     )
     if args.once:
         print(f"artshade: shading what is in {watcher.inbox} -> {watcher.outbox}", file=sys.stderr)
@@ -92,7 +112,11 @@ def run(args: argparse.Namespace) -> int:
     stopped = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     watcher.start()
-    print(f"artshade: watching {watcher.inbox} -> {watcher.outbox} (Ctrl+C to stop)", file=sys.stderr, flush=True)
+    print(
+        f"artshade: watching {watcher.inbox} -> {watcher.outbox} (Ctrl+C to stop)",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         while not stopped.wait(0.5):
             pass

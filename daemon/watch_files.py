@@ -51,7 +51,14 @@ def _link_or_rename(tmp: Path, path: Path, *, replace: bool) -> None:
     except FileExistsError:
         raise
     except OSError as err:
-        if err.errno not in {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.EACCES}:
+        if err.errno not in {
+            errno.EPERM,
+            errno.ENOTSUP,
+            errno.EOPNOTSUPP,
+            errno.EXDEV,
+            errno.EMLINK,
+            errno.EACCES,
+        }:
             raise
         if path.exists():
             raise FileExistsError(errno.EEXIST, "file exists", str(path)) from None

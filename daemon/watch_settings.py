@@ -70,7 +70,7 @@ def read_settings_file(path: Path, base: Settings) -> Settings:
     except json.JSONDecodeError as err:
         raise FolderSettingsError(path, f"is not valid JSON (line {err.lineno}: {err.msg})") from None
     if not isinstance(values, dict):
-        raise FolderSettingsError(path, "must hold a JSON object such as {\"preset\": \"max\"}")
+        raise FolderSettingsError(path, 'must hold a JSON object such as {"preset": "max"}')
     target_image = values.get("target_image")
     if isinstance(target_image, str) and target_image and not Path(target_image).is_absolute():
         values = {**values, "target_image": str(path.parent / target_image)}

@@ -3,7 +3,8 @@
 
 uBlock Origin Lite style, no bundler: every file under ``src/`` is copied as is, and the manifest is
 ``src/manifest.json`` deep-merged with ``platform/<browser>/manifest.json``.  Placeholders ``@NAME@`` in the
-overrides are filled from ``artshade/ids.py`` (the Chromium ``key`` that fixes the extension id, the gecko id).
+overrides are filled from ``artshade/ids.py`` (the Chromium ``key`` that fixes the extension id, the
+gecko id).
 
     python3 extension/build.py                # both browsers
     python3 extension/build.py chromium       # one
@@ -92,7 +93,9 @@ def build(browser: str, out_root: Path = DIST) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{browser}-", dir=out_root))
     try:
         shutil.copytree(SRC, tmp, ignore=shutil.ignore_patterns("manifest.json", ".*"), dirs_exist_ok=True)
-        (tmp / "manifest.json").write_text(json.dumps(manifest_for(browser, ids), indent=2) + "\n", encoding="utf-8")
+        (tmp / "manifest.json").write_text(
+            json.dumps(manifest_for(browser, ids), indent=2) + "\n", encoding="utf-8"
+        )
         (tmp / "js" / "ids.js").write_text(constants_js(ids, browser), encoding="utf-8")
         old = out_root / f".{browser}-old-{os.getpid()}"
         with contextlib.suppress(FileNotFoundError):

@@ -28,7 +28,9 @@ class Caller:
 
     def require_allowed(self) -> None:
         if not self.allowed:
-            raise HostError(Code.ORIGIN_NOT_ALLOWED, f"caller {self.description} is not an allowed artshade extension")
+            raise HostError(
+                Code.ORIGIN_NOT_ALLOWED, f"caller {self.description} is not an allowed artshade extension"
+            )
 
     def paired_origin(self, claimed: object) -> str:
         """The origin to register for this caller, given the ``origin`` field of a ``pair`` request."""
@@ -41,14 +43,20 @@ class Caller:
                 raise HostError(Code.INVALID_REQUEST, "pair: origin must be a string")
             match = _CHROME_ORIGIN.fullmatch(claimed)
             if not match or f"chrome-extension://{match.group(1)}" != self.origin:
-                raise HostError(Code.ORIGIN_NOT_ALLOWED, f"pair: origin {claimed[:80]!r} is not the calling extension")
+                raise HostError(
+                    Code.ORIGIN_NOT_ALLOWED, f"pair: origin {claimed[:80]!r} is not the calling extension"
+                )
             return self.origin
         # Firefox: the moz-extension UUID is random per install; the browser vouched for the gecko id.
         if not isinstance(claimed, str):
-            raise HostError(Code.INVALID_REQUEST, "pair: Firefox must send its origin (moz-extension://<uuid>)")
+            raise HostError(
+                Code.INVALID_REQUEST, "pair: Firefox must send its origin (moz-extension://<uuid>)"
+            )
         match = _MOZ_ORIGIN.fullmatch(claimed)
         if not match:
-            raise HostError(Code.INVALID_REQUEST, f"pair: {claimed[:80]!r} is not a moz-extension://<uuid> origin")
+            raise HostError(
+                Code.INVALID_REQUEST, f"pair: {claimed[:80]!r} is not a moz-extension://<uuid> origin"
+            )
         return f"moz-extension://{match.group(1)}"
 
 

@@ -15,12 +15,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Register the artshade native-messaging host with your browsers (per user, no admin "
         "rights), so the extension pairs with the daemon and starts it by itself.",
     )
-    inst.add_argument("--browser", choices=(*install.BROWSERS, "all"), default="all",
-                      help="which browser to register with (default: all)")
+    inst.add_argument(
+        "--browser",
+        choices=(*install.BROWSERS, "all"),
+        default="all",
+        help="which browser to register with (default: all)",
+    )
     inst.add_argument("--uninstall", action="store_true", help="remove what an earlier install wrote")
-    inst.add_argument("--user-data-dir", "--chromium-user-data-dir", dest="user_data_dir", metavar="DIR",
-                      help="Chrome family on Linux/macOS: write into DIR/NativeMessagingHosts, for a browser "
-                      "started with --user-data-dir=DIR")
+    inst.add_argument(
+        "--user-data-dir",
+        "--chromium-user-data-dir",
+        dest="user_data_dir",
+        metavar="DIR",
+        help="Chrome family on Linux/macOS: write into DIR/NativeMessagingHosts, for a browser "
+        "started with --user-data-dir=DIR",
+    )
     inst.set_defaults(func=_install)
 
     host = sub.add_parser("native-host", add_help=False)

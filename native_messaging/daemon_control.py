@@ -56,7 +56,8 @@ def url_for(port: int) -> str:
 
 
 def health(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
-    """The daemon's health JSON if artshade answers there (200, a JSON object naming the service), else None."""
+    """The daemon's health JSON if artshade answers there (200, a JSON object naming the service),
+    else None."""
     try:
         with _OPENER.open(url + HEALTH_PATH, timeout=timeout) as response:
             if response.status != 200:
@@ -148,7 +149,8 @@ def ensure_running(timeout_s: float) -> DaemonState:
             detail = _last_line(console)
             raise HostError(
                 Code.DAEMON_START_FAILED,
-                f"artshade serve exited with status {status}" + (f": {detail}" if detail else "")
+                f"artshade serve exited with status {status}"
+                + (f": {detail}" if detail else "")
                 + f" (see {console})",
             )
         if time.monotonic() >= deadline:

@@ -29,7 +29,8 @@ def check_protocol(request: dict[str, Any], *, required: bool) -> None:
         shown = "no protocol version" if theirs is None else f"protocol {str(theirs)[:20]}"
         raise HostError(
             Code.PROTOCOL_MISMATCH,
-            f"extension speaks {shown}, this host speaks {PROTOCOL_VERSION}; update artshade or the extension",
+            f"extension speaks {shown}, this host speaks {PROTOCOL_VERSION}; "
+            "update artshade or the extension",
             protocol=PROTOCOL_VERSION,
         )
 

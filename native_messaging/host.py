@@ -54,7 +54,9 @@ def handle(payload: bytes, caller: Caller) -> dict[str, Any]:
         caller.require_allowed()
         handler = ACTIONS.get(action)
         if handler is None:
-            raise HostError(Code.UNKNOWN_ACTION, f"unknown action {action[:64]!r}; known: {', '.join(ACTIONS)}")
+            raise HostError(
+                Code.UNKNOWN_ACTION, f"unknown action {action[:64]!r}; known: {', '.join(ACTIONS)}"
+            )
         check_protocol(request, required=False)
         return {**base, "ok": True, **handler(request, caller)}
     except HostError as err:
@@ -62,7 +64,9 @@ def handle(payload: bytes, caller: Caller) -> dict[str, Any]:
         return _error(base, err)
     except Exception:
         log.exception("internal error handling %s", base["action"])
-        return _error(base, HostError(Code.INTERNAL, "internal error in the artshade host (see native-host.log)"))
+        return _error(
+            base, HostError(Code.INTERNAL, "internal error in the artshade host (see native-host.log)")
+        )
 
 
 def _send(out: BinaryIO, reply: dict[str, Any]) -> None:
@@ -79,8 +83,12 @@ def _send(out: BinaryIO, reply: dict[str, Any]) -> None:
 def serve(argv: Sequence[str], stdin: BinaryIO, stdout: BinaryIO) -> int:
     """Answer requests until the browser closes the stream; returns the exit status."""
     caller = identify(argv)
-    log.info("host started for %s (%s, %s)", caller.description, caller.browser,
-             "allowed" if caller.allowed else "NOT allowed")
+    log.info(
+        "host started for %s (%s, %s)",
+        caller.description,
+        caller.browser,
+        "allowed" if caller.allowed else "NOT allowed",
+    )
     while True:
         try:
             payload = read_frame(stdin)
@@ -124,7 +132,9 @@ def run(argv: Sequence[str]) -> int:
     if not root.handlers:
         logging.basicConfig(stream=sys.stderr)
     for handler in root.handlers:
-        handler.setFormatter(logging.Formatter(f"%(asctime)s [{os.getpid()}] %(name)s %(levelname)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter(f"%(asctime)s [{os.getpid()}] %(name)s %(levelname)s: %(message)s")
+        )
     root.setLevel(logging.INFO)
     try:
         return serve(argv, sys.stdin.buffer, stdout)

@@ -99,7 +99,7 @@ def launcher_text(os_name: str) -> str:
     lines = ["#!/bin/sh", "# artshade native-messaging host launcher (artshade install-browser-host)"]
     for key, value in env.items():
         lines.append(f': "${{{key}:={shlex.quote(value)}}}"; export {key}')
-    lines.append(f"exec {shlex.quote(sys.executable)} -m artshade native-host \"$@\"")
+    lines.append(f'exec {shlex.quote(sys.executable)} -m artshade native-host "$@"')
     return "\n".join(lines) + "\n"
 
 
@@ -154,9 +154,14 @@ def _load_record() -> dict[str, Any]:
     except FileNotFoundError:
         return {"files": {}, "registry": {}, "dirs": []}
     except (OSError, ValueError) as err:
-        raise InstallError(f"the install record {record_path()} is unreadable ({err}); fix or delete it") from err
-    return {"files": dict(data.get("files", {})), "registry": dict(data.get("registry", {})),
-            "dirs": list(data.get("dirs", []))}
+        raise InstallError(
+            f"the install record {record_path()} is unreadable ({err}); fix or delete it"
+        ) from err
+    return {
+        "files": dict(data.get("files", {})),
+        "registry": dict(data.get("registry", {})),
+        "dirs": list(data.get("dirs", [])),
+    }
 
 
 def _save_record(record: dict[str, Any]) -> None:
@@ -239,7 +244,9 @@ def install(
                 assert registry is not None
                 registry.set(target.registry_key, str(target.manifest_path))
                 record["registry"][target.registry_key] = {
-                    "value": str(target.manifest_path), "browser": target.browser}
+                    "value": str(target.manifest_path),
+                    "browser": target.browser,
+                }
                 written.append(f"{target.browser} registry HKCU\\{target.registry_key}")
     finally:
         _save_record(record)
@@ -252,7 +259,9 @@ def uninstall(
     """Remove what ``install`` wrote for these browsers; returns (removed, kept-with-reason)."""
     unknown = set(browsers) - set(BROWSERS)
     if unknown:
-        raise InstallError(f"unknown browser {sorted(unknown)[0]!r}; choose from {', '.join(BROWSERS)} or all")
+        raise InstallError(
+            f"unknown browser {sorted(unknown)[0]!r}; choose from {', '.join(BROWSERS)} or all"
+        )
     record = _load_record()
     removed: list[str] = []
     kept: list[str] = []

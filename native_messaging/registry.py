@@ -47,4 +47,3 @@ class WindowsRegistry:
 
         with contextlib.suppress(FileNotFoundError):
             winreg.DeleteKey(winreg.HKEY_CURRENT_USER, key)  # type: ignore[attr-defined]
-

@@ -87,12 +87,17 @@ def protect(
     alpha = image.getchannel("A") if image.mode in ("RGBA", "LA", "PA") else None
     rgb = image.convert("RGB")
     if min(rgb.size) < MIN_SIDE:
-        raise ImageTooSmallError(f"image is {rgb.size[0]}x{rgb.size[1]} px; at least {MIN_SIDE} px per side is needed")
+        raise ImageTooSmallError(
+            f"image is {rgb.size[0]}x{rgb.size[1]} px; at least {MIN_SIDE} px per side is needed"
+        )
     dev = devices.pick(settings.device)
     folder = models.models_dir(models_dir)
     names = list(settings.encoders) or models.preset_encoders(settings.preset, dev, folder)
     ensemble = Ensemble(
-        [Member(models.load_encoder(n, folder=folder, device=dev, with_decoder=(i == 0))) for i, n in enumerate(names)]
+        [
+            Member(models.load_encoder(n, folder=folder, device=dev, with_decoder=(i == 0)))
+            for i, n in enumerate(names)
+        ]
     )
     torch.manual_seed(settings.seed)
 
@@ -104,7 +109,8 @@ def protect(
     report_progress(0.0, "target")
     targets = make_targets(
         TargetRequest(image=to_pil(x), settings=settings, models_dir=folder, device=dev,
-                      progress=lambda f, s: report_progress(f, "target"), encoders=[m.encoder for m in ensemble])
+                      progress=lambda f, s: report_progress(f, "target"),
+                      encoders=[m.encoder for m in ensemble])
     )  # fmt: skip
     target_tensors = [TargetTensor(fit_cover(to_tensor(t.image, dev), wh, ww), t.weight) for t in targets]
     t_target = time.perf_counter()
@@ -141,13 +147,21 @@ def protect(
         "optimiser": {**outcome.summary(), "steps_planned": schedule.steps,
                       "scale_back": round(extra_scale, 4)},
     }  # fmt: skip
-    extras = {"x": x, "delta": outcome.delta, "targets": target_tensors, "ensemble": ensemble, "original": rgb}
+    extras = {
+        "x": x,
+        "delta": outcome.delta,
+        "targets": target_tensors,
+        "ensemble": ensemble,
+        "original": rgb,
+    }
     if measure:
         report_progress(0.0, "measuring")
         report["quality"] = quality_report(rgb, out.convert("RGB"))
         target_full = to_pil(target_tensors[0].image)
         profiles = ["none", "instagram", "x", settings.platform]
-        report["pull"] = pull_report([m.encoder for m in ensemble], rgb, out.convert("RGB"), target_full, profiles)
+        report["pull"] = pull_report(
+            [m.encoder for m in ensemble], rgb, out.convert("RGB"), target_full, profiles
+        )
     t_end = time.perf_counter()
     report["timings"] = {
         "load_s": round(t_loaded - t0, 3),
@@ -180,7 +194,9 @@ def protect_bytes(
     encoded = io.encode_image(result.image.convert("RGB"), loaded, fmt)
     result.report["input"]["format"] = loaded.format
     result.report["output"] = {"format": fmt, "bytes": len(encoded)}
-    return BytesResult(encoded, fmt, io.media_type(fmt), loaded.rgb.size[0], loaded.rgb.size[1], result.report)
+    return BytesResult(
+        encoded, fmt, io.media_type(fmt), loaded.rgb.size[0], loaded.rgb.size[1], result.report
+    )
 
 
 def protect_file(

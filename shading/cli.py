@@ -32,12 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--concept", help="poison: what the image shows (default: detected with CLIP)")
     p.add_argument("--poison-target", help="poison: the concept to pull toward (default: from the mapping)")
     p.add_argument("--fallback", choices=("none", "guard"), default="none",
-                   help="if cloak/poison models are missing, use built-in targets instead of failing")  # fmt: skip
+                   help="if cloak/poison models are missing, use built-in targets instead of "
+                   "failing")  # fmt: skip
     p.add_argument("--format", help="output format: jpeg, png, webp, tiff (default: same as input)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--encoders", help="comma-separated encoder names (default: the preset's)")
-    p.add_argument("--models", type=Path, metavar="DIR", help="models folder (default: $ARTSHADE_MODELS, then "
-                   "the user cache)")  # fmt: skip
+    p.add_argument("--models", type=Path, metavar="DIR",
+                   help="models folder (default: $ARTSHADE_MODELS, then the user cache)")  # fmt: skip
     p.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON report")
     p.add_argument("--preview", type=Path, metavar="FILE.png", help="write a side-by-side preview")
     p.add_argument("--seed", type=int, default=0)

@@ -11,7 +11,8 @@ from .errors import SettingsError
 
 
 def pick(preference: str = "auto") -> torch.device:
-    """The device to run on.  ``auto`` prefers CUDA, then MPS, then CPU; naming one that is absent is an error."""
+    """The device to run on.  ``auto`` prefers CUDA, then MPS, then CPU; naming one that is absent is
+    an error."""
     if preference == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -48,8 +49,12 @@ def describe(preference: str = "auto") -> dict[str, Any]:
     """What the engine would run on, for status displays."""
     device = pick(preference)
     precision = autocast_dtype(device)
-    info: dict[str, Any] = {"type": device.type, "name": "CPU", "torch": torch.__version__,
-                            "precision": str(precision).removeprefix("torch.") if precision else "float32"}
+    info: dict[str, Any] = {
+        "type": device.type,
+        "name": "CPU",
+        "torch": torch.__version__,
+        "precision": str(precision).removeprefix("torch.") if precision else "float32",
+    }
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         info.update(name=props.name, memory_gb=round(props.total_memory / 2**30, 1))

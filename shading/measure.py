@@ -51,7 +51,10 @@ def pull_report(
             prof = PROFILES[name]
             zp = encode_view(enc, apply_real(protected, prof))
             zb = zx if name == "none" else encode_view(enc, apply_real(original, prof))
-            rows[name] = {"pull": round(pull_value(zp, zx, zt), 4), "baseline": round(pull_value(zb, zx, zt), 4)}
+            rows[name] = {
+                "pull": round(pull_value(zp, zx, zt), 4),
+                "baseline": round(pull_value(zb, zx, zt), 4),
+            }
         out[enc.name] = rows
     return out
 

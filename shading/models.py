@@ -49,13 +49,16 @@ CATALOGUE: dict[str, ModelSpec] = {
                   files=("diffusion_pytorch_model.safetensors",)),
         ModelSpec("taesd3", "tiny-ae", "madebyollin/taesd3", "tiny autoencoder, SD3 latent space (16 ch)", 5,
                   files=("diffusion_pytorch_model.safetensors",)),
-        ModelSpec("taesdxl", "tiny-ae", "madebyollin/taesdxl", "tiny autoencoder, SDXL latent space (4 ch)", 5,
+        ModelSpec("taesdxl", "tiny-ae", "madebyollin/taesdxl",
+                  "tiny autoencoder, SDXL latent space (4 ch)", 5,
                   files=("diffusion_pytorch_model.safetensors",)),
-        ModelSpec("taesd", "tiny-ae", "madebyollin/taesd", "tiny autoencoder, SD 1.x/2.x latent space (4 ch)", 5,
+        ModelSpec("taesd", "tiny-ae", "madebyollin/taesd",
+                  "tiny autoencoder, SD 1.x/2.x latent space (4 ch)", 5,
                   files=("diffusion_pytorch_model.safetensors",)),
         ModelSpec("sd-vae", "vae", "stabilityai/sd-vae-ft-mse", "SD 1.x/2.x VAE (AutoencoderKL)", 335,
                   allow=("config.json", "diffusion_pytorch_model.safetensors")),
-        ModelSpec("sdxl-vae", "vae", "madebyollin/sdxl-vae-fp16-fix", "SDXL VAE (AutoencoderKL, fp16-safe)", 335,
+        ModelSpec("sdxl-vae", "vae", "madebyollin/sdxl-vae-fp16-fix",
+                  "SDXL VAE (AutoencoderKL, fp16-safe)", 335,
                   allow=("config.json", "diffusion_pytorch_model.safetensors")),
         ModelSpec("flux-vae", "vae", "black-forest-labs/FLUX.1-schnell", "FLUX.1 VAE (AutoencoderKL)", 335,
                   subfolder="vae", allow=("vae/config.json", "vae/diffusion_pytorch_model.safetensors")),
@@ -71,7 +74,8 @@ CATALOGUE: dict[str, ModelSpec] = {
                   "Stable Diffusion XL base", 7000,
                   allow=("*.json", "*.txt", "unet/*.fp16.safetensors", "vae/*.fp16.safetensors",
                          "text_encoder*/*.fp16.safetensors", "tokenizer*/*")),
-        ModelSpec("clip", "clip", "openai/clip-vit-base-patch32", "CLIP ViT-B/32 (concept and style detection)", 600,
+        ModelSpec("clip", "clip", "openai/clip-vit-base-patch32",
+                  "CLIP ViT-B/32 (concept and style detection)", 600,
                   allow=("*.json", "*.txt", "model.safetensors")),
     )
 }  # fmt: skip
@@ -185,12 +189,19 @@ def fetch(name: str, folder: Path | None = None, *, progress: bool = True) -> Pa
         raise
     except Exception as err:
         reason = type(err).__name__
-        if os.environ.get("HF_HUB_OFFLINE") or "Offline" in reason or "Connect" in reason or "LocalEntry" in reason:
+        if (
+            os.environ.get("HF_HUB_OFFLINE")
+            or "Offline" in reason
+            or "Connect" in reason
+            or "LocalEntry" in reason
+        ):
             raise ModelError(
                 f"cannot download {name} from the model hub ({spec.hub_id}): no connection or offline mode; "
                 f"connect and rerun `artshade models fetch {name}`, or copy its files into {folder}"
             ) from err
-        raise ModelError(f"downloading {name} ({spec.hub_id}) failed: {reason}: {str(err).splitlines()[0]}") from err
+        raise ModelError(
+            f"downloading {name} ({spec.hub_id}) failed: {reason}: {str(err).splitlines()[0]}"
+        ) from err
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -225,7 +236,9 @@ def load_encoder(
             encoder = DiffusersVAEEncoder.load(
                 where,
                 name,
-                subfolder=spec.subfolder if (not local or (Path(where) / (spec.subfolder or "")).is_dir()) else None,
+                subfolder=spec.subfolder
+                if (not local or (Path(where) / (spec.subfolder or "")).is_dir())
+                else None,
                 device=device,
                 keep_decoder=with_decoder,
             )

@@ -71,7 +71,9 @@ SCHEDULES: dict[str, Schedule] = {
     "fast": Schedule(steps=16, crop=512, scales=(512,), flips=False, lr=0.35),
     # scales repeat to weight them: two views in three at 512, the size training pipelines use most
     "default": Schedule(steps=60, crop=512, scales=(512, 512, 768), flips=False, lr=0.3),
-    "max": Schedule(steps=100, crop=512, scales=(512, 768, 1024), flips=True, shade_short_side=768, patience=40),
+    "max": Schedule(
+        steps=100, crop=512, scales=(512, 768, 1024), flips=True, shade_short_side=768, patience=40
+    ),
 }
 
 BUDGETS: dict[str, Budget] = {
@@ -121,7 +123,9 @@ def upsample(delta: Tensor, height: int, width: int) -> Tensor:
 class _TargetLatents:
     """Each (encoder, target, scale, flip)'s latents of the whole view, computed on first use."""
 
-    def __init__(self, ensemble: Ensemble, targets: list[TargetTensor], x: Tensor, precision: Callable) -> None:
+    def __init__(
+        self, ensemble: Ensemble, targets: list[TargetTensor], x: Tensor, precision: Callable
+    ) -> None:
         self.ensemble, self.targets, self.x, self.precision = ensemble, targets, x, precision
         self.cache: dict[tuple[int, int, int, bool], Tensor] = {}
         self.norms: dict[tuple[int, int], float] = {}
@@ -132,7 +136,9 @@ class _TargetLatents:
         if key not in self.cache:
             img = eot.full_view(self.targets[k].image, scale)
             with self.precision():
-                self.cache[key] = self.ensemble.members[e].encoder.encode(img.flip(-1) if flip else img).float()
+                self.cache[key] = (
+                    self.ensemble.members[e].encoder.encode(img.flip(-1) if flip else img).float()
+                )
         return self.cache[key]
 
     @torch.no_grad()

@@ -90,7 +90,9 @@ class Settings:
             else:
                 if not isinstance(raw, str):
                     raise SettingsError(f"{key} must be a string, got {raw!r}")
-                changes[key] = raw.strip().lower() if key not in {"style", "concept", "poison_target"} else raw.strip()
+                changes[key] = (
+                    raw.strip().lower() if key not in {"style", "concept", "poison_target"} else raw.strip()
+                )
         return dataclasses.replace(base, **changes)
 
     def replace(self, **changes: Any) -> Settings:

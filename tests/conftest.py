@@ -40,7 +40,9 @@ def eval_images(shared_dir: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, models_dir: Path) -> Path:
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, models_dir: Path
+) -> Path:
     """Keep every test away from the real user's folders; point model lookup at the shared weights."""
     home = tmp_path_factory.mktemp("artshade-home")
     monkeypatch.setenv("ARTSHADE_HOME", str(home))

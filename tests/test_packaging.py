@@ -29,7 +29,9 @@ print(json.dumps({
 
 
 def test_parts_install_under_artshade(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-c", PROBE], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     found = json.loads(out.stdout)
     for part in ("shading", "daemon", "native_messaging"):

@@ -46,7 +46,7 @@ class DiffusersVAEEncoder(ImageEncoder):
         if quant is not None:
             h = quant(h)
         mean = h[:, : self.latent_channels]
-        return ((mean.float() - self.shift_factor) * self.scaling_factor)
+        return (mean.float() - self.shift_factor) * self.scaling_factor
 
     def decode(self, z: Tensor) -> Tensor | None:
         if not self.keep_decoder:

@@ -60,7 +60,11 @@ class Block(nn.Module):
     def __init__(self, channels: int, midblock_gn: bool = False) -> None:
         super().__init__()
         self.conv = nn.Sequential(
-            _conv(channels, channels), nn.ReLU(), _conv(channels, channels), nn.ReLU(), _conv(channels, channels)
+            _conv(channels, channels),
+            nn.ReLU(),
+            _conv(channels, channels),
+            nn.ReLU(),
+            _conv(channels, channels),
         )
         self.skip = nn.Identity()
         self.fuse = nn.ReLU()

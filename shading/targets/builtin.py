@@ -97,7 +97,11 @@ def _sketch(img: Image.Image) -> Image.Image:
     return edges.convert("RGB")
 
 
-RESTYLES: dict[str, Callable[[Image.Image], Image.Image]] = {"poster": _poster, "mosaic": _mosaic, "sketch": _sketch}
+RESTYLES: dict[str, Callable[[Image.Image], Image.Image]] = {
+    "poster": _poster,
+    "mosaic": _mosaic,
+    "sketch": _sketch,
+}
 
 #: every name ``--target`` accepts besides ``auto``
 BUILTIN_TARGETS = (*RESTYLES, *PATTERNS)
@@ -112,7 +116,9 @@ def builtin_target(name: str, artwork: Image.Image, seed: int) -> Image.Image:
 
 def pattern(name: str, width: int, height: int, seed: int) -> Image.Image:
     if name not in PATTERNS:
-        raise SettingsError(f"unknown built-in target {name!r}; choose auto or one of {', '.join(BUILTIN_TARGETS)}")
+        raise SettingsError(
+            f"unknown built-in target {name!r}; choose auto or one of {', '.join(BUILTIN_TARGETS)}"
+        )
     rng = np.random.default_rng([seed, sorted(PATTERNS).index(name)])
     arr = PATTERNS[name](width, height, rng)
     return Image.fromarray((np.clip(arr, 0, 1) * 255).round().astype(np.uint8), "RGB")
@@ -126,7 +132,9 @@ def make_guard_targets(request: TargetRequest) -> list[Target]:
         return [Target(loaded.rgb, "image", {"path": str(s.target_image), "size": list(loaded.rgb.size)})]
     if s.target != "auto":
         kind = "restyle" if s.target in RESTYLES else "pattern"
-        return [Target(builtin_target(s.target, request.image, s.seed), kind, {"name": s.target, "seed": s.seed})]
+        return [
+            Target(builtin_target(s.target, request.image, s.seed), kind, {"name": s.target, "seed": s.seed})
+        ]
     return [_farthest(request, RESTYLES)]
 
 
@@ -149,5 +157,13 @@ def _farthest(request: TargetRequest, family: Mapping[str, object]) -> Target:
         scores[name] = total
     best = max(scores, key=scores.__getitem__) if request.encoders else next(iter(family))
     kind = "restyle" if best in RESTYLES else "pattern"
-    return Target(candidates[best], kind, {"name": best, "seed": s.seed, "chosen_by": "farthest encoding",
-                                           "scores": {k: round(v, 4) for k, v in scores.items()}})
+    return Target(
+        candidates[best],
+        kind,
+        {
+            "name": best,
+            "seed": s.seed,
+            "chosen_by": "farthest encoding",
+            "scores": {k: round(v, 4) for k, v in scores.items()},
+        },
+    )

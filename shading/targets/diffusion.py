@@ -80,9 +80,14 @@ class Params:
     def from_settings(cls, settings: Settings) -> Params:
         raw = {k: settings.extra.get(k, v) for k, v in DEFAULTS.items()}
         try:
-            p = cls(strength=float(raw["strength"]), cloak_steps=int(raw["cloak_steps"]),
-                    anchor_steps=int(raw["anchor_steps"]), guidance=float(raw["guidance"]),
-                    anchors=int(raw["anchors"]), cloak_weight=float(raw["cloak_weight"]))
+            p = cls(
+                strength=float(raw["strength"]),
+                cloak_steps=int(raw["cloak_steps"]),
+                anchor_steps=int(raw["anchor_steps"]),
+                guidance=float(raw["guidance"]),
+                anchors=int(raw["anchors"]),
+                cloak_weight=float(raw["cloak_weight"]),
+            )
         except (TypeError, ValueError) as err:
             raise SettingsError(f"bad diffusion target setting: {err}") from None
         if not 0.05 <= p.strength <= 1.0:
@@ -180,17 +185,26 @@ class _Maker:
         """CLIP's view of the artwork (cached per CLIP model and image)."""
         ref = self.clip_ref()
         style_prompts = {s.name: s.prompt for s in style_catalogue.STYLES.values()}
-        key = make_key("clip", {"v": CACHE_VERSION, "model": ref.name, "fp": ref.fingerprint,
-                                "image": self.image_hash, "vocabulary": list(concepts.VOCABULARY),
-                                "styles": style_prompts})
+        key = make_key(
+            "clip",
+            {
+                "v": CACHE_VERSION,
+                "model": ref.name,
+                "fp": ref.fingerprint,
+                "image": self.image_hash,
+                "vocabulary": list(concepts.VOCABULARY),
+                "styles": style_prompts,
+            },
+        )
         hit = self.cache.get_json(key)
         if hit is not None and isinstance(hit.get("concepts"), dict) and isinstance(hit.get("styles"), dict):
             return hit, True
         self._progress(self._done / self._total, f"target: analysing with {ref.name}")
         model, processor = dm.load_clip(ref, self.request.device)
         try:
-            result = diffusion_clip.analyse(model, processor, self.request.image, concepts.VOCABULARY,
-                                            style_prompts)
+            result = diffusion_clip.analyse(
+                model, processor, self.request.image, concepts.VOCABULARY, style_prompts
+            )
         finally:
             del model, processor
             dm.free()
@@ -199,8 +213,16 @@ class _Maker:
 
     def _farthest_from(self, concept: str) -> tuple[str, dict[str, float]]:
         ref = self.clip_ref()
-        key = make_key("far", {"v": CACHE_VERSION, "model": ref.name, "fp": ref.fingerprint, "concept": concept,
-                               "vocabulary": list(concepts.VOCABULARY)})
+        key = make_key(
+            "far",
+            {
+                "v": CACHE_VERSION,
+                "model": ref.name,
+                "fp": ref.fingerprint,
+                "concept": concept,
+                "vocabulary": list(concepts.VOCABULARY),
+            },
+        )
         sims = self.cache.get_json(key)
         if not sims or not all(isinstance(v, float) for v in sims.values()):
             model, processor = dm.load_clip(ref, self.request.device)
@@ -228,10 +250,19 @@ class _Maker:
             info["clip_model"] = self.clip_ref().describe()
             info["clip_from_cache"] = cached
         w, h = self.request.image.size
-        key_parts = {"v": CACHE_VERSION, "what": "cloak", "model": self.sd.name, "fp": self.sd.fingerprint,
-                     "prompt": style.prompt, "negative": style_catalogue.NEGATIVE_PROMPT, "seed": s.seed,
-                     "strength": p.strength, "steps": p.cloak_steps, "guidance": p.guidance,
-                     "image": self.image_hash}
+        key_parts = {
+            "v": CACHE_VERSION,
+            "what": "cloak",
+            "model": self.sd.name,
+            "fp": self.sd.fingerprint,
+            "prompt": style.prompt,
+            "negative": style_catalogue.NEGATIVE_PROMPT,
+            "seed": s.seed,
+            "strength": p.strength,
+            "steps": p.cloak_steps,
+            "guidance": p.guidance,
+            "image": self.image_hash,
+        }
         key = make_key("cloak", key_parts)
         hit = self.cache.get_image(key)
         if hit is not None:
@@ -240,17 +271,32 @@ class _Maker:
             native, multiple = self._native()
             gw, gh = generation_size(native, multiple, w / h)
             init = self.request.image.convert("RGB").resize((gw, gh), Image.Resampling.LANCZOS)
-            image = self.pipes.img2img()(prompt=style.prompt, negative_prompt=style_catalogue.NEGATIVE_PROMPT, image=init,
-                         strength=p.strength, num_inference_steps=p.cloak_steps, guidance_scale=p.guidance,
-                         generator=torch.Generator("cpu").manual_seed(s.seed),
-                         callback_on_step_end=self._step_callback(1.0, f"target: cloak in {style.name}"),
-                         ).images[0]
+            image = self.pipes.img2img()(
+                prompt=style.prompt,
+                negative_prompt=style_catalogue.NEGATIVE_PROMPT,
+                image=init,
+                strength=p.strength,
+                num_inference_steps=p.cloak_steps,
+                guidance_scale=p.guidance,
+                generator=torch.Generator("cpu").manual_seed(s.seed),
+                callback_on_step_end=self._step_callback(1.0, f"target: cloak in {style.name}"),
+            ).images[0]
             made = {"size": [gw, gh], "model": self.sd.describe()}
             self.cache.put_image(key, image, made)
         self._done += 1.0
-        info.update(style=style.name, style_prompt=style.prompt, style_chosen_by=how, seed=s.seed,
-                    strength=p.strength, steps=p.cloak_steps, guidance=p.guidance, model=self.sd.describe(),
-                    generated_size=made.get("size"), cache_key=key, from_cache=hit is not None)
+        info.update(
+            style=style.name,
+            style_prompt=style.prompt,
+            style_chosen_by=how,
+            seed=s.seed,
+            strength=p.strength,
+            steps=p.cloak_steps,
+            guidance=p.guidance,
+            model=self.sd.describe(),
+            generated_size=made.get("size"),
+            cache_key=key,
+            from_cache=hit is not None,
+        )
         return Target(image.convert("RGB"), "style", info)
 
     # -- poison
@@ -285,16 +331,33 @@ class _Maker:
             raise SettingsError(f"poison target {target!r} is the image's own concept; choose another")
         prompt = concepts.prompt_for(target)
         aspect = nearest_aspect(*self.request.image.size)
-        info.update(concept=concept, concept_score=score, concept_detected_by=how, poison_target=target,
-                    poison_target_chosen_by=target_how, prompt=prompt, model=self.sd.describe())
+        info.update(
+            concept=concept,
+            concept_score=score,
+            concept_detected_by=how,
+            poison_target=target,
+            poison_target_chosen_by=target_how,
+            prompt=prompt,
+            model=self.sd.describe(),
+        )
         anchors: list[tuple[Image.Image, dict[str, Any]]] = []
         for i in range(p.anchors):
             seed = s.seed + i
-            key = make_key("anchor", {"v": CACHE_VERSION, "what": "anchor", "model": self.sd.name,
-                                      "fp": self.sd.fingerprint, "prompt": prompt,
-                                      "negative": concepts.ANCHOR_NEGATIVE,
-                                      "seed": seed, "steps": p.anchor_steps, "guidance": p.guidance,
-                                      "aspect": round(aspect, 4)})
+            key = make_key(
+                "anchor",
+                {
+                    "v": CACHE_VERSION,
+                    "what": "anchor",
+                    "model": self.sd.name,
+                    "fp": self.sd.fingerprint,
+                    "prompt": prompt,
+                    "negative": concepts.ANCHOR_NEGATIVE,
+                    "seed": seed,
+                    "steps": p.anchor_steps,
+                    "guidance": p.guidance,
+                    "aspect": round(aspect, 4),
+                },
+            )
             hit = self.cache.get_image(key)
             if hit is not None:
                 image, made = hit
@@ -302,24 +365,47 @@ class _Maker:
                 image, made = self._anchor(prompt, seed, aspect, i)
                 self.cache.put_image(key, image, made)
             self._done += 1.0
-            anchors.append((image, {"cache_key": key, "seed": seed, "from_cache": hit is not None,
-                                    "generated_size": made.get("size")}))
+            anchors.append(
+                (
+                    image,
+                    {
+                        "cache_key": key,
+                        "seed": seed,
+                        "from_cache": hit is not None,
+                        "generated_size": made.get("size"),
+                    },
+                )
+            )
         out = []
         for i, (image, anchor) in enumerate(anchors):
-            facts = {**info, "anchor": anchor, "anchor_index": i, "anchors_total": p.anchors,
-                     "steps": p.anchor_steps, "guidance": p.guidance, "from_cache": anchor["from_cache"]}
+            facts = {
+                **info,
+                "anchor": anchor,
+                "anchor_index": i,
+                "anchors_total": p.anchors,
+                "steps": p.anchor_steps,
+                "guidance": p.guidance,
+                "from_cache": anchor["from_cache"],
+            }
             out.append(Target(image.convert("RGB"), "concept", facts, weight=1.0 / p.anchors))
         return out
 
-    def _anchor(self, prompt: str, seed: int, aspect: float, index: int) -> tuple[Image.Image, dict[str, Any]]:
+    def _anchor(
+        self, prompt: str, seed: int, aspect: float, index: int
+    ) -> tuple[Image.Image, dict[str, Any]]:
         p = self.params
         native, multiple = self._native()
         gw, gh = generation_size(native, multiple, aspect)
-        image = self.pipes.text2img()(prompt=prompt, negative_prompt=concepts.ANCHOR_NEGATIVE,
-                     width=gw, height=gh, num_inference_steps=p.anchor_steps, guidance_scale=p.guidance,
-                     generator=torch.Generator("cpu").manual_seed(seed),
-                     callback_on_step_end=self._step_callback(1.0, f"target: anchor {index + 1} ({prompt})"),
-                     ).images[0]
+        image = self.pipes.text2img()(
+            prompt=prompt,
+            negative_prompt=concepts.ANCHOR_NEGATIVE,
+            width=gw,
+            height=gh,
+            num_inference_steps=p.anchor_steps,
+            guidance_scale=p.guidance,
+            generator=torch.Generator("cpu").manual_seed(seed),
+            callback_on_step_end=self._step_callback(1.0, f"target: anchor {index + 1} ({prompt})"),
+        ).images[0]
         return image, {"size": [gw, gh], "model": self.sd.describe(), "prompt": prompt, "seed": seed}
 
 

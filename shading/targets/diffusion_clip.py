@@ -19,8 +19,9 @@ from . import concepts
 def _text_features(model: Any, processor: Any, texts: Sequence[str]) -> torch.Tensor:
     device = next(model.parameters()).device
     batch = processor(text=list(texts), return_tensors="pt", padding=True, truncation=True)
-    out = model.get_text_features(input_ids=batch["input_ids"].to(device),
-                                  attention_mask=batch["attention_mask"].to(device))
+    out = model.get_text_features(
+        input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
+    )
     feats = out if isinstance(out, torch.Tensor) else out.pooler_output
     return torch.nn.functional.normalize(feats.float(), dim=-1)
 
@@ -36,8 +37,9 @@ def _image_features(model: Any, processor: Any, image: Image.Image) -> torch.Ten
 
 
 @torch.no_grad()
-def analyse(model: Any, processor: Any, image: Image.Image, vocabulary: Sequence[str],
-            style_prompts: dict[str, str]) -> dict[str, Any]:
+def analyse(
+    model: Any, processor: Any, image: Image.Image, vocabulary: Sequence[str], style_prompts: dict[str, str]
+) -> dict[str, Any]:
     """Zero-shot concept probabilities (softmax over the vocabulary, CLIP's own logit scale) and the cosine
     similarity of the artwork to each style prompt."""
     img = _image_features(model, processor, image)

@@ -59,22 +59,32 @@ def chosen_names(extra: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def resolve(name: str, folder: Path, *, want: str) -> ModelRef:
-    """Find ``name`` (``want`` = "pipeline" or "clip") or raise ModelError with the command that fetches it."""
+    """Find ``name`` (``want`` = "pipeline" or "clip") or raise ModelError with the command that
+    fetches it."""
     spec = models.CATALOGUE.get(name)
     if spec is not None:
         ok = spec.kind.startswith("pipeline") if want == "pipeline" else spec.kind == "clip"
         if not ok:
-            raise ModelError(f"{name} is a {spec.kind} model; a {want} model is needed here (e.g. "
-                             f"{'sd15, sd21 or sdxl' if want == 'pipeline' else 'clip'})")
+            raise ModelError(
+                f"{name} is a {spec.kind} model; a {want} model is needed here (e.g. "
+                f"{'sd15, sd21 or sdxl' if want == 'pipeline' else 'clip'})"
+            )
         where = models.require(name, folder)
         family = {"pipeline-sd": "sd", "pipeline-sdxl": "sdxl", "clip": "clip"}[spec.kind]
-        return ModelRef(name, where, family, fingerprint(where, spec.hub_id if isinstance(where, str) else None))
+        return ModelRef(
+            name, where, family, fingerprint(where, spec.hub_id if isinstance(where, str) else None)
+        )
     path = Path(name).expanduser()
     if path.is_dir():
         return ModelRef(path.name, path, _family_of(path, want), fingerprint(path))
-    known = [n for n, s in models.CATALOGUE.items() if (s.kind.startswith("pipeline") if want == "pipeline"
-                                                          else s.kind == "clip")]
-    raise ModelError(f"unknown {want} model {name!r}: use one of {', '.join(known)} or a folder with a saved model")
+    known = [
+        n
+        for n, s in models.CATALOGUE.items()
+        if (s.kind.startswith("pipeline") if want == "pipeline" else s.kind == "clip")
+    ]
+    raise ModelError(
+        f"unknown {want} model {name!r}: use one of {', '.join(known)} or a folder with a saved model"
+    )
 
 
 def _family_of(path: Path, want: str) -> str:
@@ -172,7 +182,9 @@ class Pipelines:
             if self.ref.family == "sdxl":
                 self._img2img = StableDiffusionXLImg2ImgPipeline(**base.components)
             else:
-                self._img2img = StableDiffusionImg2ImgPipeline(**base.components, requires_safety_checker=False)
+                self._img2img = StableDiffusionImg2ImgPipeline(
+                    **base.components, requires_safety_checker=False
+                )
             self._img2img.set_progress_bar_config(disable=True)
         return self._place(self._img2img)
 
@@ -233,8 +245,10 @@ def load_text2img(ref: ModelRef, device: torch.device) -> Any:
         except (OSError, ValueError) as err:
             errors.append(f"{type(err).__name__}: {_first_line(err)}")
     else:
-        raise ModelError(f"cannot load {ref.name} from {ref.where} ({errors[-1]}); "
-                         f"reinstall it with `artshade models fetch {ref.name}`")
+        raise ModelError(
+            f"cannot load {ref.name} from {ref.where} ({errors[-1]}); "
+            f"reinstall it with `artshade models fetch {ref.name}`"
+        )
     pipe.set_progress_bar_config(disable=True)
     _use_fast_scheduler(pipe)
     return pipe
@@ -263,8 +277,10 @@ def load_clip(ref: ModelRef, device: torch.device) -> tuple[Any, Any]:
         model: Any = CLIPModel.from_pretrained(ref.where, torch_dtype=dtype, local_files_only=True)
         processor = CLIPProcessor.from_pretrained(ref.where, local_files_only=True)
     except (OSError, ValueError) as err:
-        raise ModelError(f"cannot load {ref.name} from {ref.where} ({type(err).__name__}: {_first_line(err)}); "
-                         f"reinstall it with `artshade models fetch {ref.name}`") from err
+        raise ModelError(
+            f"cannot load {ref.name} from {ref.where} ({type(err).__name__}: {_first_line(err)}); "
+            f"reinstall it with `artshade models fetch {ref.name}`"
+        ) from err
     model.to(device=device)
     return model.eval(), processor
 

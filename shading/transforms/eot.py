@@ -97,7 +97,19 @@ def sample_view(cfg: EOTConfig, height: int, width: int, gen: torch.Generator) -
     kernel = "bicubic" if float(torch.rand((), generator=gen)) < 0.5 else "bilinear"
     blur = uniform(0.3, 1.0) if float(torch.rand((), generator=gen)) < cfg.blur_p else 0.0
     noise = uniform(0.5, 2.0) / 255 if float(torch.rand((), generator=gen)) < cfg.noise_p else 0.0
-    return View(scale, factor, (top, left, bottom, right), (vy, vx), (oy, ox), size, flip, quality, kernel, blur, noise)
+    return View(
+        scale,
+        factor,
+        (top, left, bottom, right),
+        (vy, vx),
+        (oy, ox),
+        size,
+        flip,
+        quality,
+        kernel,
+        blur,
+        noise,
+    )
 
 
 def effective_scale(height: int, width: int, scale: int) -> int:
@@ -123,7 +135,9 @@ def full_view(x: Tensor, scale: int) -> Tensor:
 
 def _resize_crop_flip(sub: Tensor, view: View) -> Tensor:
     h, w = sub.shape[-2:]
-    out = resize(sub, max(view.size, round(h * view.factor)), max(view.size, round(w * view.factor)), view.kernel)
+    out = resize(
+        sub, max(view.size, round(h * view.factor)), max(view.size, round(w * view.factor)), view.kernel
+    )
     oy = min(view.offset[0], out.shape[-2] - view.size)
     ox = min(view.offset[1], out.shape[-1] - view.size)
     out = out[..., oy : oy + view.size, ox : ox + view.size]

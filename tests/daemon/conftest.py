@@ -37,19 +37,26 @@ def canonical(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Can
     data = image_bytes()
 
     async def shade() -> Canonical:
-        async with running(config, write_runtime_file=False) as server, aiohttp.ClientSession(
-            server.url, headers=AUTH
-        ) as http:
-            posted = await http.post("/v1/protect", params=CANON_QUERY, data=data, headers={"Content-Type": "image/png"})
+        async with (
+            running(config, write_runtime_file=False) as server,
+            aiohttp.ClientSession(server.url, headers=AUTH) as http,
+        ):
+            posted = await http.post(
+                "/v1/protect", params=CANON_QUERY, data=data, headers={"Content-Type": "image/png"}
+            )
             assert posted.status == 202, await posted.text()
             job = await posted.json()
-            async with http.get(f"/v1/jobs/{job['id']}/events", timeout=aiohttp.ClientTimeout(total=900)) as stream:
+            async with http.get(
+                f"/v1/jobs/{job['id']}/events", timeout=aiohttp.ClientTimeout(total=900)
+            ) as stream:
                 assert stream.status == 200
                 events = await read_sse(stream)
             result = await http.get(f"/v1/jobs/{job['id']}/result")
             assert result.status == 200, await result.text()
             report = await (await http.get(f"/v1/jobs/{job['id']}/report")).json()
-            return Canonical(data, job, events, await result.read(), result.content_type, report, root / "cache")
+            return Canonical(
+                data, job, events, await result.read(), result.content_type, report, root / "cache"
+            )
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # its own loop, whoever asks first
         return pool.submit(asyncio.run, shade()).result()

@@ -27,7 +27,13 @@ FIREFOX_ORIGIN = "moz-extension://0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
 def image_bytes(size: int = 64, variant: int = 0, fmt: str = "PNG") -> bytes:
     """A small picture with some structure (a gradient and a square), different for each ``variant``."""
     im = Image.new("RGB", (size, size))
-    im.putdata([((x * 4 + variant * 37) % 256, (y * 4) % 256, (x + y + variant) % 256) for y in range(size) for x in range(size)])
+    im.putdata(
+        [
+            ((x * 4 + variant * 37) % 256, (y * 4) % 256, (x + y + variant) % 256)
+            for y in range(size)
+            for x in range(size)
+        ]
+    )
     im.paste((240, 240, 240), (size // 4, size // 4, size // 2, size // 2))
     buf = io.BytesIO()
     im.save(buf, fmt)
@@ -77,7 +83,9 @@ class GatedEngine:
         self.settings: list[Any] = []
         self.result = result
 
-    def __call__(self, data: bytes, settings: Any, *, progress: Callable[[float, str], None], **_: Any) -> Any:
+    def __call__(
+        self, data: bytes, settings: Any, *, progress: Callable[[float, str], None], **_: Any
+    ) -> Any:
         self.calls.append(data)
         self.settings.append(settings)
         self.started.set()
@@ -111,13 +119,17 @@ class Daemons:
 
 
 @contextlib.asynccontextmanager
-async def client(server: Server, *, token: str | None = TOKEN, **headers: str) -> AsyncIterator[aiohttp.ClientSession]:
+async def client(
+    server: Server, *, token: str | None = TOKEN, **headers: str
+) -> AsyncIterator[aiohttp.ClientSession]:
     base = {"Authorization": f"Bearer {token}"} if token else {}
     async with aiohttp.ClientSession(server.url, headers={**base, **headers}) as http:
         yield http
 
 
-async def wait_for_state(http: aiohttp.ClientSession, job_id: str, states: tuple[str, ...], timeout: float = 600) -> dict[str, Any]:
+async def wait_for_state(
+    http: aiohttp.ClientSession, job_id: str, states: tuple[str, ...], timeout: float = 600
+) -> dict[str, Any]:
     """Poll a job until it is in one of ``states`` (bounded; the engine is slow on a busy CPU)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -139,7 +151,9 @@ class ThreadedDaemon:
 
     def __enter__(self) -> Server:
         self.thread.start()
-        self.server = asyncio.run_coroutine_threadsafe(start(self.config, write_runtime_file=False), self.loop).result(60)
+        self.server = asyncio.run_coroutine_threadsafe(
+            start(self.config, write_runtime_file=False), self.loop
+        ).result(60)
         return self.server
 
     def __exit__(self, *exc: object) -> None:
@@ -147,5 +161,3 @@ class ThreadedDaemon:
         asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(60)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
-
-

@@ -9,7 +9,9 @@ from artshade.shading.settings import Settings
 
 
 def result(n: int) -> Result:
-    return Result(data=bytes([n]) * 1000, format="png", media_type="image/png", width=8, height=8, report={"n": n})
+    return Result(
+        data=bytes([n]) * 1000, format="png", media_type="image/png", width=8, height=8, report={"n": n}
+    )
 
 
 def test_key_depends_on_input_and_settings() -> None:

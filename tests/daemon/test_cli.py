@@ -17,7 +17,9 @@ from daemon_helpers import CHROME_ORIGIN
 
 
 def artshade(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "artshade", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "artshade", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_token_prints_the_same_token_each_time() -> None:
@@ -53,7 +55,8 @@ def test_serve_runtime_file_pair_and_graceful_stop(tmp_path: Path) -> None:
         code = paired.stdout.strip()
         assert code.startswith(f"{info['port']}-")
         request = urllib.request.Request(f"{info['url']}/v1/pair", data=json.dumps({"code": code}).encode(),
-                                         headers={"Origin": CHROME_ORIGIN, "Content-Type": "application/json"})  # fmt: skip
+                                         headers={"Origin": CHROME_ORIGIN,
+                                                  "Content-Type": "application/json"})  # fmt: skip
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.loads(response.read())["token"] == artshade("token").stdout.strip()
 

@@ -15,8 +15,8 @@ PNG = {"Content-Type": "image/png"}
 async def test_cancel_a_running_real_job(daemons: Daemons) -> None:
     server = await daemons.start()
     async with client(server) as http:
-        response = await http.post("/v1/protect", params={"preset": "fast", "seed": "7"}, data=image_bytes(variant=3),
-                                   headers=PNG)  # fmt: skip
+        response = await http.post("/v1/protect", params={"preset": "fast", "seed": "7"},
+                                   data=image_bytes(variant=3), headers=PNG)  # fmt: skip
         job = await response.json()
         await wait_for_state(http, job["id"], ("running",))
         cancelled = await http.delete(f"/v1/jobs/{job['id']}")
@@ -46,7 +46,9 @@ async def test_cancel_a_queued_job_and_health_answers_while_a_job_runs(daemons: 
     assert len(engine.calls) == 1  # the cancelled job never reached the engine
 
 
-async def test_fifty_concurrent_requests_each_answered_none_lost(daemons: Daemons, canonical: Canonical) -> None:
+async def test_fifty_concurrent_requests_each_answered_none_lost(
+    daemons: Daemons, canonical: Canonical
+) -> None:
     """A burst bigger than the queue: every request gets 202 or 429 (with Retry-After); every accepted job
     ends done with the protected image.  The engine is held until the burst is over, then answers with
     the real protected image from the session's shading."""
@@ -57,7 +59,9 @@ async def test_fifty_concurrent_requests_each_answered_none_lost(daemons: Daemon
     async with client(server) as http:
 
         async def post(i: int) -> tuple[int, dict[str, str], dict[str, object]]:
-            response = await http.post("/v1/protect", params=CANON_QUERY, data=image_bytes(variant=i % 3), headers=PNG)
+            response = await http.post(
+                "/v1/protect", params=CANON_QUERY, data=image_bytes(variant=i % 3), headers=PNG
+            )
             return response.status, dict(response.headers), await response.json()
 
         answers = await asyncio.gather(*(post(i) for i in range(50)))
@@ -80,7 +84,9 @@ async def test_restart_keeps_finished_results(daemons: Daemons, canonical: Canon
     config = daemons.config(cache_dir=canonical.cache_dir)
     server = await daemons.start(config)
     async with client(server) as http:
-        response = await http.post("/v1/protect", params={**CANON_QUERY, "wait": "1"}, data=canonical.image, headers=PNG)
+        response = await http.post(
+            "/v1/protect", params={**CANON_QUERY, "wait": "1"}, data=canonical.image, headers=PNG
+        )
         job_id = response.headers["X-Artshade-Job"]
     await daemons.stop(server)
     again = await daemons.start(config)
@@ -91,14 +97,18 @@ async def test_restart_keeps_finished_results(daemons: Daemons, canonical: Canon
         assert (await (await http.get(f"/v1/jobs/{job_id}/report")).json())["settings"]["preset"] == "fast"
 
 
-async def test_restart_requeues_unfinished_jobs_whose_input_was_kept(daemons: Daemons, canonical: Canonical) -> None:
+async def test_restart_requeues_unfinished_jobs_whose_input_was_kept(
+    daemons: Daemons, canonical: Canonical
+) -> None:
     held = GatedEngine()  # never released: the first daemon is stopped mid-job
     config = daemons.config(engine=held, shutdown_timeout=5)
     server = await daemons.start(config)
     async with client(server) as http:
-        running = await (await http.post("/v1/protect", params=CANON_QUERY, data=canonical.image, headers=PNG)).json()
-        waiting = await (await http.post("/v1/protect", params={**CANON_QUERY, "seed": "0"}, data=canonical.image,
-                                         headers=PNG)).json()  # fmt: skip
+        running = await (
+            await http.post("/v1/protect", params=CANON_QUERY, data=canonical.image, headers=PNG)
+        ).json()
+        waiting = await (await http.post("/v1/protect", params={**CANON_QUERY, "seed": "0"},
+                                         data=canonical.image, headers=PNG)).json()  # fmt: skip
         await wait_for_state(http, running["id"], ("running",))
     await daemons.stop(server)
     # the real engine after the restart; the canonical result is in the cache, so no second shading

@@ -29,7 +29,9 @@ def test_the_real_engine_ran_with_progress_in_order(canonical: Canonical) -> Non
     assert canonical.report["settings"]["preset"] == "fast" and canonical.report["encoders"]
 
 
-async def test_wait_returns_the_image_with_job_and_report_headers(daemons: Daemons, canonical: Canonical) -> None:
+async def test_wait_returns_the_image_with_job_and_report_headers(
+    daemons: Daemons, canonical: Canonical
+) -> None:
     server = await daemons.start(cache_dir=canonical.cache_dir)
     async with client(server) as http:
         response = await http.post("/v1/protect", params={**CANON_QUERY, "wait": "1"}, data=canonical.image,
@@ -84,8 +86,12 @@ def bomb() -> bytes:
 BAD_UPLOADS = [
     pytest.param(lambda: bomb(), "image/png", 422, "image_too_large", id="decompression-bomb"),
     pytest.param(lambda: image_bytes()[:100], "image/png", 422, "truncated_image", id="truncated-png"),
-    pytest.param(lambda: image_bytes(fmt="JPEG")[:200], "image/jpeg", 422, "truncated_image", id="truncated-jpeg"),
-    pytest.param(lambda: b"hello, I am not a picture", "image/png", 415, "unsupported_format", id="non-image"),
+    pytest.param(
+        lambda: image_bytes(fmt="JPEG")[:200], "image/jpeg", 422, "truncated_image", id="truncated-jpeg"
+    ),
+    pytest.param(
+        lambda: b"hello, I am not a picture", "image/png", 415, "unsupported_format", id="non-image"
+    ),
     pytest.param(lambda: b"GIF89a" + b"\0" * 100, "image/gif", 415, "unsupported_format", id="gif"),
     pytest.param(lambda: b"", "image/png", 400, "bad_request", id="empty"),
     pytest.param(lambda: image_bytes(), "text/plain", 415, "unsupported_media_type", id="wrong-content-type"),
@@ -126,12 +132,20 @@ async def test_oversize_body_is_413_and_the_daemon_still_answers(daemons: Daemon
 
 @pytest.mark.parametrize(
     "query",
-    [{"preset": "ultra"}, {"colour": "red"}, {"target_image": "/etc/passwd"}, {"device": "cuda"}, {"seed": "-1"}],
+    [
+        {"preset": "ultra"},
+        {"colour": "red"},
+        {"target_image": "/etc/passwd"},
+        {"device": "cuda"},
+        {"seed": "-1"},
+    ],
 )
 async def test_bad_settings_are_422(daemons: Daemons, query: dict[str, str]) -> None:
     server = await daemons.start()
     async with client(server) as http:
-        response = await http.post("/v1/protect", params=query, data=image_bytes(), headers={"Content-Type": "image/png"})
+        response = await http.post(
+            "/v1/protect", params=query, data=image_bytes(), headers={"Content-Type": "image/png"}
+        )
         body = await response.json()
         assert (response.status, body["error"]) == (422, "bad_settings"), body
 

@@ -31,11 +31,15 @@ async def test_missing_or_wrong_token_is_401(daemons: Daemons, path: str, token:
 async def test_protect_needs_the_token_too(daemons: Daemons) -> None:
     server = await daemons.start()
     async with client(server, token=None) as http:
-        response = await http.post("/v1/protect", data=b"\x89PNG\r\n\x1a\n", headers={"Content-Type": "image/png"})
+        response = await http.post(
+            "/v1/protect", data=b"\x89PNG\r\n\x1a\n", headers={"Content-Type": "image/png"}
+        )
         assert response.status == 401
 
 
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1:1", "localhost", "0.0.0.0:{port}"])
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:{port}", "127.0.0.1:1", "localhost", "0.0.0.0:{port}"]
+)
 async def test_foreign_host_is_refused_even_with_the_token(daemons: Daemons, host: str) -> None:
     server = await daemons.start()
     async with client(server, Host=host.format(port=server.port)) as http:
@@ -162,7 +166,10 @@ async def test_pairing_codes_are_not_handed_to_browsers(daemons: Daemons) -> Non
 async def test_guessing_pairing_codes_is_rate_limited(daemons: Daemons) -> None:
     server = await daemons.start()
     async with client(server, token=None, Origin=CHROME_ORIGIN) as ext:
-        statuses = [(await ext.post("/v1/pair", json={"code": f"{server.port}-AAAA-AAAA-AAA{i}"})).status for i in range(12)]
+        statuses = [
+            (await ext.post("/v1/pair", json={"code": f"{server.port}-AAAA-AAAA-AAA{i}"})).status
+            for i in range(12)
+        ]
         assert statuses[:10] == [403] * 10
         limited = await ext.post("/v1/pair", json={"code": "x"})
         assert limited.status == 429 and int(limited.headers["Retry-After"]) >= 1

@@ -36,12 +36,19 @@ async def test_bad_settings_are_refused_and_nothing_changes(daemons: Daemons) ->
     server = await daemons.start(config)
     async with client(server) as http:
         good = await (await http.put("/v1/settings", json={"defaults": {"intensity": "high"}})).json()
-        bads: list[object] = [{"defaults": {"preset": "ultra"}}, {"sites": []}, [1, 2], {"watch_folders": [{"inbox": "x"}]}]
+        bads: list[object] = [
+            {"defaults": {"preset": "ultra"}},
+            {"sites": []},
+            [1, 2],
+            {"watch_folders": [{"inbox": "x"}]},
+        ]
         for bad in bads:
             response = await http.put("/v1/settings", json=bad)
             assert response.status == 422, bad
             assert (await response.json())["error"] == "bad_settings"
-        response = await http.put("/v1/settings", data=b"{not json", headers={"Content-Type": "application/json"})
+        response = await http.put(
+            "/v1/settings", data=b"{not json", headers={"Content-Type": "application/json"}
+        )
         assert response.status == 400
         assert await (await http.get("/v1/settings")).json() == good
     assert json.loads(config.settings_path.read_text()) == good
@@ -52,10 +59,14 @@ async def test_site_profile_and_defaults_reach_the_engine(daemons: Daemons, cano
     engine.release.set()
     server = await daemons.start(engine=engine)
     async with client(server) as http:
-        await http.put("/v1/settings", json={"defaults": {"preset": "fast"}, "sites": {"x.com": {"platform": "x"}}})
+        await http.put(
+            "/v1/settings", json={"defaults": {"preset": "fast"}, "sites": {"x.com": {"platform": "x"}}}
+        )
         for site, intensity in (("mobile.x.com", "high"), ("example.org", None)):
             params = {"wait": "1", "site": site, **({"intensity": intensity} if intensity else {})}
-            response = await http.post("/v1/protect", params=params, data=image_bytes(variant=len(site)), headers=PNG)
+            response = await http.post(
+                "/v1/protect", params=params, data=image_bytes(variant=len(site)), headers=PNG
+            )
             assert response.status == 200
     x, other = engine.settings
     assert (x.preset, x.platform, x.intensity) == ("fast", "x", "high")
@@ -71,8 +82,13 @@ async def test_watch_folder_configured_over_http_shades_through_the_queue(
     inbox, outbox = tmp_path / "pictures" / "inbox", tmp_path / "pictures" / "protected"
     inbox.mkdir(parents=True)
     async with client(server) as http:
-        response = await http.put("/v1/settings", json={"defaults": {"preset": "fast"},
-                                                          "watch_folders": [{"inbox": str(inbox), "outbox": str(outbox)}]})  # fmt: skip
+        response = await http.put(
+            "/v1/settings",
+            json={
+                "defaults": {"preset": "fast"},
+                "watch_folders": [{"inbox": str(inbox), "outbox": str(outbox)}],
+            },
+        )
         assert response.status == 200, await response.text()
         status = await (await http.get("/v1/status")).json()
         assert status["watch_folders"]["running"] == [{"inbox": str(inbox), "outbox": str(outbox)}]

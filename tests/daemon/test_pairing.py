@@ -108,7 +108,11 @@ def test_failed_attempts_are_rate_limited() -> None:
 
 @pytest.mark.parametrize(
     ("typed", "normal"),
-    [(" 47815-abcd-efgh-jkmn ", "47815-ABCD-EFGH-JKMN"), ("47815 ABCD  EFGH JKMN", "47815-ABCD-EFGH-JKMN"), (None, "")],
+    [
+        (" 47815-abcd-efgh-jkmn ", "47815-ABCD-EFGH-JKMN"),
+        ("47815 ABCD  EFGH JKMN", "47815-ABCD-EFGH-JKMN"),
+        (None, ""),
+    ],
 )
 def test_normalise_code(typed: object, normal: str) -> None:
     assert normalise_code(typed) == normal

@@ -39,7 +39,9 @@ def fail_keyring() -> Iterator[None]:
     keyring.set_keyring(previous)
 
 
-def test_without_keyring_the_token_lives_in_a_private_file(fail_keyring: None, caplog: pytest.LogCaptureFixture) -> None:
+def test_without_keyring_the_token_lives_in_a_private_file(
+    fail_keyring: None, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.INFO, logger="artshade.daemon.token"):
         first = token_mod.get_or_create_token()
     assert len(first) >= 43  # 32 random bytes, url-safe base64

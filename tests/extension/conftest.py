@@ -2,8 +2,9 @@
 test pages with an upload sink, and the real daemon (``artshade serve`` on the real tiny weights).
 
 One browser per test module (module-scoped); the page server and the daemon are shared by the session, so
-the daemon's result cache answers an image a second module uploads again.  The daemon gets its own ARTSHADE_HOME, pre-paired with the extension's fixed origin the way the
-daemon expects it (``daemon.pairing.PairingStore`` and ``daemon.token``).
+the daemon's result cache answers an image a second module uploads again.  The daemon gets its own
+ARTSHADE_HOME, pre-paired with the extension's fixed origin the way the daemon expects it
+(``daemon.pairing.PairingStore`` and ``daemon.token``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # ext_harness, for the
 
 from ext_harness import ARTIFACTS, EXTENSION, Daemon, ExtensionBrowser, SiteServer, chromium_with, configure  # noqa: E402
 
-# -- fixtures ---------------------------------------------------------------------------------------------------
+# -- fixtures ------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +52,9 @@ def real_daemon(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> I
 
 
 @pytest.fixture(scope="module")
-def browser(built_extension: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExtensionBrowser]:
+def browser(
+    built_extension: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ExtensionBrowser]:
     with chromium_with(built_extension["chromium"], tmp_path_factory.mktemp("chromium-profile")) as b:
         yield b
 

@@ -125,7 +125,9 @@ class SiteServer:
             reader = await request.multipart()
             while (part := await reader.next()) is not None:
                 data = await part.read(decode=False)  # type: ignore[union-attr]
-                upload.parts.append(Part(part.name, part.filename, part.headers.get("Content-Type"), bytes(data)))
+                upload.parts.append(
+                    Part(part.name, part.filename, part.headers.get("Content-Type"), bytes(data))
+                )
         else:
             upload.parts.append(Part(None, None, request.headers.get("Content-Type"), await request.read()))
         with self._lock:
@@ -137,7 +139,8 @@ class SiteServer:
         html = f"""<!doctype html><html><head><meta charset="utf-8"><title>Upload on load</title></head>
 <body><p id="status">idle</p><script src="/common.js"></script><script>
   // Uploads as the page loads: at parse time and again one task later.
-  const upload = () => fetch('/sink/auto', {{ method: 'POST', body: fileFrom('{b64(data)}', 'early', '{media_type}') }})
+  const upload = () => fetch('/sink/auto', {{ method: 'POST',
+    body: fileFrom('{b64(data)}', 'early', '{media_type}') }})
     .then((r) => report(r.ok ? 'uploaded' : 'failed ' + r.status), (e) => report('failed: ' + e.message));
   upload();
   setTimeout(upload, 0);
@@ -175,8 +178,11 @@ class SiteServer:
             return [p.data for u in self.uploads for p in u.parts]
 
     def wait_for(self, sink: str, count: int = 1, timeout: float = SHADE_TIMEOUT_S) -> list[Upload]:
-        return wait_until(lambda: len(self.received(sink)) >= count and self.received(sink), timeout,
-                          f"{count} upload(s) at /sink/{sink}")
+        return wait_until(
+            lambda: len(self.received(sink)) >= count and self.received(sink),
+            timeout,
+            f"{count} upload(s) at /sink/{sink}",
+        )
 
     def clear(self) -> None:
         with self._lock:
@@ -232,13 +238,17 @@ class Daemon:
         log = open(self.home / "serve.log", "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "artshade", "serve", "--port", str(self.port), "--no-watch"],
-            env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         log.close()
 
         def up() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"artshade serve exited: {(self.home / 'serve.log').read_text()[-2000:]}")
+                raise AssertionError(
+                    f"artshade serve exited: {(self.home / 'serve.log').read_text()[-2000:]}"
+                )
             return self.healthy()
 
         wait_until(up, 120, "the daemon to answer /v1/health", interval=0.3)
@@ -256,10 +266,15 @@ class Daemon:
         self.proc = None
 
     def protect_direct(self, data: bytes, media_type: str, **params: str) -> bytes:
-        """The daemon's own answer for ``data`` (served from its result cache once the extension shaded it)."""
+        """The daemon's own answer for ``data`` (served from its result cache once the extension
+        shaded it)."""
         query = "&".join(f"{k}={v}" for k, v in {**params, "wait": "1"}.items())
-        req = urllib.request.Request(f"{self.url}/v1/protect?{query}", data=data, method="POST",
-                                     headers={"Content-Type": media_type, "Authorization": f"Bearer {self.token}"})
+        req = urllib.request.Request(
+            f"{self.url}/v1/protect?{query}",
+            data=data,
+            method="POST",
+            headers={"Content-Type": media_type, "Authorization": f"Bearer {self.token}"},
+        )
         with urllib.request.urlopen(req, timeout=SHADE_TIMEOUT_S) as r:
             return bytes(r.read())
 
@@ -317,8 +332,12 @@ def chromium_with(dist: Path, profile: Path, env: dict[str, str] | None = None) 
 
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=False, args=launch_args(dist),
-            viewport={"width": 900, "height": 640}, env={**os.environ, **(env or {})},
+            str(profile),
+            executable_path=CHROMIUM,
+            headless=False,
+            args=launch_args(dist),
+            viewport={"width": 900, "height": 640},
+            env={**os.environ, **(env or {})},
         )
         try:
             workers = context.service_workers
@@ -328,14 +347,14 @@ def chromium_with(dist: Path, profile: Path, env: dict[str, str] | None = None) 
             context.close()
 
 
-
-
 # -- assertions and page helpers shared by the test modules -------------------------------------------------
 
 
 def configure(browser: ExtensionBrowser, daemon: Daemon, site: str) -> None:
     """Pair the extension with ``daemon`` (stored URL + token) and add ``site`` on the options page."""
-    browser.storage_set({"daemonUrl": daemon.url, "token": daemon.token, "pairedBy": "test", "preset": "fast"})
+    browser.storage_set(
+        {"daemonUrl": daemon.url, "token": daemon.token, "pairedBy": "test", "preset": "fast"}
+    )
     page = browser.context.new_page()
     try:
         page.goto(browser.page_url("options.html"))
@@ -358,14 +377,17 @@ def overlay(page: Any) -> tuple[str | None, str]:
 
 
 def wait_overlay(page: Any, state: str, timeout: float = SHADE_TIMEOUT_S) -> str:
-    page.wait_for_selector(f"[data-artshade-overlay][data-state={state}]", state="attached", timeout=timeout * 1000)
+    page.wait_for_selector(
+        f"[data-artshade-overlay][data-state={state}]", state="attached", timeout=timeout * 1000
+    )
     return overlay(page)[1]
 
 
 def wait_status(page: Any, prefix: str, timeout: float = SHADE_TIMEOUT_S) -> str:
     """Wait for the test page's own status line (what the page saw of its upload)."""
-    page.wait_for_function("(p) => (document.body.dataset.status || '').startsWith(p)", arg=prefix,
-                           timeout=timeout * 1000)
+    page.wait_for_function(
+        "(p) => (document.body.dataset.status || '').startsWith(p)", arg=prefix, timeout=timeout * 1000
+    )
     return str(page.evaluate("document.body.dataset.status"))
 
 
@@ -382,11 +404,14 @@ RECORD_OVERLAY = """() => {
   window.__overlayStates = [];
   new MutationObserver((records) => {
     for (const r of records) {
-      if (r.target.hasAttribute && r.target.hasAttribute('data-artshade-overlay') && r.attributeName === 'data-message') {
-        window.__overlayStates.push([r.target.getAttribute('data-state'), r.target.getAttribute('data-message')]);
+      if (r.target.hasAttribute && r.target.hasAttribute('data-artshade-overlay') &&
+        r.attributeName === 'data-message') {
+        window.__overlayStates.push([r.target.getAttribute('data-state'),
+          r.target.getAttribute('data-message')]);
       }
     }
-  }).observe(document.documentElement, { subtree: true, attributes: true, attributeFilter: ['data-message'] });
+  }).observe(document.documentElement, { subtree: true, attributes: true,
+    attributeFilter: ['data-message'] });
 }"""
 
 

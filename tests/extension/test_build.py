@@ -16,7 +16,12 @@ from ext_harness import EXTENSION, make_image
 from artshade import ids
 
 PERMISSIONS = ["storage", "nativeMessaging", "scripting", "activeTab"]
-HOSTS = ["http://127.0.0.1/*", "http://localhost/*", "https://*.instagram.com/*", "https://*.artstation.com/*"]
+HOSTS = [
+    "http://127.0.0.1/*",
+    "http://localhost/*",
+    "https://*.instagram.com/*",
+    "https://*.artstation.com/*",
+]
 
 
 def manifest(dist: Path) -> dict:
@@ -51,8 +56,11 @@ def test_manifest_key_fixes_the_chromium_id() -> None:
 
 def test_both_builds_carry_the_same_sources(built_extension: dict[str, Path]) -> None:
     def files(d: Path) -> dict[str, bytes]:
-        return {str(p.relative_to(d)): p.read_bytes() for p in d.rglob("*") if p.is_file()
-                and p.name not in {"manifest.json", "ids.js"}}
+        return {
+            str(p.relative_to(d)): p.read_bytes()
+            for p in d.rglob("*")
+            if p.is_file() and p.name not in {"manifest.json", "ids.js"}
+        }
 
     assert files(built_extension["chromium"]) == files(built_extension["firefox"])
 
@@ -61,10 +69,22 @@ def test_firefox_build_passes_web_ext_lint(built_extension: dict[str, Path]) -> 
     if not (EXTENSION / "node_modules" / "web-ext").is_dir():
         pytest.fail("web-ext is not installed: run `npm ci` in extension/ (CI does)")
     proc = subprocess.run(
-        ["npx", "--no-install", "web-ext", "lint", "--source-dir", str(built_extension["firefox"]), "--output", "json"],
-        cwd=EXTENSION, capture_output=True, text=True, timeout=300,
+        [
+            "npx",
+            "--no-install",
+            "web-ext",
+            "lint",
+            "--source-dir",
+            str(built_extension["firefox"]),
+            "--output",
+            "json",
+        ],
+        cwd=EXTENSION,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    report = json.loads(proc.stdout[proc.stdout.index("{"):])
+    report = json.loads(proc.stdout[proc.stdout.index("{") :])
     problems = [(m["code"], m["message"]) for m in report["errors"] + report["warnings"]]
     assert problems == [], problems
     assert report["summary"]["errors"] == 0
@@ -76,19 +96,58 @@ def test_pure_modules_under_node() -> None:
     assert node, "node is needed for the extension (web-ext) and its tests"
     png, jpeg = make_image("PNG", 5), make_image("JPEG", 5)
     cases = {
-        "normalise": ["https://www.Cara.app/some/page", "127.0.0.1:8123", "localhost", "http://localhost:9000/x",
-                      "x.com", "not a site!", "", "exa_mple.com"],
-        "siteFor": [["www.instagram.com", ["instagram.com"]], ["instagram.com", ["instagram.com"]],
-                    ["evilinstagram.com", ["instagram.com"]], ["127.0.0.1:8123", ["127.0.0.1:8123"]],
-                    ["127.0.0.1:9999", ["127.0.0.1:8123"]], ["localhost:5000", ["localhost"]]],
+        "normalise": [
+            "https://www.Cara.app/some/page",
+            "127.0.0.1:8123",
+            "localhost",
+            "http://localhost:9000/x",
+            "x.com",
+            "not a site!",
+            "",
+            "exa_mple.com",
+        ],
+        "siteFor": [
+            ["www.instagram.com", ["instagram.com"]],
+            ["instagram.com", ["instagram.com"]],
+            ["evilinstagram.com", ["instagram.com"]],
+            ["127.0.0.1:8123", ["127.0.0.1:8123"]],
+            ["127.0.0.1:9999", ["127.0.0.1:8123"]],
+            ["localhost:5000", ["localhost"]],
+        ],
         "patterns": ["instagram.com", "127.0.0.1:8123", "localhost"],
-        "rename": [["art.png", "image/jpeg"], ["art.jpeg", "image/jpeg"], ["scan.TIF", "image/tiff"], ["x", "image/png"]],
-        "sniff": [base64.b64encode(b).decode() for b in (png, jpeg, b"GIF89a-not-supported", b"II*\x00rest-of-tiff")],
+        "rename": [
+            ["art.png", "image/jpeg"],
+            ["art.jpeg", "image/jpeg"],
+            ["scan.TIF", "image/tiff"],
+            ["x", "image/png"],
+        ],
+        "sniff": [
+            base64.b64encode(b).decode() for b in (png, jpeg, b"GIF89a-not-supported", b"II*\x00rest-of-tiff")
+        ],
     }
-    proc = subprocess.run([node, str(Path(__file__).parent / "js" / "logic.mjs"), str(EXTENSION / "src" / "js"),
-                           json.dumps(cases)], capture_output=True, text=True, timeout=60, check=True)
+    proc = subprocess.run(
+        [
+            node,
+            str(Path(__file__).parent / "js" / "logic.mjs"),
+            str(EXTENSION / "src" / "js"),
+            json.dumps(cases),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     out = json.loads(proc.stdout)
-    assert out["normalise"] == ["cara.app", "127.0.0.1:8123", "localhost", "localhost:9000", "x.com", None, None, None]
+    assert out["normalise"] == [
+        "cara.app",
+        "127.0.0.1:8123",
+        "localhost",
+        "localhost:9000",
+        "x.com",
+        None,
+        None,
+        None,
+    ]
     assert out["siteFor"] == ["instagram.com", "instagram.com", None, "127.0.0.1:8123", None, "localhost"]
     assert out["patterns"] == [["https://*.instagram.com/*"], ["http://127.0.0.1/*"], ["http://localhost/*"]]
     assert out["rename"] == ["art.jpg", "art.jpeg", "scan.TIF", "x.png"]

@@ -117,8 +117,17 @@ def test_options_page_lists_default_and_offered_sites(ready: ExtensionBrowser, a
     page.goto(ready.page_url("options.html"))
     page.wait_for_selector("body[data-ready=true]")
     rows = {r.get_attribute("data-site"): r for r in page.locator("tr[data-site]").all()}
-    for site in ("instagram.com", "artstation.com", "deviantart.com", "x.com", "bsky.app", "tumblr.com",
-                 "behance.net", "cara.app", "pinterest.com"):
+    for site in (
+        "instagram.com",
+        "artstation.com",
+        "deviantart.com",
+        "x.com",
+        "bsky.app",
+        "tumblr.com",
+        "behance.net",
+        "cara.app",
+        "pinterest.com",
+    ):
         assert site in rows
     assert rows["instagram.com"].locator("input[type=checkbox]").is_checked()
     assert rows["artstation.com"].locator("input[type=checkbox]").is_checked()

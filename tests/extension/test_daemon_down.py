@@ -28,7 +28,11 @@ def set_policy(browser: ExtensionBrowser, policy: str) -> None:
     page.goto(browser.page_url("options.html"))
     page.wait_for_selector("body[data-ready=true]")
     page.check(f"input[name=policy][value={policy}]")
-    page.wait_for_function("(p) => document.querySelector(`input[name=policy][value=${p}]`).checked && document.body.dataset.updated", arg=policy)
+    page.wait_for_function(
+        "(p) => document.querySelector(`input[name=policy][value=${p}]`).checked"
+        " && document.body.dataset.updated",
+        arg=policy,
+    )
     page.close()
     assert browser.storage_get(["policy"])["policy"] == policy
 
@@ -49,7 +53,9 @@ def test_blocked_with_a_message_and_nothing_sent(tab: Any, site_server: SiteServ
     assert site_server.all_bytes() == []
 
 
-def test_ask_lets_the_artist_decide(tab: Any, ready: ExtensionBrowser, site_server: SiteServer, artifacts: Path) -> None:
+def test_ask_lets_the_artist_decide(
+    tab: Any, ready: ExtensionBrowser, site_server: SiteServer, artifacts: Path
+) -> None:
     set_policy(ready, "ask")
     try:
         tab.goto(site_server.url("drop.html"))
@@ -61,7 +67,9 @@ def test_ask_lets_the_artist_decide(tab: Any, ready: ExtensionBrowser, site_serv
         assert site_server.all_bytes() == []
 
         tab.evaluate("([items, text]) => dropFiles(items, text)", [[[b64(PNG), "a.png", "image/png"]], "t"])
-        tab.wait_for_selector("[data-artshade-overlay][data-state=ask] >> nth=-1", state="attached", timeout=60_000)
+        tab.wait_for_selector(
+            "[data-artshade-overlay][data-state=ask] >> nth=-1", state="attached", timeout=60_000
+        )
         tab.locator("[data-artshade-overlay][data-state=ask] .yes").click()
         [upload] = site_server.wait_for("drop", timeout=60)
         assert {p.name: p.data for p in upload.parts}["artwork"] == PNG  # the artist said so
@@ -70,7 +78,9 @@ def test_ask_lets_the_artist_decide(tab: Any, ready: ExtensionBrowser, site_serv
         set_policy(ready, "block")
 
 
-def test_allow_lets_it_through_and_says_so(tab: Any, ready: ExtensionBrowser, site_server: SiteServer) -> None:
+def test_allow_lets_it_through_and_says_so(
+    tab: Any, ready: ExtensionBrowser, site_server: SiteServer
+) -> None:
     set_policy(ready, "allow")
     try:
         tab.goto(site_server.url("paste.html"))

@@ -32,7 +32,9 @@ def add_site(browser: ExtensionBrowser, site: str) -> None:
     page.close()
 
 
-def test_pairing_code_from_the_options_page(browser: ExtensionBrowser, real_daemon: Daemon, artifacts: Path) -> None:
+def test_pairing_code_from_the_options_page(
+    browser: ExtensionBrowser, real_daemon: Daemon, artifacts: Path
+) -> None:
     assert not browser.storage_get(["token"]).get("token")
     page = browser.context.new_page()
     page.goto(browser.page_url("options.html"))
@@ -44,8 +46,14 @@ def test_pairing_code_from_the_options_page(browser: ExtensionBrowser, real_daem
     page.wait_for_function("() => document.querySelector('#pair-error').textContent.length > 0")
     assert "wrong, used or expired" in page.locator("#pair-error").inner_text()
 
-    printed = subprocess.run([sys.executable, "-m", "artshade", "pair"], env={**os.environ, **real_daemon.env},
-                             capture_output=True, text=True, timeout=60, check=True)
+    printed = subprocess.run(
+        [sys.executable, "-m", "artshade", "pair"],
+        env={**os.environ, **real_daemon.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     code = printed.stdout.strip()
     assert code.startswith(f"{real_daemon.port}-")
     page.fill("#pair-code", code.lower())  # typed by hand, any case

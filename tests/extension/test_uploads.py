@@ -45,7 +45,9 @@ def test_extension_has_the_fixed_id(browser: ExtensionBrowser) -> None:
     assert EXTENSION_ORIGIN.endswith(browser.id)
 
 
-def test_hidden_input_with_delegated_handler(tab: Any, site_server: SiteServer, real_daemon: Daemon, artifacts: Path) -> None:
+def test_hidden_input_with_delegated_handler(
+    tab: Any, site_server: SiteServer, real_daemon: Daemon, artifacts: Path
+) -> None:
     tab.goto(site_server.url("input.html"))
     record_overlay(tab)
     tab.set_input_files("#file", files=[{"name": "painting.png", "mimeType": "image/png", "buffer": PNG}])
@@ -63,13 +65,18 @@ def test_hidden_input_with_delegated_handler(tab: Any, site_server: SiteServer, 
     never_original(site_server)
 
 
-def test_several_files_at_once_and_non_images_untouched(tab: Any, site_server: SiteServer, real_daemon: Daemon) -> None:
+def test_several_files_at_once_and_non_images_untouched(
+    tab: Any, site_server: SiteServer, real_daemon: Daemon
+) -> None:
     tab.goto(site_server.url("input.html"))
-    tab.set_input_files("#file", files=[
-        {"name": "a.png", "mimeType": "image/png", "buffer": PNG},
-        {"name": "notes.txt", "mimeType": "text/plain", "buffer": TEXT},
-        {"name": "b.jpg", "mimeType": "image/jpeg", "buffer": JPEG},
-    ])
+    tab.set_input_files(
+        "#file",
+        files=[
+            {"name": "a.png", "mimeType": "image/png", "buffer": PNG},
+            {"name": "notes.txt", "mimeType": "text/plain", "buffer": TEXT},
+            {"name": "b.jpg", "mimeType": "image/jpeg", "buffer": JPEG},
+        ],
+    )
     [upload] = site_server.wait_for("input")
     parts = upload.files()
     assert [p.filename for p in parts] == ["a.png", "notes.txt", "b.jpg"]
@@ -83,7 +90,8 @@ def test_several_files_at_once_and_non_images_untouched(tab: Any, site_server: S
 def test_input_inside_an_open_shadow_root(tab: Any, site_server: SiteServer, real_daemon: Daemon) -> None:
     tab.goto(site_server.url("input.html"))
     tab.locator("shadow-uploader #inner").set_input_files(
-        files=[{"name": "c.png", "mimeType": "image/png", "buffer": PNG}])
+        files=[{"name": "c.png", "mimeType": "image/png", "buffer": PNG}]
+    )
     [upload] = site_server.wait_for("shadow")
     assert_shaded(upload.files()[0].data, PNG, real_daemon, "image/png", site_server.host)
     never_original(site_server)
@@ -91,7 +99,9 @@ def test_input_inside_an_open_shadow_root(tab: Any, site_server: SiteServer, rea
 
 def test_drag_and_drop_with_xhr_multipart(tab: Any, site_server: SiteServer, real_daemon: Daemon) -> None:
     tab.goto(site_server.url("drop.html"))
-    tab.evaluate("([items, text]) => dropFiles(items, text)", [[[b64(JPEG), "drop.jpg", "image/jpeg"]], "Night sky"])
+    tab.evaluate(
+        "([items, text]) => dropFiles(items, text)", [[[b64(JPEG), "drop.jpg", "image/jpeg"]], "Night sky"]
+    )
     [upload] = site_server.wait_for("drop")
     fields = {p.name: p for p in upload.parts}
     assert fields["title"].data == b"Night sky"  # the drop's other data survives
@@ -111,7 +121,9 @@ def test_paste_with_raw_fetch(tab: Any, site_server: SiteServer, real_daemon: Da
     never_original(site_server)
 
 
-def test_raw_body_fetch_keeps_length_headers_consistent(tab: Any, site_server: SiteServer, real_daemon: Daemon) -> None:
+def test_raw_body_fetch_keeps_length_headers_consistent(
+    tab: Any, site_server: SiteServer, real_daemon: Daemon
+) -> None:
     tab.goto(site_server.url("editor.html"))
     tab.evaluate("(b) => uploadEdited(b, 'image/jpeg')", b64(JPEG))
     [upload] = site_server.wait_for("raw")
@@ -125,8 +137,10 @@ def test_raw_body_fetch_keeps_length_headers_consistent(tab: Any, site_server: S
 
 def test_xhr_multipart_from_an_editor(tab: Any, site_server: SiteServer, real_daemon: Daemon) -> None:
     tab.goto(site_server.url("editor.html"))
-    status = tab.evaluate("(items) => uploadXhr(items, 'my caption')",
-                          [[b64(PNG), "art.png", "image/png"], [b64(TEXT), "notes.txt", "text/plain"]])
+    status = tab.evaluate(
+        "(items) => uploadXhr(items, 'my caption')",
+        [[b64(PNG), "art.png", "image/png"], [b64(TEXT), "notes.txt", "text/plain"]],
+    )
     assert status == 200
     [upload] = site_server.received("xhr")
     fields = [(p.name, p.filename) for p in upload.parts]

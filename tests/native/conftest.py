@@ -164,7 +164,6 @@ def host(start_host: Any) -> HostProcess:
     return start_host()  # type: ignore[no-any-return]
 
 
-
 CHROMIUM = "/usr/bin/chromium"
 
 

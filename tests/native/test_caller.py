@@ -38,8 +38,17 @@ def test_firefox_caller_is_the_gecko_id_in_argv2() -> None:
     assert not identify(["/some/manifest.json", "evil@example.org"]).allowed
 
 
-@pytest.mark.parametrize("argv", [[], [""], ["chrome-extension://"], [f"chrome-extension://{'a' * 32}/"],
-                                  ["x", "y", ids.GECKO_EXTENSION_ID], [ids.GECKO_EXTENSION_ID]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        [""],
+        ["chrome-extension://"],
+        [f"chrome-extension://{'a' * 32}/"],
+        ["x", "y", ids.GECKO_EXTENSION_ID],
+        [ids.GECKO_EXTENSION_ID],
+    ],
+)
 def test_everything_else_is_not_allowed(argv: list[str]) -> None:
     caller = identify(argv)
     assert not caller.allowed

@@ -158,7 +158,9 @@ def built_extension(tmp_path: Path) -> Path:
 
 def png(size: int = 64) -> bytes:
     image = Image.new("RGB", (size, size))
-    image.putdata([((x * 4) % 256, (y * 4) % 256, ((x + y) * 2) % 256) for y in range(size) for x in range(size)])
+    image.putdata(
+        [((x * 4) % 256, (y * 4) % 256, ((x + y) * 2) % 256) for y in range(size) for x in range(size)]
+    )
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
@@ -195,8 +197,11 @@ def test_extension_pairs_starts_daemon_and_shades_upload(
 
     # 1. with no manual step the extension pairs through the host, and the host starts the daemon
     paired = isolated_home / "config" / "paired-origins.json"
-    wait_until("pairing through the native host", lambda: paired.exists() and ORIGIN in paired.read_text(),
-               DAEMON_WAIT_S)
+    wait_until(
+        "pairing through the native host",
+        lambda: paired.exists() and ORIGIN in paired.read_text(),
+        DAEMON_WAIT_S,
+    )
     health = wait_until("the daemon answering", lambda: daemon_health(daemon_port), DAEMON_WAIT_S)
     assert health["service"] == "artshade"
     assert serve_pids(daemon_port), "the daemon is not the one the host started on the test's port"

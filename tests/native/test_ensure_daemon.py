@@ -1,4 +1,5 @@
-"""``ensure_daemon`` really starts ``artshade serve`` (detached) when nothing answers, and reports failures."""
+"""``ensure_daemon`` really starts ``artshade serve`` (detached) when nothing answers, and reports
+failures."""
 
 from __future__ import annotations
 
@@ -59,8 +60,10 @@ def test_ensure_daemon_starts_a_stopped_daemon(
     host: HostProcess, daemon_port: int, isolated_home: Path, stop_daemon: None, daemon_health: Any
 ) -> None:
     assert daemon_health(daemon_port) is None
-    reply = host.ask({"action": "ensure_daemon", "request_id": "e1", "timeout_s": START_TIMEOUT},
-                     timeout=START_TIMEOUT + 30)
+    reply = host.ask(
+        {"action": "ensure_daemon", "request_id": "e1", "timeout_s": START_TIMEOUT},
+        timeout=START_TIMEOUT + 30,
+    )
     assert reply["ok"] is True, reply
     assert reply["started"] is True and reply["url"] == f"http://127.0.0.1:{daemon_port}"
     body = daemon_health(daemon_port)
@@ -114,7 +117,11 @@ def test_another_program_on_the_port_is_not_taken_for_the_daemon(host: HostProce
     thread.start()
     try:
         status = host.ask({"action": "status"})
-        assert status["daemon"] == {"running": False, "url": f"http://127.0.0.1:{daemon_port}", "version": None}
+        assert status["daemon"] == {
+            "running": False,
+            "url": f"http://127.0.0.1:{daemon_port}",
+            "version": None,
+        }
     finally:
         server.shutdown()
         server.server_close()

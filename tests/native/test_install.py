@@ -144,7 +144,8 @@ def test_install_all_then_uninstall_leaves_home_as_it_was(
         manifest = json.loads((home / dirs[browser] / MANIFEST).read_text())
         assert manifest == expected_manifest(browser, host_dir(isolated_home) / "artshade-native-host")
     assert {k for k, v in tree(home).items() if v != "dir"} == {f"{d}/{MANIFEST}" for d in dirs.values()} | {
-        f"{dirs['chromium'].rsplit('/', 1)[0]}/Local State"}
+        f"{dirs['chromium'].rsplit('/', 1)[0]}/Local State"
+    }
 
     assert cli("--uninstall") == 0
     assert tree(home) == before_home
@@ -163,7 +164,9 @@ def test_install_is_idempotent(home: Path, isolated_home: Path, monkeypatch: pyt
     assert tree(home) == {}
 
 
-def test_install_repairs_a_damaged_manifest(home: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_install_repairs_a_damaged_manifest(
+    home: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_os(monkeypatch, "linux")
     assert cli("--browser", "chromium") == 0
     manifest = home / LINUX["chromium"] / MANIFEST
@@ -176,7 +179,9 @@ def test_install_repairs_a_damaged_manifest(home: Path, isolated_home: Path, mon
     assert stat.S_IMODE(launcher.stat().st_mode) == 0o755
 
 
-def test_uninstall_one_browser_keeps_the_others(home: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_uninstall_one_browser_keeps_the_others(
+    home: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_os(monkeypatch, "linux")
     assert cli("--browser", "chrome") == 0
     assert cli("--browser", "firefox") == 0
@@ -261,7 +266,9 @@ def test_launcher_bakes_artshade_settings_as_defaults(
     assert ': "${ARTSHADE_PORT:=50123}"; export ARTSHADE_PORT' in text
 
 
-def test_installed_launcher_runs_the_host(home: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_installed_launcher_runs_the_host(
+    home: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What the browser does: read the manifest, run its ``path`` with the origin, speak the protocol."""
     use_os(monkeypatch, "linux")
     assert cli("--browser", "chromium") == 0

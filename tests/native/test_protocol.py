@@ -14,7 +14,10 @@ from artshade import __version__, ids
 MIB = 1024 * 1024
 CHROME_ORIGIN_ARG = f"chrome-extension://{ids.CHROME_EXTENSION_ID}/"
 HostProcess = Any  # tests/native/conftest.py: the host subprocess with frame helpers
-FIREFOX_ARGS = ["/home/someone/.mozilla/native-messaging-hosts/app.artshade.host.json", ids.GECKO_EXTENSION_ID]
+FIREFOX_ARGS = [
+    "/home/someone/.mozilla/native-messaging-hosts/app.artshade.host.json",
+    ids.GECKO_EXTENSION_ID,
+]
 MOZ_ORIGIN = "moz-extension://3c7b4a8e-2f1d-4e55-9a0b-6d2c1e9f8a47"
 
 
@@ -29,7 +32,13 @@ def error_code(reply: dict[str, Any]) -> int:
 
 def test_hello_exchanges_versions(host: HostProcess) -> None:
     reply = host.ask({"action": "hello", "request_id": "r1", "protocol": 1, "extension_version": "0.1.0"})
-    assert reply == {"action": "hello", "request_id": "r1", "ok": True, "protocol": 1, "host_version": __version__}
+    assert reply == {
+        "action": "hello",
+        "request_id": "r1",
+        "ok": True,
+        "protocol": 1,
+        "host_version": __version__,
+    }
     assert host.finish() == 0
     assert host.stderr_text() == ""
 
@@ -93,7 +102,15 @@ def test_any_request_with_another_protocol_is_refused(host: HostProcess) -> None
         b"not json at all",
         b"[" * 100_000,
     ],
-    ids=["bad-utf8", "bad-utf8-inside-string", "empty", "truncated-json", "trailing-comma", "text", "deep-nesting"],
+    ids=[
+        "bad-utf8",
+        "bad-utf8-inside-string",
+        "empty",
+        "truncated-json",
+        "trailing-comma",
+        "text",
+        "deep-nesting",
+    ],
 )
 def test_undecodable_payload_gets_error_1_and_host_goes_on(host: HostProcess, payload: bytes) -> None:
     host.send_payload(payload)
@@ -105,8 +122,19 @@ def test_undecodable_payload_gets_error_1_and_host_goes_on(host: HostProcess, pa
     assert host.stderr_text() == ""
 
 
-@pytest.mark.parametrize("payload", ['[1, 2]', '"hello"', "42", "null", "true", '{"request_id": "x"}',
-                                     '{"action": 3}', '{"action": ["hello"]}'])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "[1, 2]",
+        '"hello"',
+        "42",
+        "null",
+        "true",
+        '{"request_id": "x"}',
+        '{"action": 3}',
+        '{"action": ["hello"]}',
+    ],
+)
 def test_non_object_or_actionless_json_gets_error_1(host: HostProcess, payload: str) -> None:
     host.send_payload(payload.encode())
     assert error_code(host.recv()) == 1
@@ -195,8 +223,9 @@ def token_on_disk(home: Path) -> str:
     return (home / "config" / "token").read_text().strip()  # tests use the failing keyring: a 0600 file
 
 
-def test_pair_from_chrome_registers_origin_and_returns_token(host: HostProcess, isolated_home: Path,
-                                                             daemon_port: int) -> None:
+def test_pair_from_chrome_registers_origin_and_returns_token(
+    host: HostProcess, isolated_home: Path, daemon_port: int
+) -> None:
     reply = host.ask({"action": "pair", "request_id": "p"})
     origin = f"chrome-extension://{ids.CHROME_EXTENSION_ID}"
     assert reply["ok"] is True and reply["origin"] == origin
@@ -210,8 +239,9 @@ def test_pair_from_chrome_registers_origin_and_returns_token(host: HostProcess, 
     assert host.finish() == 0
 
 
-@pytest.mark.parametrize("claim", ["chrome-extension://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", MOZ_ORIGIN,
-                                   "https://evil.example"])
+@pytest.mark.parametrize(
+    "claim", ["chrome-extension://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", MOZ_ORIGIN, "https://evil.example"]
+)
 def test_chrome_cannot_claim_another_origin(host: HostProcess, isolated_home: Path, claim: str) -> None:
     assert error_code(host.ask({"action": "pair", "origin": claim})) == 4
     assert not (isolated_home / "config" / "paired-origins.json").exists()
@@ -229,8 +259,15 @@ def test_pair_from_firefox_registers_claimed_moz_origin(start_host: Any, isolate
 
 @pytest.mark.parametrize(
     "claim",
-    [None, 42, "moz-extension://evil.example", "moz-extension://3C7B4A8E-2F1D-4E55-9A0B-6D2C1E9F8A47",
-     MOZ_ORIGIN + "/path", "https://" + MOZ_ORIGIN[16:], f"chrome-extension://{ids.CHROME_EXTENSION_ID}"],
+    [
+        None,
+        42,
+        "moz-extension://evil.example",
+        "moz-extension://3C7B4A8E-2F1D-4E55-9A0B-6D2C1E9F8A47",
+        MOZ_ORIGIN + "/path",
+        "https://" + MOZ_ORIGIN[16:],
+        f"chrome-extension://{ids.CHROME_EXTENSION_ID}",
+    ],
     ids=["missing", "number", "host-name", "uppercase", "with-path", "web-scheme", "chrome-origin"],
 )
 def test_firefox_claim_must_be_a_moz_extension_uuid(start_host: Any, isolated_home: Path, claim: Any) -> None:
@@ -243,7 +280,9 @@ def test_firefox_claim_must_be_a_moz_extension_uuid(start_host: Any, isolated_ho
     assert host.finish() == 0
 
 
-def test_pair_that_cannot_write_gets_error_9(start_host: Any, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pair_that_cannot_write_gets_error_9(
+    start_host: Any, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocker = isolated_home / "not-a-folder"
     blocker.write_text("a file where the config folder should be")
     monkeypatch.setenv("ARTSHADE_CONFIG_DIR", str(blocker / "config"))

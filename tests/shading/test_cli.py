@@ -21,7 +21,8 @@ def art(tmp_path: Path, small_photo: Image.Image) -> Path:
 def test_protect_writes_output_report_and_preview(art: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out.jpg"
     code = main(["protect", str(art), "-o", str(out), "--preset", "fast", "--platform", "instagram",
-                 "--report", str(tmp_path / "r.json"), "--preview", str(tmp_path / "p.png"), "--seed", "3"])  # fmt: skip
+                 "--report", str(tmp_path / "r.json"), "--preview", str(tmp_path / "p.png"),
+                 "--seed", "3"])  # fmt: skip
     assert code == 0
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["settings"]["platform"] == "instagram" and report["settings"]["seed"] == 3

@@ -1,9 +1,9 @@
 """Tiny random-weight Stable Diffusion and CLIP models, saved the way users install the real ones.
 
 ``tiny_models`` is a models folder laid out as ``shading.models.locate`` expects (``sd15/`` and ``sdxl/``
-holding saved diffusers pipelines, ``clip/`` a saved transformers CLIP model + processor), plus links to the real tiny
-autoencoder weights so the engine can shade with it.  Everything is built here from configs in about a
-second; nothing is downloaded.
+holding saved diffusers pipelines, ``clip/`` a saved transformers CLIP model + processor), plus links to
+the real tiny autoencoder weights so the engine can shade with it.  Everything is built here from configs
+in about a second; nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -49,28 +49,64 @@ def build_tiny_models(root: Path) -> None:
 
     torch.manual_seed(0)
     tok = _tokenizer(root / "_tokenizer")
-    text = dict(bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37,
-                num_attention_heads=4, num_hidden_layers=2, vocab_size=len(tok), max_position_embeddings=77)
+    text = dict(
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+        hidden_size=32,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        vocab_size=len(tok),
+        max_position_embeddings=77,
+    )
     unet = UNet2DConditionModel(
-        block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32, norm_num_groups=32, attention_head_dim=4,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        norm_num_groups=32,
+        attention_head_dim=4,
     )
     vae = AutoencoderKL(
-        block_out_channels=[32, 64], in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 2,
-        up_block_types=["UpDecoderBlock2D"] * 2, latent_channels=4, norm_num_groups=32, sample_size=64,
+        block_out_channels=[32, 64],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * 2,
+        up_block_types=["UpDecoderBlock2D"] * 2,
+        latent_channels=4,
+        norm_num_groups=32,
+        sample_size=64,
     )
-    scheduler = PNDMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                              skip_prk_steps=True, steps_offset=1)
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=CLIPTextModel(CLIPTextConfig(**text)), tokenizer=tok,
-                                   unet=unet, scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                   requires_safety_checker=False)
+    scheduler = PNDMScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", skip_prk_steps=True, steps_offset=1
+    )
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=CLIPTextModel(CLIPTextConfig(**text)),
+        tokenizer=tok,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     pipe.save_pretrained(root / "sd15")
 
     _build_tiny_sdxl(root / "sdxl", tok, text)
 
-    vision = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
-                  image_size=32, patch_size=8)
+    vision = dict(
+        hidden_size=32,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        image_size=32,
+        patch_size=8,
+    )
     clip = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16))
     images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     clip.save_pretrained(root / "clip")
@@ -88,22 +124,47 @@ def _build_tiny_sdxl(folder: Path, tok: Any, text: dict[str, Any]) -> None:
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     unet = UNet2DConditionModel(
-        block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        attention_head_dim=(2, 4), use_linear_projection=True, addition_embed_type="text_time",
-        addition_time_embed_dim=8, transformer_layers_per_block=(1, 2), projection_class_embeddings_input_dim=80,
-        cross_attention_dim=64, norm_num_groups=32,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 2),
+        projection_class_embeddings_input_dim=80,
+        cross_attention_dim=64,
+        norm_num_groups=32,
     )
     vae = AutoencoderKL(
-        block_out_channels=[32, 64], in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 2,
-        up_block_types=["UpDecoderBlock2D"] * 2, latent_channels=4, norm_num_groups=32, sample_size=64,
+        block_out_channels=[32, 64],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * 2,
+        up_block_types=["UpDecoderBlock2D"] * 2,
+        latent_channels=4,
+        norm_num_groups=32,
+        sample_size=64,
     )
-    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                       steps_offset=1, timestep_spacing="leading")
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        steps_offset=1,
+        timestep_spacing="leading",
+    )
     StableDiffusionXLPipeline(
-        vae=vae, text_encoder=CLIPTextModel(CLIPTextConfig(**text)), tokenizer=tok, tokenizer_2=tok,
+        vae=vae,
+        text_encoder=CLIPTextModel(CLIPTextConfig(**text)),
+        tokenizer=tok,
+        tokenizer_2=tok,
         text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(**text, projection_dim=32)),
-        unet=unet, scheduler=scheduler,
+        unet=unet,
+        scheduler=scheduler,
     ).save_pretrained(folder)
 
 
@@ -140,9 +201,14 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 
         return wrapper
 
-    monkeypatch.setattr(StableDiffusionPipeline, "__call__", counting("text2img", StableDiffusionPipeline.__call__))
-    monkeypatch.setattr(StableDiffusionImg2ImgPipeline, "__call__",
-                        counting("img2img", StableDiffusionImg2ImgPipeline.__call__))
+    monkeypatch.setattr(
+        StableDiffusionPipeline, "__call__", counting("text2img", StableDiffusionPipeline.__call__)
+    )
+    monkeypatch.setattr(
+        StableDiffusionImg2ImgPipeline,
+        "__call__",
+        counting("img2img", StableDiffusionImg2ImgPipeline.__call__),
+    )
     monkeypatch.setattr(dm, "load_text2img", counting("load_pipeline", dm.load_text2img))
     monkeypatch.setattr(dm, "load_clip", counting("load_clip", dm.load_clip))
     return counts

@@ -45,7 +45,9 @@ def test_style_catalogue_names_resolve_and_other_text_is_verbatim() -> None:
     assert (style.prompt, how) == ("Neon Vaporwave", "given (verbatim prompt)")
 
 
-@pytest.mark.parametrize("native,multiple,aspect", [(512, 64, 1.0), (512, 64, 3 / 4), (1024, 32, 4 / 3), (64, 4, 1.0)])
+@pytest.mark.parametrize(
+    "native,multiple,aspect", [(512, 64, 1.0), (512, 64, 3 / 4), (1024, 32, 4 / 3), (64, 4, 1.0)]
+)
 def test_generation_sizes_keep_area_aspect_and_multiple(native: int, multiple: int, aspect: float) -> None:
     w, h = generation_size(native, multiple, aspect)
     assert w % multiple == 0 and h % multiple == 0

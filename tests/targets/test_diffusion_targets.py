@@ -35,11 +35,17 @@ def artwork(seed: int = 0, size: tuple[int, int] = (64, 64)) -> Image.Image:
     return Image.fromarray(((base + noise) % 256).astype(np.uint8), "RGB")
 
 
-def request(models: Path, mode: str, image: Image.Image | None = None, progress: Any = None,
-            **settings: Any) -> TargetRequest:
+def request(
+    models: Path, mode: str, image: Image.Image | None = None, progress: Any = None, **settings: Any
+) -> TargetRequest:
     extra = {**FAST, **settings.pop("extra", {})}
-    return TargetRequest(image=image or artwork(), settings=Settings(mode=mode, extra=extra, **settings),
-                         models_dir=models, device=torch.device("cpu"), progress=progress)
+    return TargetRequest(
+        image=image or artwork(),
+        settings=Settings(mode=mode, extra=extra, **settings),
+        models_dir=models,
+        device=torch.device("cpu"),
+        progress=progress,
+    )
 
 
 def key_of(t: Any) -> str:
@@ -56,7 +62,9 @@ def pixels(img: Image.Image) -> np.ndarray:
 def test_cloak_renders_the_artwork_in_the_farthest_style(tiny_models: Path, calls: Counter[str]) -> None:
     art = artwork()
     seen: list[tuple[float, str]] = []
-    [target] = make_cloak_targets(request(tiny_models, "cloak", art, progress=lambda f, s: seen.append((f, s))))
+    [target] = make_cloak_targets(
+        request(tiny_models, "cloak", art, progress=lambda f, s: seen.append((f, s)))
+    )
 
     assert target.kind == "style" and target.weight == 1.0
     assert target.image.mode == "RGB" and target.image.size == (64, 64)
@@ -86,8 +94,9 @@ def test_farthest_style_is_the_least_similar_one(tiny_models: Path) -> None:
     assert sims[target.info["style"]] == min(sims.values()) == target.info["style_similarity"]
 
 
-def test_poison_detects_the_concept_and_pulls_toward_its_default_target(tiny_models: Path,
-                                                                        calls: Counter[str]) -> None:
+def test_poison_detects_the_concept_and_pulls_toward_its_default_target(
+    tiny_models: Path, calls: Counter[str]
+) -> None:
     [target] = make_poison_targets(request(tiny_models, "poison"))
 
     info = target.info
@@ -106,7 +115,9 @@ def test_poison_detects_the_concept_and_pulls_toward_its_default_target(tiny_mod
     assert calls == Counter(load_clip=1, load_pipeline=1, text2img=1)
 
 
-def test_cloak_poison_gives_both_targets_weighted_half_and_half(tiny_models: Path, calls: Counter[str]) -> None:
+def test_cloak_poison_gives_both_targets_weighted_half_and_half(
+    tiny_models: Path, calls: Counter[str]
+) -> None:
     targets = make_cloak_poison_targets(request(tiny_models, "cloak+poison"))
 
     assert [t.kind for t in targets] == ["style", "concept"]
@@ -117,16 +128,25 @@ def test_cloak_poison_gives_both_targets_weighted_half_and_half(tiny_models: Pat
 
 
 def test_given_style_concept_and_poison_target_are_used(tiny_models: Path, calls: Counter[str]) -> None:
-    cloak, *anchors = make_cloak_poison_targets(request(
-        tiny_models, "cloak+poison", style="Pixel Art", concept="Dog", poison_target="dog=horse",
-        extra={"anchors": 2, "cloak_weight": 0.6}))
+    cloak, *anchors = make_cloak_poison_targets(
+        request(
+            tiny_models,
+            "cloak+poison",
+            style="Pixel Art",
+            concept="Dog",
+            poison_target="dog=horse",
+            extra={"anchors": 2, "cloak_weight": 0.6},
+        )
+    )
 
     assert cloak.info["style"] == "pixel art" and cloak.info["style_chosen_by"] == "given (catalogue name)"
     assert cloak.info["style_prompt"] == style_catalogue.STYLES["pixel art"].prompt
     assert [a.info["anchor"]["seed"] for a in anchors] == [0, 1]
     assert all(a.info["concept"] == "dog" and a.info["concept_score"] == "given" for a in anchors)
-    assert all(a.info["poison_target"] == "horse" and a.info["poison_target_chosen_by"] == "given mapping"
-               for a in anchors)
+    assert all(
+        a.info["poison_target"] == "horse" and a.info["poison_target_chosen_by"] == "given mapping"
+        for a in anchors
+    )
     assert cloak.weight == pytest.approx(0.6) and [a.weight for a in anchors] == pytest.approx([0.2, 0.2])
     assert not np.array_equal(pixels(anchors[0].image), pixels(anchors[1].image))  # two seeds, two anchors
     assert calls["load_clip"] == 0  # nothing needed CLIP
@@ -159,7 +179,12 @@ def test_same_image_again_runs_no_model(tiny_models: Path, calls: Counter[str]) 
         assert np.array_equal(pixels(a.image), pixels(b.image))
         assert key_of(a) == key_of(b)
     assert sorted(p.suffix for p in cache_root().iterdir() if not p.name.startswith(".")) == [
-        ".json", ".json", ".json", ".png", ".png"]  # analysis + (png, json) per target; no temp files left
+        ".json",
+        ".json",
+        ".json",
+        ".png",
+        ".png",
+    ]  # analysis + (png, json) per target; no temp files left
 
 
 def test_another_image_of_the_same_concept_reuses_the_anchor(tiny_models: Path, calls: Counter[str]) -> None:
@@ -173,8 +198,9 @@ def test_another_image_of_the_same_concept_reuses_the_anchor(tiny_models: Path, 
     assert calls["img2img"] == 1
 
 
-def test_a_changed_model_or_seed_is_a_different_cache_entry(tiny_models: Path, tmp_path: Path,
-                                                            calls: Counter[str]) -> None:
+def test_a_changed_model_or_seed_is_a_different_cache_entry(
+    tiny_models: Path, tmp_path: Path, calls: Counter[str]
+) -> None:
     import shutil
 
     models = tmp_path / "models"
@@ -246,10 +272,15 @@ def test_sdxl_makes_both_targets(tiny_models: Path, monkeypatch: pytest.MonkeyPa
 
     runs: list[str] = []
     for cls in (StableDiffusionXLPipeline, StableDiffusionXLImg2ImgPipeline):
-        monkeypatch.setattr(cls, "__call__", lambda self, *a, _f=cls.__call__, _n=cls.__name__, **k:
-                            runs.append(_n) or _f(self, *a, **k))
+        monkeypatch.setattr(
+            cls,
+            "__call__",
+            lambda self, *a, _f=cls.__call__, _n=cls.__name__, **k: runs.append(_n) or _f(self, *a, **k),
+        )
     monkeypatch.setenv("ARTSHADE_DIFFUSION_MODEL", "sdxl")
-    targets = make_cloak_poison_targets(request(tiny_models, "cloak+poison", style="pixel art", concept="dog"))
+    targets = make_cloak_poison_targets(
+        request(tiny_models, "cloak+poison", style="pixel art", concept="dog")
+    )
 
     assert [t.kind for t in targets] == ["style", "concept"]
     assert all(t.info["model"]["name"] == "sdxl" and t.info["model"]["family"] == "sdxl" for t in targets)
@@ -258,8 +289,13 @@ def test_sdxl_makes_both_targets(tiny_models: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_a_model_folder_can_be_named_directly(tiny_models: Path, tmp_path: Path, calls: Counter[str]) -> None:
-    [t] = make_cloak_targets(request(tmp_path, "cloak", extra={
-        "diffusion_model": str(tiny_models / "sd15"), "clip_model": str(tiny_models / "clip")}))
+    [t] = make_cloak_targets(
+        request(
+            tmp_path,
+            "cloak",
+            extra={"diffusion_model": str(tiny_models / "sd15"), "clip_model": str(tiny_models / "clip")},
+        )
+    )
     assert t.info["model"]["source"] == str(tiny_models / "sd15") and calls["img2img"] == 1
 
 
@@ -268,14 +304,16 @@ def test_fallback_guard_uses_builtin_targets_and_says_why(tmp_path: Path) -> Non
         targets = make_targets(request(tmp_path, mode, fallback="guard"))
         builtin = maker_for("guard")(request(tmp_path, "guard"))
         assert [t.kind for t in targets] == [t.kind for t in builtin] and builtin
-        assert all(np.array_equal(pixels(a.image), pixels(b.image)) for a, b in zip(targets, builtin, strict=True))
+        assert all(
+            np.array_equal(pixels(a.image), pixels(b.image)) for a, b in zip(targets, builtin, strict=True)
+        )
         assert all(t.info["fallback_from"] == mode for t in targets)
         assert all("artshade models fetch sd15" in t.info["fallback_reason"] for t in targets)
     with pytest.raises(ModelError):
         make_targets(request(tmp_path, "cloak"))  # fallback "none" (the default): fail closed
 
 
-# ------------------------------------------------------------------------------------------- through the engine
+# ----------------------------------------------------------------------------------------- through the engine
 
 
 @pytest.fixture
@@ -288,10 +326,12 @@ def short_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(optimize.SCHEDULES, "fast", dataclasses.replace(optimize.SCHEDULES["fast"], steps=2))
 
 
-@pytest.mark.parametrize("mode,kinds", [("cloak", ["style"]), ("poison", ["concept"]),
-                                        ("cloak+poison", ["style", "concept"])])
-def test_engine_protects_with_diffusion_targets(tiny_models: Path, calls: Counter[str], short_engine: None,
-                                                mode: str, kinds: list[str]) -> None:
+@pytest.mark.parametrize(
+    "mode,kinds", [("cloak", ["style"]), ("poison", ["concept"]), ("cloak+poison", ["style", "concept"])]
+)
+def test_engine_protects_with_diffusion_targets(
+    tiny_models: Path, calls: Counter[str], short_engine: None, mode: str, kinds: list[str]
+) -> None:
     from artshade import shading
 
     art = artwork(5)
@@ -307,26 +347,34 @@ def test_engine_protects_with_diffusion_targets(tiny_models: Path, calls: Counte
     assert calls["load_pipeline"] == 1 and not any(t["from_cache"] for t in report["targets"])
 
 
-def test_engine_falls_back_to_builtin_targets_when_asked(tiny_models: Path, tmp_path: Path,
-                                                         short_engine: None) -> None:
+def test_engine_falls_back_to_builtin_targets_when_asked(
+    tiny_models: Path, tmp_path: Path, short_engine: None
+) -> None:
     from artshade import shading
 
     for weights in tiny_models.glob("taef2_*.pth"):  # the encoder, but no diffusion model
         (tmp_path / weights.name).symlink_to(weights.resolve())
-    result = shading.protect(artwork(6), Settings(mode="poison", preset="fast", fallback="guard"),
-                             models_dir=tmp_path, measure=False)
+    result = shading.protect(
+        artwork(6),
+        Settings(mode="poison", preset="fast", fallback="guard"),
+        models_dir=tmp_path,
+        measure=False,
+    )
     [target] = result.report["targets"]
     assert target["kind"] not in ("style", "concept") and target["fallback_from"] == "poison"
     assert "artshade models fetch sd15" in target["fallback_reason"]
     with pytest.raises(ModelError, match="artshade models fetch sd15"):
-        shading.protect(artwork(6), Settings(mode="poison", preset="fast"), models_dir=tmp_path, measure=False)
+        shading.protect(
+            artwork(6), Settings(mode="poison", preset="fast"), models_dir=tmp_path, measure=False
+        )
 
 
-# ------------------------------------------------------------------------------------------- where models come from
+# ------------------------------------------------------------------------------------- where models come from
 
 
-def test_models_in_the_hub_cache_are_used_without_a_download(tiny_models: Path, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_models_in_the_hub_cache_are_used_without_a_download(
+    tiny_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Artists who already used diffusers have the weights in the hub's cache; they load from there."""
     import shutil
 
@@ -348,7 +396,9 @@ def test_models_in_the_hub_cache_are_used_without_a_download(tiny_models: Path, 
     assert target.info["clip_model"]["source"] == models.CATALOGUE["clip"].hub_id
 
 
-def test_fp16_only_weights_load_on_a_cpu(tiny_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fp16_only_weights_load_on_a_cpu(
+    tiny_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """GPU-oriented downloads hold only ``*.fp16.safetensors``; on a CPU they are upcast to fp32."""
     from artshade.shading.targets import diffusion_models as dm
     from diffusers import StableDiffusionPipeline

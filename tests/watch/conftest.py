@@ -72,7 +72,9 @@ class FakeRunner:
         loaded = load_image(data)
         inverted = Image.eval(loaded.rgb, lambda v: 255 - v)
         buf = io.BytesIO()
-        inverted.save(buf, format={"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "tiff": "TIFF"}[loaded.format])
+        inverted.save(
+            buf, format={"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "tiff": "TIFF"}[loaded.format]
+        )
         w, h = inverted.size
         return FakeResult(buf.getvalue(), loaded.format, f"image/{loaded.format}", w, h, {})
 
@@ -142,7 +144,11 @@ def assert_clean_outbox(outbox: Path) -> None:
 
 
 def pictures_in(outbox: Path) -> set[str]:
-    return {p.relative_to(outbox).as_posix() for p in files_under(outbox) if "errors" not in p.relative_to(outbox).parts}
+    return {
+        p.relative_to(outbox).as_posix()
+        for p in files_under(outbox)
+        if "errors" not in p.relative_to(outbox).parts
+    }
 
 
 def assert_one_output_each(outbox: Path, good: dict[str, bytes], name: str, duplicate: str) -> None:

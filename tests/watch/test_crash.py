@@ -39,7 +39,8 @@ SCRIPT = textwrap.dedent(
             out.save(buf, format=fmt)
             return Result(buf.getvalue(), fmt.lower())
 
-    inbox, outbox, state, once = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4] == "once"
+    inbox, outbox, state = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+    once = sys.argv[4] == "once"
     w = FolderWatcher(inbox, outbox, Settings(preset="fast"), runner=Invert(), state_path=state,
                       stable_window=0.05, poll_interval=0.01)
     if once:
@@ -58,7 +59,12 @@ def test_repeated_sigkill_never_leaves_partial_outputs_or_redoes_work(folders, t
     script = tmp_path / "run_watcher.py"
     script.write_text(SCRIPT)
     good = {f"p{i:02d}.png": tools.write_picture(inbox / f"p{i:02d}.png", i, size=96) for i in range(12)}
-    good.update({f"sub/q{i}.jpg": tools.write_picture(inbox / "sub" / f"q{i}.jpg", 50 + i, fmt="JPEG") for i in range(4)})
+    good.update(
+        {
+            f"sub/q{i}.jpg": tools.write_picture(inbox / "sub" / f"q{i}.jpg", 50 + i, fmt="JPEG")
+            for i in range(4)
+        }
+    )
     (inbox / "p00 again.png").write_bytes(good["p00.png"])
     (inbox / "cut.png").write_bytes(good["p01.png"][:500])
     before = {p: tools.sha(p) for p in tools.files_under(inbox)}
@@ -67,10 +73,15 @@ def test_repeated_sigkill_never_leaves_partial_outputs_or_redoes_work(folders, t
     kills = 0
     while tools.states(state).get("done", 0) < len(good) and kills < 8:
         done_before = tools.states(state).get("done", 0)
-        proc = subprocess.Popen([sys.executable, str(script), str(inbox), str(outbox), str(state), "run"], env=env)
+        proc = subprocess.Popen(
+            [sys.executable, str(script), str(inbox), str(outbox), str(state), "run"], env=env
+        )
         try:
-            tools.wait_for(lambda p=proc, n=done_before: p.poll() is not None or tools.states(state).get("done", 0) > n,
-                           limit=300, what="progress")
+            tools.wait_for(
+                lambda p=proc, n=done_before: p.poll() is not None or tools.states(state).get("done", 0) > n,
+                limit=300,
+                what="progress",
+            )
         finally:
             tools.kill_hard(proc)
         kills += 1
@@ -83,8 +94,13 @@ def test_repeated_sigkill_never_leaves_partial_outputs_or_redoes_work(folders, t
         assert {p: tools.sha(p) for p in tools.files_under(inbox)} == before
     assert kills >= 2
 
-    last = subprocess.run([sys.executable, str(script), str(inbox), str(outbox), str(state), "once"],
-                          env=env, capture_output=True, text=True, timeout=300)
+    last = subprocess.run(
+        [sys.executable, str(script), str(inbox), str(outbox), str(state), "once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert last.returncode == 0, last.stderr
     tools.assert_one_output_each(outbox, good, "p00.png", "p00 again.png")
     assert [p.name for p in tools.files_under(outbox / "errors")] == ["cut.png.txt"]

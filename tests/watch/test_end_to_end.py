@@ -30,15 +30,24 @@ FAST = Settings(preset="fast")
 def test_twenty_files_dropped_concurrently_are_each_shaded_once(folders, tools, tmp_path) -> None:
     inbox, outbox = folders
     runner = tools.CountingRunner(EngineRunner())
-    watcher = FolderWatcher(inbox, outbox, FAST, runner=runner, state_path=tmp_path / "state.sqlite3",
-                            stable_window=0.5, poll_interval=0.05)
+    watcher = FolderWatcher(
+        inbox,
+        outbox,
+        FAST,
+        runner=runner,
+        state_path=tmp_path / "state.sqlite3",
+        stable_window=0.5,
+        poll_interval=0.05,
+    )
     watcher.start()
     try:
         good, every = tools.drop_batch(inbox, slow=True)
         hashes_before = {rel: tools.sha(inbox / rel) for rel in every}
         note = outbox / "errors" / "corrupt.png.txt"
-        tools.wait_for(lambda: len(tools.pictures_in(outbox)) >= len(good) and note.exists() and watcher.idle(),
-                 what="all 17 outputs and the error note")
+        tools.wait_for(
+            lambda: len(tools.pictures_in(outbox)) >= len(good) and note.exists() and watcher.idle(),
+            what="all 17 outputs and the error note",
+        )
     finally:
         watcher.stop()
 
@@ -66,15 +75,35 @@ def test_sigkill_mid_batch_then_restart_reaches_the_same_end_state(folders, tool
     (inbox / "broken.jpg").write_bytes(good["sub/q.jpg"][:300])
     (inbox / "readme.txt").write_text("not a picture")
     before = {p: tools.sha(p) for p in tools.files_under(inbox)}
-    cmd = [sys.executable, "-m", "artshade", "watch", str(inbox), "--out", str(outbox), "--preset", "fast",
-           "--stable", "0.2", "--state", str(state_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "artshade",
+        "watch",
+        str(inbox),
+        "--out",
+        str(outbox),
+        "--preset",
+        "fast",
+        "--stable",
+        "0.2",
+        "--state",
+        str(state_path),
+    ]
 
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         # kill once at least one picture is done and another is being shaded (mid-batch)
-        tools.wait_for(lambda: proc.poll() is not None
-                 or (tools.states(state_path).get("done", 0) >= 1 and tools.states(state_path).get("in_progress", 0) >= 1),
-                 what="a finished and a running job")
+        tools.wait_for(
+            lambda: (
+                proc.poll() is not None
+                or (
+                    tools.states(state_path).get("done", 0) >= 1
+                    and tools.states(state_path).get("in_progress", 0) >= 1
+                )
+            ),
+            what="a finished and a running job",
+        )
         assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
     finally:
         tools.kill_hard(proc)
@@ -104,8 +133,11 @@ def test_sigkill_mid_batch_then_restart_reaches_the_same_end_state(folders, tool
     done_jobs = tools.states(state_path)
     assert done_jobs.get("done") == len(good) and not done_jobs.get("in_progress")
     # outputs finished before the kill were not written again (at most the one renamed just before it)
-    rewritten = [p for p, stamp in finished_before.items()
-                 if p.exists() and (p.stat().st_ino, p.stat().st_mtime_ns) != stamp]
+    rewritten = [
+        p
+        for p, stamp in finished_before.items()
+        if p.exists() and (p.stat().st_ino, p.stat().st_mtime_ns) != stamp
+    ]
     assert len(rewritten) <= 1
 
     # a third start shades nothing and still says the broken picture needs attention
@@ -119,8 +151,23 @@ def test_once_exit_status_and_move_originals(tmp_path, tools, capsys) -> None:
     inbox, outbox, moved = tmp_path / "in", tmp_path / "out", tmp_path / "done"
     data = tools.write_picture(inbox / "a.png", 1, size=64)
     state = str(tmp_path / "state.sqlite3")
-    rc = main(["watch", str(inbox), "--out", str(outbox), "--once", "--preset", "fast", "--stable", "0",
-               "--move-originals", str(moved), "--state", state])
+    rc = main(
+        [
+            "watch",
+            str(inbox),
+            "--out",
+            str(outbox),
+            "--once",
+            "--preset",
+            "fast",
+            "--stable",
+            "0",
+            "--move-originals",
+            str(moved),
+            "--state",
+            state,
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 0, err
     assert "[1/1] shaded     a.png -> " in err and "done: 1 shaded" in err
@@ -149,8 +196,11 @@ def test_default_folders_are_created_under_pictures(tools, capsys) -> None:
 
 def test_sigterm_stops_the_watcher_cleanly(tmp_path) -> None:
     inbox, outbox = tmp_path / "in", tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "artshade", "watch", str(inbox), "--out", str(outbox)],
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "artshade", "watch", str(inbox), "--out", str(outbox)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stderr is not None
         first = proc.stderr.readline()  # the process is watching once it says so

@@ -12,16 +12,29 @@ from artshade.daemon.watch_files import clean_temp_files, move_file, write_new
 @pytest.mark.parametrize(
     "name",
     [
-        ".hidden.png", ".DS_Store", "photo.png.part", "photo.jpg.crdownload", "photo.png.tmp", "x.TMP",
-        "~$report.png", "photo.png~", "download.opdownload", "photo.png.download", "Thumbs.db", "desktop.ini",
-        ".artshade-tmp-1234-a.png", ".artshade.json",
+        ".hidden.png",
+        ".DS_Store",
+        "photo.png.part",
+        "photo.jpg.crdownload",
+        "photo.png.tmp",
+        "x.TMP",
+        "~$report.png",
+        "photo.png~",
+        "download.opdownload",
+        "photo.png.download",
+        "Thumbs.db",
+        "desktop.ini",
+        ".artshade-tmp-1234-a.png",
+        ".artshade.json",
     ],
 )
 def test_hidden_and_temporary_names_are_ignored(name: str) -> None:
     assert rules.is_hidden_or_temp(name)
 
 
-@pytest.mark.parametrize("name", ["photo.png", "Photo (1).JPG", "a.b.webp", "scan.tiff", "no-extension", "~tilde.png"])
+@pytest.mark.parametrize(
+    "name", ["photo.png", "Photo (1).JPG", "a.b.webp", "scan.tiff", "no-extension", "~tilde.png"]
+)
 def test_ordinary_names_are_taken(name: str) -> None:
     assert not rules.is_hidden_or_temp(name)
 

@@ -126,8 +126,15 @@ def test_restart_shades_only_what_is_new(folders, tools, tmp_path) -> None:
     assert runner.total == 2
     assert sorted(p.name for p in tools.files_under(outbox)) == ["a.png", "b.png"]
     # settings changed since: files already handled are not redone; new settings apply to new files
-    w = FolderWatcher(inbox, outbox, Settings(preset="max"), runner=runner,
-                      state_path=tmp_path / "state" / "watch.sqlite3", stable_window=0.05, poll_interval=0.02)
+    w = FolderWatcher(
+        inbox,
+        outbox,
+        Settings(preset="max"),
+        runner=runner,
+        state_path=tmp_path / "state" / "watch.sqlite3",
+        stable_window=0.05,
+        poll_interval=0.02,
+    )
     assert w.scan_once().counts == {}
     assert runner.total == 2
 
@@ -221,13 +228,17 @@ def test_move_originals_moves_only_after_the_output_is_written(folders, tools, t
     assert runner.total == 1
 
 
-def test_folder_settings_file_overrides_and_a_bad_one_holds_its_folder(folders, tools, tmp_path, caplog) -> None:
+def test_folder_settings_file_overrides_and_a_bad_one_holds_its_folder(
+    folders, tools, tmp_path, caplog
+) -> None:
     inbox, outbox = folders
     tools.write_picture(inbox / "a.png", 1)
     tools.write_picture(inbox / "insta" / "b.png", 2)
     tools.write_picture(inbox / "broken" / "c.png", 3)
     tools.write_picture(inbox / "broken" / "deeper" / "d.png", 4)
-    (inbox / "insta" / ".artshade.json").write_text(json.dumps({"platform": "instagram", "intensity": "high"}))
+    (inbox / "insta" / ".artshade.json").write_text(
+        json.dumps({"platform": "instagram", "intensity": "high"})
+    )
     (inbox / "broken" / ".artshade.json").write_text('{"preset": "ultra"}')
 
     seen_settings: list[Settings] = []
@@ -309,7 +320,9 @@ def test_live_watch_waits_for_slow_writes_and_sees_moves(folders, tools, tmp_pat
     finally:
         watcher.stop()
     assert sorted(p.relative_to(outbox).as_posix() for p in tools.files_under(outbox)) == [
-        "album/x.png", "download.png", "slow.png"
+        "album/x.png",
+        "download.png",
+        "slow.png",
     ]
     import hashlib
 
@@ -361,8 +374,11 @@ def test_twenty_files_dropped_concurrently_fake_engine(folders, tools, tmp_path)
         good, every = tools.drop_batch(inbox, slow=True)
         before = {rel: tools.sha(inbox / rel) for rel in every}
         note = outbox / "errors" / "corrupt.png.txt"
-        tools.wait_for(lambda: len(tools.pictures_in(outbox)) >= len(good) and note.exists() and watcher.idle(),
-                       limit=120, what="all outputs")
+        tools.wait_for(
+            lambda: len(tools.pictures_in(outbox)) >= len(good) and note.exists() and watcher.idle(),
+            limit=120,
+            what="all outputs",
+        )
     finally:
         watcher.stop()
     assert dict(runner.calls) == {hashlib.sha256(d).hexdigest(): 1 for d in good.values()}
