@@ -10,7 +10,6 @@
 
   const api = globalThis.browser ?? globalThis.chrome;
   const PORT_NAME = 'artshade-rpc';
-  const SUPPORTED = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/tiff']);
   const UNTYPED = new Set(['', 'application/octet-stream']);
   const ours = new WeakSet(); // events this script dispatched: never caught again
   const overlay = globalThis.artshadeOverlay;
@@ -68,8 +67,9 @@
 
   // -- bytes ------------------------------------------------------------------------------------------------
 
+  /** Worth holding an event for: images by their declared type (the bytes decide later). */
   function isCandidate(file) {
-    return file instanceof Blob && (SUPPORTED.has(file.type) || UNTYPED.has(file.type));
+    return file instanceof Blob && (file.type.toLowerCase().startsWith('image/') || UNTYPED.has(file.type));
   }
 
   function isImage(b) {
@@ -116,9 +116,10 @@
     const payload = [];
     const digests = [];
     for (const [index, file] of files.entries()) {
-      if (!isCandidate(file)) continue;
+      // The bytes decide, whatever type the file claims (the MAIN-world script sends mislabelled images).
+      if (!(file instanceof Blob) || file.size < 12) continue;
+      if (!isImage(new Uint8Array(await file.slice(0, 16).arrayBuffer()))) continue;
       const bytes = new Uint8Array(await file.arrayBuffer());
-      if (bytes.length < 12 || !isImage(bytes)) continue;
       const d = await digest(bytes);
       if (d && settled.has(d)) continue;
       picks.push(index);
