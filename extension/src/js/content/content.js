@@ -187,9 +187,20 @@
     if (event.cancelable) event.preventDefault();
   }
 
+  // Events this script dispatches are never caught again.  Dispatch is synchronous, so one that arrives
+  // while ours is being dispatched is ours (in Firefox an event made in the page's realm, see
+  // transferEvent, is seen here through a wrapper that the WeakSet may not recognise).
+  let dispatching = 0;
+  const isOurs = (event) => ours.has(event) || (dispatching > 0 && !event.isTrusted);
+
   function dispatchOurs(target, event) {
     ours.add(event);
-    (target?.isConnected ? target : document).dispatchEvent(event);
+    dispatching++;
+    try {
+      (target?.isConnected ? target : document).dispatchEvent(event);
+    } finally {
+      dispatching--;
+    }
   }
 
   // -- file inputs --------------------------------------------------------------------------------------------
@@ -198,7 +209,7 @@
   const watchedRoots = new WeakSet();
 
   function onFileEvent(event) {
-    if (ours.has(event)) return;
+    if (isOurs(event)) return;
     const input = event.composedPath()[0];
     if (!(input instanceof HTMLInputElement) || input.type !== 'file') return;
     const root = input.getRootNode();
@@ -239,6 +250,10 @@
 
   // -- drop and paste -----------------------------------------------------------------------------------------
 
+  // Firefox runs content scripts in a compartment of their own: a drop or paste event made here reaches the
+  // page's handlers with an empty dataTransfer / clipboardData.  Made in the page's realm it arrives whole.
+  const pageWindow = window.wrappedJSObject;
+
   const EVENT_FIELDS = ['clientX', 'clientY', 'screenX', 'screenY', 'ctrlKey', 'shiftKey', 'altKey', 'metaKey', 'button', 'buttons'];
 
   function filesOf(dt) {
@@ -248,7 +263,7 @@
   }
 
   function catchTransfer(event, dt, rebuild) {
-    if (ours.has(event) || !dt) return;
+    if (isOurs(event) || !dt) return;
     const files = filesOf(dt);
     if (!files.some(isCandidate) || (state && !state.enabled)) return;
     hold(event);
@@ -258,19 +273,26 @@
     for (const f of EVENT_FIELDS) if (f in event) init[f] = event[f];
     protect(files, target).then((result) => {
       if (result.kind === 'blocked') return;
-      const next = new DataTransfer();
+      const next = pageWindow ? new pageWindow.DataTransfer() : new DataTransfer();
       for (const [type, value] of strings) next.setData(type, value);
       (result.kind === 'ok' ? result.files : files).forEach((f) => next.items.add(f));
       dispatchOurs(target, rebuild(init, next));
     });
   }
 
+  function transferEvent(kind, type, init) {
+    if (pageWindow && typeof cloneInto === 'function') {
+      return new pageWindow[kind](type, cloneInto(init, window, { wrapReflectors: true }));
+    }
+    return new globalThis[kind](type, init);
+  }
+
   window.addEventListener('drop', (event) => {
-    catchTransfer(event, event.dataTransfer, (init, dt) => new DragEvent('drop', { ...init, dataTransfer: dt }));
+    catchTransfer(event, event.dataTransfer, (init, dt) => transferEvent('DragEvent', 'drop', { ...init, dataTransfer: dt }));
   }, true);
 
   window.addEventListener('paste', (event) => {
-    catchTransfer(event, event.clipboardData, (init, dt) => new ClipboardEvent('paste', { ...init, clipboardData: dt }));
+    catchTransfer(event, event.clipboardData, (init, dt) => transferEvent('ClipboardEvent', 'paste', { ...init, clipboardData: dt }));
   }, true);
 
   // -- the MAIN-world script's private channel --------------------------------------------------------------
