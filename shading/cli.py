@@ -21,8 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", type=Path, metavar="INPUT")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTPUT")
     p.add_argument("--target-image", type=Path, metavar="PATH", help="pull toward this image's encoding")
-    p.add_argument("--target", default="auto", help="built-in target: auto (a restyle of the artwork), "
-                   "poster, mosaic, sketch, stripes, checker, blobs, rings")  # fmt: skip
+    p.add_argument("--target", default="auto", help="built-in target: auto (the restyle the encoders move "
+                   "toward most), poster, texture, sketch, blobs")  # fmt: skip
     p.add_argument("--preset", choices=PRESETS, default="default", help="quality vs time (default: default)")
     p.add_argument("--intensity", choices=INTENSITIES, default="default", help="how much change is allowed")
     p.add_argument("--platform", choices=PLATFORMS, default="none", help="where the image will be posted")
@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="models folder (default: $ARTSHADE_MODELS, then the user cache)")  # fmt: skip
     p.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON report")
     p.add_argument("--preview", type=Path, metavar="FILE.png", help="write a side-by-side preview")
+    p.add_argument("--compare", type=Path, metavar="FILE.png",
+                   help="write 1:1 crops of the flattest and busiest part, original beside "
+                   "protected")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_protect)
@@ -84,7 +87,8 @@ def _protect(args: argparse.Namespace) -> int:
 
     try:
         report = protect_file(args.input, args.output, settings, models_dir=args.models, progress=progress,
-                              report_path=args.report, preview_path=args.preview)  # fmt: skip
+                              report_path=args.report, preview_path=args.preview,
+                              compare_path=args.compare)  # fmt: skip
     finally:
         bar.close()
     if not args.quiet:

@@ -125,7 +125,7 @@ def test_ensemble_of_tiny_ae_and_diffusers_vae_through_protect(dummy_vae_dir: Pa
 
     for name in ("taef2_encoder.pth", "taef2_decoder.pth"):
         (dummy_vae_dir / name).symlink_to(models_dir / name)
-    settings = Settings(preset="fast", encoders=("taef2", "sd-vae"), target="stripes")
+    settings = Settings(preset="fast", encoders=("taef2", "sd-vae"), target="blobs")
     report = protect(small_photo, settings, models_dir=dummy_vae_dir).report
     assert report["encoders"] == ["taef2", "sd-vae"]
     assert set(report["pull"]) == {"taef2", "sd-vae"}
