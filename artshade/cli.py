@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s: %(message)s",
     )
-    from artshade.shading.errors import Cancelled, ShadingError
+    from artshade.errors import Cancelled, ShadingError
 
     try:
         return int(args.func(args) or 0)

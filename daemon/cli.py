@@ -11,9 +11,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from artshade.shading.errors import ShadingError
-
 from artshade import paths
+from artshade.errors import ShadingError
 from artshade.ids import DEFAULT_PORT
 
 

@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artshade.shading.errors import SettingsError
 from artshade.shading.settings import Settings
 
 from artshade import paths
+from artshade.errors import SettingsError
+from artshade.files import same_file, write_json_atomic
 from artshade.ids import DEFAULT_PORT
-
-from ._files import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +196,7 @@ def _watch_folder(item: Any, defaults: Settings) -> WatchFolder:
     outbox = Path(outbox_raw).expanduser() if outbox_raw else inbox.parent / "protected"
     if not inbox.is_absolute() or not outbox.is_absolute():
         raise SettingsError("watch-folder paths must be absolute")
-    if inbox.resolve() == outbox.resolve():
+    if same_file(inbox, outbox):
         raise SettingsError("a watch folder's outbox must differ from its inbox")
     overrides = item.get("settings", {})
     settings_from_outside(overrides, base=defaults)

@@ -10,10 +10,11 @@ import json
 from collections.abc import Mapping
 
 from aiohttp import web
-from artshade.shading.errors import ShadingError
+
+from artshade.errors import ShadingError
 
 STATUS_BY_CODE: Mapping[str, int] = {
-    # engine (shading.errors)
+    # engine (artshade.errors)
     "not_an_image": 415,
     "unsupported_format": 415,
     "truncated_image": 422,

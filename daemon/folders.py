@@ -10,8 +10,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from artshade.shading.errors import Cancelled
 from artshade.shading.settings import Settings
+
+from artshade.errors import Cancelled
 
 from .config import UserSettings, WatchFolder
 from .jobs import JobQueue, QueueFull, ShuttingDown

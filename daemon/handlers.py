@@ -11,10 +11,10 @@ from typing import Any
 
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
-from artshade.shading.errors import SettingsError
 from artshade.shading.settings import Settings
 
 from artshade import __version__
+from artshade.errors import SettingsError
 
 from .config import API_SETTING_KEYS, UserSettings, save_user_settings
 from .errors import ApiError, error_response, status_for

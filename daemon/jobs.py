@@ -29,11 +29,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import artshade.shading.errors as engine_errors
-from artshade.shading.errors import Cancelled, ShadingError
 from artshade.shading.settings import Settings
 
-from ._files import write_private_atomic
+import artshade.errors as engine_errors
+from artshade.errors import Cancelled, ShadingError
+from artshade.files import write_atomic
+
 from .cache import Result, ResultCache, cache_key
 from .engine_thread import EngineThread
 from .store import JobRecord, JobStore
@@ -238,7 +239,9 @@ class JobQueue:
                 return job
             if priority == "interactive":  # kept on disk (not in memory) so a restart can finish it
                 job.input_path = self._inputs_dir / job.id
-                await asyncio.to_thread(write_private_atomic, job.input_path, data)
+                await asyncio.to_thread(
+                    partial(write_atomic, job.input_path, data, mode=0o600, parents=0o700)
+                )
             else:
                 job.data = data
             self._store.save(job.record())

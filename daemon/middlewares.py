@@ -10,7 +10,8 @@ import logging
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from artshade.shading.errors import ShadingError
+
+from artshade.errors import ShadingError
 
 from . import guards
 from .errors import ApiError, error_response, from_http_exception, from_shading

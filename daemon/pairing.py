@@ -22,9 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from artshade.files import write_json_atomic
 from artshade.paths import config_dir
-
-from ._files import write_json_atomic
 
 _CHROME = re.compile(r"chrome-extension://[a-p]{32}")
 _FIREFOX = re.compile(r"moz-extension://[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

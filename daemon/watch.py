@@ -55,9 +55,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from artshade.shading.errors import Cancelled, InputError, NotAnImageError, SettingsError, ShadingError
 from artshade.shading.settings import Settings
 from watchdog.events import FileSystemEventHandler
+
+from artshade.errors import Cancelled, InputError, NotAnImageError, SettingsError, ShadingError
 
 from . import watch_rules as rules
 from .watch_files import clean_temp_files, move_file, write_new

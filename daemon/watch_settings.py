@@ -25,8 +25,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from artshade.shading.errors import SettingsError
 from artshade.shading.settings import Settings
+
+from artshade.errors import SettingsError
 
 from .watch_rules import SETTINGS_FILE
 
