@@ -2,7 +2,8 @@
 
 For each browser: a host manifest named ``<NATIVE_HOST_NAME>.json`` in the folder that browser reads (Linux,
 macOS), or anywhere plus a registry key pointing at it (Windows). The manifest's ``path`` is a launcher,
-written once into the artshade data folder, that runs this Python with ``-m artshade native-host``.
+written once into the artshade data folder, that runs this Python with ``-m artshade.native_messaging``
+(the host alone: not the command line, not the engine).
 
 Everything written is listed in a record (``<data dir>/native-host/installed.json``) with a hash of its
 content; uninstall removes an entry only if it is still what was written.
@@ -93,12 +94,12 @@ def launcher_text(os_name: str) -> str:
         lines = ["@echo off", "rem artshade native-messaging host launcher (artshade install-browser-host)"]
         for key, value in env.items():
             lines.append(f'if not defined {key} set "{key}={value.replace("%", "%%")}"')
-        lines.append(f'"{sys.executable}" -m artshade native-host %*')
+        lines.append(f'"{sys.executable}" -m artshade.native_messaging %*')
         return "\r\n".join(lines) + "\r\n"
     lines = ["#!/bin/sh", "# artshade native-messaging host launcher (artshade install-browser-host)"]
     for key, value in env.items():
         lines.append(f': "${{{key}:={shlex.quote(value)}}}"; export {key}')
-    lines.append(f'exec {shlex.quote(sys.executable)} -m artshade native-host "$@"')
+    lines.append(f'exec {shlex.quote(sys.executable)} -m artshade.native_messaging "$@"')
     return "\n".join(lines) + "\n"
 
 

@@ -101,3 +101,24 @@ def test_installed_host_replies_within_300_ms(launcher: Path, record_property: A
     assert cpu < REPLY_BUDGET_S, f"the host used {cpu * 1000:.0f} ms of CPU to answer hello"
     if os.getloadavg()[0] < (os.cpu_count() or 1):
         assert wall < REPLY_BUDGET_S, f"the host took {wall * 1000:.0f} ms to answer hello"
+
+
+def test_launchers_of_older_versions_reach_the_host_just_as_directly(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    """Launchers written before this version run ``python -m artshade native-host``: same host, no engine."""
+    import shlex
+    import sys
+
+    old = tmp_path / "old-launcher"
+    old.write_text(
+        f"#!/bin/sh\nexport ARTSHADE_HOME={shlex.quote(str(isolated_home))}\n"
+        f'exec {shlex.quote(sys.executable)} -m artshade native-host "$@"\n'
+    )
+    old.chmod(0o755)
+    reply, _, _, stderr = hello_once(old, browser_env(PYTHONPROFILEIMPORTTIME="1"))
+    assert reply["ok"] is True
+    log = (isolated_home / "log" / "native-host.log").read_text(encoding="utf-8")
+    modules = imported_modules(stderr + "\n" + log)
+    assert "artshade.native_messaging.host" in modules
+    assert not {m for m in modules if m.startswith(("torch", "artshade.shading", "artshade.daemon"))}
