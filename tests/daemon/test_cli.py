@@ -12,7 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from artshade.daemon.runtime import read_runtime, runtime_path
+import pytest
+from artshade.daemon.runtime import read_runtime, remove_runtime, runtime_path, write_runtime
 from daemon_helpers import CHROME_ORIGIN
 
 
@@ -34,6 +35,65 @@ def test_pair_without_a_daemon_says_what_to_do() -> None:
     result = artshade("pair")
     assert result.returncode == 2
     assert "artshade serve" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+class RecordingProxy:
+    """A proxy on loopback that records every byte sent to it and answers 502: nothing should reach it."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.received = b""
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.sock.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    self.received += conn.recv(65536)
+                    conn.sendall(
+                        b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    )
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_pair_never_sends_the_token_through_a_proxy(threaded_daemon, monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = RecordingProxy()
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, proxy.url)
+    try:
+        with threaded_daemon(token=None) as server:
+            write_runtime(server.port)
+            try:
+                paired = artshade("pair")
+            finally:
+                remove_runtime()
+    finally:
+        proxy.close()
+    assert proxy.received == b"", proxy.received[:200]
+    assert paired.returncode == 0, paired.stderr
+    assert paired.stdout.strip().startswith(f"{server.port}-")
 
 
 def test_serve_runtime_file_pair_and_graceful_stop(tmp_path: Path) -> None:
