@@ -14,6 +14,7 @@ from pathlib import Path
 from artshade import paths
 from artshade.errors import ShadingError
 from artshade.ids import DEFAULT_PORT
+from artshade.loopback import OPENER
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -102,7 +103,7 @@ def run_pair(args: argparse.Namespace) -> int:
         headers={"Authorization": f"Bearer {get_or_create_token()}"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with OPENER.open(request, timeout=10) as response:
             answer = json.loads(response.read())
     except urllib.error.HTTPError as err:
         detail = _error_detail(err)
