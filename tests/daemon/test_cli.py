@@ -118,7 +118,12 @@ def test_serve_runtime_file_pair_and_graceful_stop(tmp_path: Path) -> None:
                                          headers={"Origin": CHROME_ORIGIN,
                                                   "Content-Type": "application/json"})  # fmt: skip
         with urllib.request.urlopen(request, timeout=10) as response:
-            assert json.loads(response.read())["token"] == artshade("token").stdout.strip()
+            extension_token = json.loads(response.read())["token"]
+        assert extension_token != artshade("token").stdout.strip()  # its own token, not the daemon's
+        status = urllib.request.Request(f"{info['url']}/v1/status", headers={
+            "Origin": CHROME_ORIGIN, "Authorization": f"Bearer {extension_token}"})  # fmt: skip
+        with urllib.request.urlopen(status, timeout=60) as response:
+            assert response.status == 200
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
