@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -146,3 +147,34 @@ def test_serve_on_a_busy_port_fails_with_one_line() -> None:
     assert result.returncode == 2
     assert "already in use" in result.stderr
     assert read_runtime() is None
+
+
+def test_unpair_revokes_an_extension_and_its_tokens_in_a_running_daemon(threaded_daemon) -> None:
+    from artshade.daemon.pairing import PairingStore
+
+    from artshade.loopback import OPENER
+
+    store = PairingStore()  # the one in ARTSHADE_HOME, as the native host writes it
+    token = store.issue_token(CHROME_ORIGIN)
+
+    def status(**headers: str) -> int:
+        request = urllib.request.Request(f"{server.url}/v1/status", headers=headers)
+        try:
+            with OPENER.open(request, timeout=60) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as err:
+            return err.code
+
+    with threaded_daemon(config_dir=store.path.parent) as server:
+        assert status(Authorization=f"Bearer {token}", Origin=CHROME_ORIGIN) == 200
+        assert status(Authorization=f"Bearer {token}") == 200
+        listed = artshade("unpair")
+        assert listed.returncode == 0 and listed.stdout.split() == [CHROME_ORIGIN]
+        done = artshade("unpair", CHROME_ORIGIN + "/")
+        assert done.returncode == 0, done.stderr
+        assert status(Authorization=f"Bearer {token}", Origin=CHROME_ORIGIN) == 403  # not paired any more
+        assert status(Authorization=f"Bearer {token}") == 401  # and the token is gone
+    again = artshade("unpair", CHROME_ORIGIN)
+    assert again.returncode == 2 and "is not paired" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1
+    assert artshade("unpair", "--all").returncode == 0
