@@ -127,6 +127,7 @@ async def protect(request: web.Request) -> web.StreamResponse:
     if sniff_format(data) is None:
         raise ApiError("unsupported_format", "the upload is not a JPEG, PNG, WebP or TIFF image")
     settings = settings_for_request(request, json_settings)
+    wait = truthy(request.query.get("wait"))
     queue = request.app[QUEUE]
     try:
         caller = request[CALLER]
@@ -136,7 +137,7 @@ async def protect(request: web.Request) -> web.StreamResponse:
         raise ApiError("queue_full", str(err), headers={"Retry-After": str(err.retry_after)}) from None
     except ShuttingDown as err:
         raise ApiError("shutting_down", str(err)) from None
-    if not truthy(request.query.get("wait")):
+    if not wait:
         return job_accepted(job)
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(asyncio.shield(job.done_event.wait()), config.wait_timeout)
@@ -157,8 +158,17 @@ def job_accepted(job: Job) -> web.Response:
     return web.json_response(job.to_json(), status=202, headers={"Location": f"/v1/jobs/{job.id}"})
 
 
+WAIT_VALUES = {"1": True, "true": True, "0": False, "false": False}
+
+
 def truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+    """``wait``: absent, 0/false or 1/true; anything else is a bad request (one clear line)."""
+    if value is None:
+        return False
+    answer = WAIT_VALUES.get(value)
+    if answer is None:
+        raise ApiError("bad_request", f"wait must be 0, 1, true or false, got {value[:20]!r}")
+    return answer
 
 
 def settings_for_request(request: web.Request, json_settings: Mapping[str, Any]) -> Settings:
