@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,7 +91,10 @@ def settings_from_outside(
     _check_json_types(values)
     target_image = values.get("target_image")
     if target_image not in (None, "") and (
-        not isinstance(target_image, str) or not Path(target_image).expanduser().is_absolute()
+        not isinstance(target_image, str)
+        or "\x00" in target_image
+        or not target_image.startswith(("/", "\\"))
+        and not Path(target_image).is_absolute()
     ):
         raise SettingsError(f"target_image must be an absolute path, got {target_image!r}")
     return Settings.from_mapping(values, base=base)
@@ -236,15 +240,15 @@ def _watch_folder(item: Any, defaults: Settings) -> WatchFolder:
     unknown = sorted(set(item) - set(WATCH_FOLDER_FIELDS))
     if unknown:
         raise SettingsError(f"unknown watch-folder field {unknown[0]!r}")
-    inbox = Path(item["inbox"]).expanduser()
+    inbox = _path(item["inbox"], "inbox")
     outbox_raw = item.get("outbox")
     if outbox_raw is not None and not isinstance(outbox_raw, str):
         raise SettingsError("watch-folder 'outbox' must be a path")
-    outbox = Path(outbox_raw).expanduser() if outbox_raw else inbox.parent / "protected"
+    outbox = _path(outbox_raw, "outbox") if outbox_raw else inbox.parent / "protected"
     target_raw = item.get("target_folder")
     if target_raw is not None and (not isinstance(target_raw, str) or not target_raw):
         raise SettingsError("watch-folder 'target_folder' must be a path")
-    target_folder = Path(target_raw).expanduser() if target_raw else None
+    target_folder = _path(target_raw, "target_folder") if target_raw else None
     if not inbox.is_absolute() or not outbox.is_absolute():
         raise SettingsError("watch-folder paths must be absolute")
     require_watch_layout(inbox, outbox, target_folder)
@@ -253,6 +257,19 @@ def _watch_folder(item: Any, defaults: Settings) -> WatchFolder:
     return WatchFolder(
         inbox=inbox, outbox=outbox, settings=_set_values(overrides), target_folder=target_folder
     )
+
+
+def _path(raw: str, field: str) -> Path:
+    """A path from outside input, or SettingsError (never a crash on a NUL byte or an unknown ~user)."""
+    if "\x00" in raw:
+        raise SettingsError(f"watch-folder {field!r} holds a NUL character")
+    try:
+        os.fsencode(raw)
+        return Path(raw).expanduser()
+    except UnicodeEncodeError:
+        raise SettingsError(f"watch-folder {field!r} is not a valid file name") from None
+    except RuntimeError:
+        raise SettingsError(f"watch-folder {field!r}: cannot expand {raw[:60]!r}") from None
 
 
 def _set_values(overrides: Mapping[str, Any]) -> dict[str, Any]:
