@@ -19,7 +19,7 @@ from typing import Any
 
 from artshade.shading.settings import Settings
 
-from ._files import write_private_atomic
+from artshade.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +103,8 @@ class ResultCache:
             return
         with self._lock:
             bin_path, meta_path = self._paths(key)
-            write_private_atomic(meta_path, meta_bytes)
-            write_private_atomic(bin_path, bytes(result.data))
+            write_atomic(meta_path, meta_bytes, mode=0o600, parents=0o700)
+            write_atomic(bin_path, bytes(result.data), mode=0o600, parents=0o700)
             self._index[key] = (size, time.time())
             self._evict()
 

@@ -1,4 +1,4 @@
-"""``artshade serve``, ``artshade token`` and ``artshade pair``."""
+"""``artshade serve``, ``artshade token``, ``artshade pair`` and ``artshade unpair``."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from artshade.shading.errors import ShadingError
-
 from artshade import paths
+from artshade.errors import ShadingError
 from artshade.ids import DEFAULT_PORT
+from artshade.loopback import OPENER
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +36,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     pair = sub.add_parser("pair", help="print a one-time code that pairs the browser extension by hand")
     pair.set_defaults(func=run_pair)
+
+    unpair = sub.add_parser(
+        "unpair",
+        help="revoke a paired browser extension (its tokens stop working at once)",
+        description="Unpair a browser extension: the daemon stops accepting its origin and its tokens, "
+        "running or not.  Without arguments, list the paired extensions.",
+    )
+    unpair.add_argument("origin", nargs="?", help="the extension's origin, e.g. chrome-extension://<id>")
+    unpair.add_argument("--all", action="store_true", help="unpair every extension")
+    unpair.set_defaults(func=run_unpair)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -103,7 +113,7 @@ def run_pair(args: argparse.Namespace) -> int:
         headers={"Authorization": f"Bearer {get_or_create_token()}"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with OPENER.open(request, timeout=10) as response:
             answer = json.loads(response.read())
     except urllib.error.HTTPError as err:
         detail = _error_detail(err)
@@ -116,6 +126,34 @@ def run_pair(args: argparse.Namespace) -> int:
     print(answer["code"])
     print(f"Enter this code in the artshade extension's options page within {minutes} minutes. "
           "It works once.", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def run_unpair(args: argparse.Namespace) -> int:
+    """List, or revoke one or all of, the paired extensions (the daemon re-reads the file at once)."""
+    from .pairing import PairingStore
+
+    store = PairingStore()
+    if args.all and args.origin:
+        raise ShadingError("give an extension origin or --all, not both")
+    if args.all:
+        removed = store.clear()
+        print(f"unpaired {len(removed)} extension{'s' if len(removed) != 1 else ''}", file=sys.stderr)
+        for origin in sorted(removed):
+            print(origin)
+        return 0
+    if args.origin is None:
+        paired = sorted(store.origins())
+        for origin in paired:
+            print(origin)
+        if not paired:
+            print("no browser extension is paired", file=sys.stderr)
+        return 0
+    if not store.remove(args.origin):
+        raise ShadingError(
+            f"{args.origin} is not paired; `artshade unpair` with no arguments lists the paired extensions"
+        )
+    print(f"unpaired {args.origin}; its tokens no longer work", file=sys.stderr)
     return 0
 
 

@@ -29,13 +29,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import artshade.shading.errors as engine_errors
-from artshade.shading.errors import Cancelled, ShadingError
 from artshade.shading.settings import Settings
 
-from ._files import write_private_atomic
+import artshade.errors as engine_errors
+from artshade.errors import Cancelled, ShadingError
+from artshade.files import write_atomic
+
 from .cache import Result, ResultCache, cache_key
 from .engine_thread import EngineThread
+from .errors import error_body
 from .store import JobRecord, JobStore
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,9 @@ class Job:
     result: Any = field(default=None, repr=False)
     exception: BaseException | None = field(default=None, repr=False)
     cancel_reason: str | None = None
+    #: the extension origin that submitted the job (None: the artist at the machine, or the watch folder);
+    #: an extension sees only its own jobs.
+    owner: str | None = None
     done_event: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     subscribers: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = field(default_factory=set, repr=False)
 
@@ -95,7 +100,7 @@ class Job:
             "state": self.state,
             "progress": round(self.progress, 4),
             "stage": self.stage,
-            "error": None if self.error is None else {"error": self.error[0], "detail": self.error[1]},
+            "error": None if self.error is None else error_body(*self.error),
             "created": _iso(self.created),
             "finished": _iso(self.finished),
             "result_url": f"/v1/jobs/{self.id}/result" if self.state == "done" else None,
@@ -109,6 +114,7 @@ class Job:
             created=self.created, finished=self.finished, priority=self.priority,
             settings=self.settings.to_dict(), cache_key=self.cache_key,
             input_path=None if self.input_path is None else str(self.input_path), report=self.report,
+            owner=self.owner,
         )  # fmt: skip
 
     @classmethod
@@ -121,7 +127,7 @@ class Job:
             id=rec.id, priority=rec.priority, settings=settings, cache_key=rec.cache_key, created=rec.created,
             state=rec.state, progress=rec.progress, stage=rec.stage,
             error=(rec.error_code, rec.error_detail or "") if rec.error_code else None, finished=rec.finished,
-            report=rec.report, input_path=Path(rec.input_path) if rec.input_path else None,
+            report=rec.report, input_path=Path(rec.input_path) if rec.input_path else None, owner=rec.owner,
         )  # fmt: skip
         if job.terminal:
             job.done_event.set()
@@ -215,7 +221,9 @@ class JobQueue:
 
     # -- submitting ----------------------------------------------------------------------------------------
 
-    async def submit(self, data: bytes, settings: Settings, *, priority: str = "interactive") -> Job:
+    async def submit(
+        self, data: bytes, settings: Settings, *, priority: str = "interactive", owner: str | None = None
+    ) -> Job:
         """Queue ``data`` for shading (or answer from the cache); raises QueueFull or ShuttingDown."""
         if priority not in PRIORITIES:
             raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}")
@@ -228,8 +236,9 @@ class JobQueue:
         try:
             key = await asyncio.to_thread(cache_key, data, settings)
             job = Job(
-                id=uuid.uuid4().hex, priority=priority, settings=settings, cache_key=key, created=time.time()
-            )
+                id=uuid.uuid4().hex, priority=priority, settings=settings, cache_key=key, created=time.time(),
+                owner=owner,
+            )  # fmt: skip
             self._remember(job)
             cached = await asyncio.to_thread(self._cache.get, key) if key in self._cache else None
             if cached is not None:
@@ -238,7 +247,9 @@ class JobQueue:
                 return job
             if priority == "interactive":  # kept on disk (not in memory) so a restart can finish it
                 job.input_path = self._inputs_dir / job.id
-                await asyncio.to_thread(write_private_atomic, job.input_path, data)
+                await asyncio.to_thread(
+                    partial(write_atomic, job.input_path, data, mode=0o600, parents=0o700)
+                )
             else:
                 job.data = data
             self._store.save(job.record())

@@ -21,7 +21,9 @@ shaded stays where it is and OUTBOX/errors/NAME.txt says why.  The same picture 
 
 Settings: your saved defaults, then the flags below, then a .artshade.json file in the inbox or any
 subfolder, e.g. {"preset": "max", "platform": "instagram"} (nearest folder wins; a broken file holds its
-folder's pictures back until it is fixed)."""
+folder's pictures back until it is fixed).  Such a file may not set the device or name folders, and its
+target_image must be a file inside the inbox (or --target-folder).  The outbox must not be inside the inbox
+(nor the inbox inside the outbox); symbolic links, in the inbox or as the folders themselves, are refused."""
 
 EPILOG = """\
 exit status: 0 when everything went well (with --once: every picture in the inbox is shaded, a duplicate
@@ -59,6 +61,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=MODES)
     p.add_argument("--platform", choices=PLATFORMS)
     p.add_argument("--models", type=Path, metavar="DIR", help="folder with the model weights")
+    p.add_argument(
+        "--target-folder",
+        type=Path,
+        metavar="DIR",
+        help="a folder .artshade.json files may take a target_image from (besides the inbox itself)",
+    )
     p.add_argument(
         "--stable",
         type=float,
@@ -101,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         move_originals=args.move_originals,
         models_dir=args.models,
         on_file=show,
+        target_folder=args.target_folder,
         **options,
     )
     if args.once:

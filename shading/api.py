@@ -24,6 +24,7 @@ from PIL import Image
 from torch import Tensor
 
 from artshade import __version__
+from artshade.files import same_file
 
 from . import device as devices
 from . import io, models
@@ -250,9 +251,9 @@ def protect_file(
     src, dst = Path(src), Path(dst)
     forbid = [src]
     for extra in (report_path, preview_path, compare_path):
-        if extra is not None and _same_path(Path(extra), src):
+        if extra is not None and same_file(Path(extra), src):
             raise OutputError(f"{extra} is the input file; choose another path for it")
-    if _same_path(dst, src):
+    if same_file(dst, src):
         raise OutputError(f"output {dst} is the input file; artshade never overwrites an original")
     limits = limits or io.Limits()
     loaded = io.load_image(io.read_input(src, limits), limits)
@@ -327,15 +328,6 @@ def transfer_proxy(device: torch.device) -> ImageEncoder | None:
 def _fit_long_side(size: tuple[int, int], longest: int) -> tuple[int, int]:
     scale = longest / max(size)
     return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
-
-
-def _same_path(a: Path, b: Path) -> bool:
-    try:
-        if a.exists() and b.exists():
-            return a.samefile(b)
-    except OSError:
-        pass
-    return a.expanduser().resolve() == b.expanduser().resolve()
 
 
 def _stages(progress: ProgressFn | None) -> ProgressFn:

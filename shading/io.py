@@ -34,7 +34,6 @@ import contextlib
 import io
 import os
 import re
-import secrets
 import stat
 import struct
 import warnings
@@ -53,6 +52,8 @@ from artshade.shading.errors import (
     UnsupportedFormatError,
 )
 from PIL import Image, ImageCms, PngImagePlugin, UnidentifiedImageError
+
+from artshade import files
 
 FORMATS = ("jpeg", "png", "webp", "tiff")
 SUPPORTED = "JPEG, PNG, WebP or TIFF"
@@ -662,79 +663,12 @@ def encode_image(
     return buf.getvalue()
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
-
-
 def write_atomic(
     path: str | os.PathLike[str], data: bytes, *, forbid: Iterable[str | os.PathLike[str]] = ()
 ) -> None:
-    """Write ``data`` to ``path`` all at once: a hidden temp file in the same folder, fsync, ``os.replace``.
-
-    Refuses to write over any path in ``forbid`` (the originals), however it is spelled or linked.  On any
-    failure the temp file is removed and ``path`` is left as it was; an empty ``data`` is refused.
-    """
-    target = Path(path)
-    for original in forbid:
-        if _same_file(target, Path(original)):
-            raise OutputError(
-                f"refusing to overwrite the original {Path(original).name}; choose another output"
-            )
-    if not data:
-        raise OutputError("nothing to write: the encoded image is empty")
-    folder = target.parent
-    if not folder.is_dir():
-        raise OutputError(f"the output folder does not exist: {folder}")
-    if target.is_dir():
-        raise OutputError(f"the output is a folder, not a file: {target}")
-
-    mode = None
-    with contextlib.suppress(OSError):
-        st = target.stat()
-        if stat.S_ISREG(st.st_mode):
-            mode = stat.S_IMODE(st.st_mode)
-
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    tmp: Path | None = None
+    """Write ``data`` to ``path`` all at once (``artshade.files.write_atomic``), refusing to write over any
+    path in ``forbid`` (the originals), however it is spelled or linked; any failure is an OutputError."""
     try:
-        for _ in range(100):
-            candidate = folder / f".{target.name}.artshade-{secrets.token_hex(4)}.part"
-            try:
-                fd = os.open(candidate, flags, 0o666)  # the kernel applies the umask
-            except FileExistsError:
-                continue
-            tmp = candidate
-            break
-        else:
-            raise OutputError(f"could not create a temporary file in {folder}")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-        tmp = None
-        _fsync_folder(folder)
+        files.write_atomic(path, data, forbid=forbid)
     except OSError as exc:
-        raise OutputError(f"could not write {target.name}: {exc.strerror or exc}") from exc
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-
-
-def _fsync_folder(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        raise OutputError(f"could not write {Path(path).name}: {exc.strerror or exc}") from exc

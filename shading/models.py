@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from artshade import paths
+from artshade.files import write_atomic
 
 from .encoders.base import ImageEncoder
 from .encoders.tiny import VARIANTS, TinyAutoencoder, weight_files
@@ -287,9 +288,7 @@ def _in_hub_cache(spec: ModelSpec) -> bool:
 
 
 def _copy_atomic(src: Path, dest: Path) -> None:
-    tmp = dest.with_name(f".{dest.name}.part")
-    tmp.write_bytes(src.read_bytes())
-    os.replace(tmp, dest)
+    write_atomic(dest, src.read_bytes())
 
 
 assert set(VARIANTS) <= set(CATALOGUE), "every tiny-AE variant needs a catalogue entry"

@@ -135,8 +135,8 @@ async def test_oversize_body_is_413_and_the_daemon_still_answers(daemons: Daemon
     [
         {"preset": "ultra"},
         {"colour": "red"},
-        {"target_image": "/etc/passwd"},
-        {"device": "cuda"},
+        {"target_image": "relative.png"},  # machine-level, open to the command line: but a bad value
+        {"device": "quantum"},
         {"seed": "-1"},
     ],
 )

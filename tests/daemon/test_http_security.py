@@ -133,11 +133,13 @@ async def test_pairing_with_a_one_time_code(daemons: Daemons) -> None:
     async with client(server, token=None, Origin=CHROME_ORIGIN) as ext:
         response = await ext.post("/v1/pair", json={"code": issued["code"]})
         assert response.status == 200
-        assert await response.json() == {"token": TOKEN, "url": f"http://127.0.0.1:{server.port}"}
+        paired = await response.json()
+        assert set(paired) == {"token", "url"} and paired["url"] == f"http://127.0.0.1:{server.port}"
+        assert paired["token"] != TOKEN and len(paired["token"]) >= 43  # its own token, not the daemon's
         again = await ext.post("/v1/pair", json={"code": issued["code"]})
         assert again.status == 403 and (await again.json())["error"] == "pairing_failed"
     assert CHROME_ORIGIN in PairingStore(config.pairing_path).origins()
-    async with client(server, Origin=CHROME_ORIGIN) as ext:
+    async with client(server, token=paired["token"], Origin=CHROME_ORIGIN) as ext:
         assert (await ext.get("/v1/status")).status == 200
 
 
