@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from artshade.shading import settings as settings_module
 from artshade.shading.settings import Settings
 
 from artshade.files import write_atomic
@@ -37,7 +38,10 @@ class Result:
 
 
 def cache_key(data: bytes, settings: Settings) -> str:
-    canonical = json.dumps(settings.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+    """sha256 over the input's digest, the settings and the engine version (an improved engine must not
+    serve what an older one made)."""
+    values = {**settings.to_dict(), "engine": settings_module.ENGINE_VERSION}
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256()
     digest.update(hashlib.sha256(data).digest())
     digest.update(canonical.encode("utf-8"))

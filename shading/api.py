@@ -26,15 +26,15 @@ from torch import Tensor
 from artshade import __version__
 from artshade.files import same_file
 
+from . import amortised, io, models
 from . import device as devices
-from . import io, models
 from .encoders.base import ImageEncoder
 from .encoders.ensemble import Ensemble, Member
 from .errors import ImageTooSmallError, OutputError
 from .measure import pull_report, robustness_report
-from .optimize import BUDGETS, SCHEDULES, Budget, TargetTensor, optimise, upsample
+from .optimize import BUDGETS, SCHEDULES, Budget, TargetTensor, optimise, shade_size, upsample
 from .perceptual import colour_ssim
-from .settings import Settings
+from .settings import ENGINE_VERSION, Settings
 from .targets import TargetRequest, make_targets
 from .tensors import fit_cover, resize, to_pil, to_tensor
 from .transforms.eot import EOTConfig
@@ -143,7 +143,12 @@ def protect(
     eot_cfg = EOTConfig(scales=schedule.scales, crop=schedule.crop, flips=schedule.flips,
                         jpeg_quality=profile.jpeg_quality, subsampling=profile.subsampling,
                         scale_jitter=schedule.scale_jitter, canonical_p=schedule.canonical_p)  # fmt: skip
-    outcome = optimise(x, target_tensors, ensemble, schedule, budget, eot_cfg, seed=settings.seed,
+    start = None
+    if schedule.amortised_start:
+        start = amortised.start_for(
+            *shade_size(wh, ww, schedule.shade_short_side), seed=settings.seed, device=dev
+        )
+    outcome = optimise(x, target_tensors, ensemble, schedule, budget, eot_cfg, seed=settings.seed, init=start,
                        progress=lambda f, s: report_progress(f, "optimising"))  # fmt: skip
     t_opt = time.perf_counter()
 
@@ -159,6 +164,7 @@ def protect(
 
     report: dict[str, Any] = {
         "artshade": __version__,
+        "engine": ENGINE_VERSION,
         "settings": settings.to_dict(),
         "device": str(dev),
         "input": {"width": rgb.size[0], "height": rgb.size[1]},
@@ -166,7 +172,8 @@ def protect(
         "encoders": ensemble.names,
         "targets": [{"kind": t.kind, "weight": t.weight, **t.info} for t in targets],
         "budget": {**dataclasses.asdict(budget.jnd), "ssim_goal": budget.ssim_goal},
-        "optimiser": {**outcome.summary(), "steps_planned": schedule.steps},
+        "optimiser": {**outcome.summary(), "steps_planned": schedule.steps,
+                      "amortised_start": start is not None},
         "guard": {"periodic_bins_notched": notched, "scale": round(factor, 4), **guard},
     }  # fmt: skip
     protected = out.convert("RGB")

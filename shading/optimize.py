@@ -60,6 +60,8 @@ class Schedule:
     scale_jitter: float = 0.1
     #: share of steps on the canonical view (nominal scale, centre crop; see ``eot.EOTConfig``)
     canonical_p: float = 0.5
+    #: begin from the amortised start (``shading.amortised``) where one is trained
+    amortised_start: bool = True
     min_steps_fraction: float = 0.6
     patience: int = 30
 

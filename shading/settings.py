@@ -15,6 +15,10 @@ from typing import Any
 
 from .errors import SettingsError
 
+#: bumped whenever the engine's output for the same input and settings changes (optimiser, budget, targets,
+#: trained start): results cached under another version are never served
+ENGINE_VERSION = "2.0"
+
 PRESETS = ("fast", "default", "max")
 INTENSITIES = ("low", "default", "high")
 MODES = ("guard", "cloak", "poison", "cloak+poison")
