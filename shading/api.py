@@ -155,8 +155,8 @@ def protect(
     report_progress(0.0, "finishing")
     shade_delta, notched = remove_peaks(outcome.delta)
     delta = upsample(shade_delta, rgb.size[1], rgb.size[0])
-    delta, factor, guard = finish(full, delta, budget)
-    out = to_pil((full + factor * delta).clamp(0, 1))
+    delta, factor, guard = finish(full, delta, budget, seed=settings.seed)
+    out = to_pil(quantise(full + factor * delta, seed=settings.seed))
     if alpha is not None:
         out = out.convert("RGBA")
         out.putalpha(alpha)
@@ -286,7 +286,21 @@ def protect_file(
     return report
 
 
-def finish(full: Tensor, delta: Tensor, budget: Budget) -> tuple[Tensor, float, dict[str, Any]]:
+def quantise(image: Tensor, *, seed: int) -> Tensor:
+    """Round to 8-bit levels with a seeded dither (stochastic rounding): plain rounding turns a change
+    smaller than a level into hard one-level steps wherever it crosses a half level, which draws contours
+    and, for any faint regular part of the change, a regular pattern.  Unchanged pixels stay unchanged."""
+    gen = torch.Generator().manual_seed(seed)
+    dither = torch.rand(image.shape, generator=gen).to(image)
+    levels = image.clamp(0, 1) * 255
+    whole = (levels + 1e-3).floor()  # a level that float arithmetic left a hair below stays that level
+    up = (dither < (levels - whole).clamp(0, 1)).to(image)
+    return (whole + up).clamp(0, 255) / 255
+
+
+def finish(
+    full: Tensor, delta: Tensor, budget: Budget, *, seed: int = 0
+) -> tuple[Tensor, float, dict[str, Any]]:
     """The change as it is added to the full-size image, and the factor it is added with.
 
     The factor is the largest that keeps the mean colour-SSIM goal on the image as saved (8-bit); then, while
@@ -298,7 +312,7 @@ def finish(full: Tensor, delta: Tensor, budget: Budget) -> tuple[Tensor, float, 
     x, d = resize(full, jh, jw), resize(delta, jh, jw)
 
     def saved(a: float) -> Tensor:
-        return ((x + a * d).clamp(0, 1) * 255).round() / 255
+        return quantise(x + a * d, seed=seed)
 
     lo, hi = 0.0, 1.0
     if float(colour_ssim(x, saved(1.0))[0]) >= budget.ssim_goal:

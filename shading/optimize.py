@@ -59,7 +59,7 @@ class Schedule:
     #: relative jitter of the scraper's scale, so crops meet the latent grid at every phase
     scale_jitter: float = 0.1
     #: share of steps on the canonical view (nominal scale, centre crop; see ``eot.EOTConfig``)
-    canonical_p: float = 0.5
+    canonical_p: float = 0.35
     #: begin from the amortised start (``shading.amortised``) where one is trained
     amortised_start: bool = True
     min_steps_fraction: float = 0.6

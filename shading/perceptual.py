@@ -11,7 +11,7 @@ Everything here is differentiable torch code that needs no downloaded weights.
   and red chroma), in the spirit of the just-noticeable-difference models of Chou & Li (luminance
   masking) and Yang et al. (texture masking, edges masking less than texture):
 
-      allowed difference (in CIEDE2000 units) = flat + gain * max(0, texture - floor) * (1 - edge / 2)
+      allowed difference (in CIEDE2000 units) = flat + gain * max(0, detail - floor) * (1 - 0.9 edge)
       budget (in 8-bit levels) = allowed difference * levels per unit CIEDE2000 at the pixel's colour
 
   ``levels per unit CIEDE2000`` is measured at each pixel's own (smoothed) colour, so luminance masking
@@ -215,13 +215,16 @@ class JND:
     """How much change each kind of area may take, in CIEDE2000 units (1 is just noticeable)."""
 
     #: allowed difference in perfectly flat areas: luma, chroma
-    flat_luma: float = 0.45
-    flat_chroma: float = 0.28
-    #: extra allowance per 8-bit level of local texture (luma standard deviation): luma, chroma
-    texture_luma: float = 0.24
-    texture_chroma: float = 0.075
-    #: texture below this luma standard deviation (8-bit levels) counts as flat
-    texture_floor: float = 3.0
+    flat_luma: float = 0.5
+    flat_chroma: float = 0.3
+    #: extra allowance per 8-bit level of local fine-detail contrast: luma, chroma
+    texture_luma: float = 0.32
+    texture_chroma: float = 0.1
+    #: hard caps, in 8-bit levels (the intensity's epsilon): luma, chroma
+    max_luma: float = 24.0
+    max_chroma: float = 9.0
+    #: fine detail below this contrast (8-bit levels) counts as flat
+    texture_floor: float = 1.5
     #: hard caps, in 8-bit levels (the intensity's epsilon): luma, chroma
     max_luma: float = 20.0
     max_chroma: float = 8.0
@@ -252,29 +255,30 @@ def levels_per_delta_e(x: Tensor, *, probe: float = 2 / 255) -> Tensor:
 
 
 def texture(x: Tensor, *, sigma: float = 1.5) -> tuple[Tensor, Tensor]:
-    """Local luma standard deviation (8-bit levels) and edge coherence in [0, 1] (1: one clean edge).
+    """Local fine-detail contrast (RMS of luma minus its 1 px blur, in 8-bit levels) and edge coherence in
+    [0, 1] (1: one clean edge).
 
-    Coherence comes from the structure tensor: texture has gradients in all directions, an edge in one;
-    changes beside a clean edge show more than changes inside texture of the same contrast."""
+    Fine detail, not the plain local standard deviation: a soft edge between two flat areas has a large
+    standard deviation but no detail, and changes beside it show (they roughen the edge).  Coherence comes
+    from the structure tensor: texture has gradients in all directions, an edge in one."""
     lum = luminance(x) * 255
     win = gaussian_window(2 * math.ceil(2 * sigma) + 1, sigma, x.device, x.dtype)
-    mean = blur(lum, win)
-    std = (blur(lum * lum, win) - mean * mean).clamp_min(0).sqrt()
+    detail = lum - blur(lum, gaussian_window(5, 1.0, x.device, x.dtype))
+    contrast = blur(detail * detail, win).clamp_min(0).sqrt()
     gy = F.pad(lum[..., 1:, :] - lum[..., :-1, :], (0, 0, 0, 1))
     gx = F.pad(lum[..., :, 1:] - lum[..., :, :-1], (0, 1, 0, 0))
     jxx, jyy, jxy = blur(gx * gx, win), blur(gy * gy, win), blur(gx * gy, win)
     root = ((jxx - jyy) ** 2 + 4 * jxy**2).sqrt()
     coherence = root / (jxx + jyy + 1e-3)
-    return std, coherence.clamp(0, 1)
+    return contrast, coherence.clamp(0, 1)
 
 
 def jnd_budget(x: Tensor, jnd: JND = JND()) -> Tensor:
     """Per-pixel bound on |change| of (Y, Cb, Cr), in [0, 1] units, shape (B, 3, H, W)."""
-    std, coherence = texture(x)
-    # texture below a few levels (paper grain, sensor noise) masks little: the eye still sees a flat area
-    masked = (std - jnd.texture_floor).clamp_min(0) * (1 - 0.5 * coherence)
-    # let texture hide changes a few pixels around it too, as contrast masking spreads
-    masked = F.max_pool2d(masked, 3, stride=1, padding=1)
+    contrast, coherence = texture(x)
+    # detail below a few levels (paper grain, sensor noise) masks little: the eye still sees a flat area;
+    # along a clean edge hardly anything is masked (Yang et al. weight edges at a tenth)
+    masked = (contrast - jnd.texture_floor).clamp_min(0) * (1 - 0.9 * coherence)
     allowed_luma = jnd.flat_luma + jnd.texture_luma * masked
     allowed_chroma = jnd.flat_chroma + jnd.texture_chroma * masked
     levels = levels_per_delta_e(x)

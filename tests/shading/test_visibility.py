@@ -86,3 +86,19 @@ def test_compare_crops_put_the_flattest_and_busiest_parts_side_by_side(picture: 
     assert np.abs(top_left - top_right).max() > 100, "original beside protected, the same place"
     bottom = arr[8 + 2 * 18 + 64 + 8 :, 8 : 8 + 64]
     assert bottom.std(axis=(0, 1)).min() > 30, "the busiest crop comes from the texture"
+
+
+def test_dithered_rounding_drowns_a_faint_regular_change() -> None:
+    """The saved image is rounded to 8 bits with a seeded dither: a noise floor of a fraction of a level,
+    under which a faint regular part of the change drowns, as it does for the eye; plain rounding keeps it
+    as hard one-level steps."""
+    from artshade.shading.api import quantise
+
+    x = torch.full((1, 3, 256, 256), 128 / 255)
+    gen = torch.Generator().manual_seed(4)
+    faint = 0.45 / 255 + 0.2 / 255 * torch.randn(x.shape, generator=gen)
+    faint[..., ::8, :] += 0.04 / 255  # a regular part far below a level
+    plain = ((x + faint) * 255).round() / 255
+    assert periodic_peak(x, plain) > PEAK_LIMIT, "the trap is real"
+    assert periodic_peak(x, quantise(x + faint, seed=0)) <= PEAK_LIMIT
+    assert torch.equal(quantise(x, seed=0), x), "unchanged pixels stay unchanged"
