@@ -195,6 +195,17 @@ def measure(
     return row
 
 
+def means_block(rows: dict[str, list[dict[str, float]]], methods: list[str]) -> None:
+    print(
+        f"\nmeans over {len(rows['v2'])} held-out images at equal colour SSIM (ratio: Instagram pull / naive's)"
+    )
+    print(f"{'method':30} " + " ".join(f"{c:>7}" for c in COLUMNS) + "   ratio")
+    base = statistics.mean(r["taef2_insta"] for r in rows["naive"])
+    for method in methods:
+        means = {c: statistics.mean(r[c] for r in rows[method]) for c in rows[method][0]}
+        print(fmt_row(method, means, f"  {means['taef2_insta'] / base if base else float('nan'):6.2f}"))
+
+
 def curve(args: argparse.Namespace, work: Path, encoders: dict, v1: Path | None) -> None:
     """Pull against colour SSIM and seconds: v2's presets x intensities on the first ``args.curve`` images."""
     print("\npull against colour SSIM and seconds (v2; TAEF2 and proxy after Instagram)")
@@ -321,15 +332,8 @@ def main() -> int:
             }
             rows[method].append(row)
             print(fmt_row(f"{Path(rel).stem[:20]} [{name}] {method}", row), flush=True)
-    print(
-        f"\nmeans over {len(rows['v2'])} held-out images at equal colour SSIM "
-        "(ratio: Instagram pull / naive's)"
-    )
-    print(f"{'method':30} " + " ".join(f"{c:>7}" for c in COLUMNS) + "   ratio")
-    base = statistics.mean(r["taef2_insta"] for r in rows["naive"])
-    for method in methods:
-        means = {c: statistics.mean(r[c] for r in rows[method]) for c in rows[method][0]}
-        print(fmt_row(method, means, f"  {means['taef2_insta'] / base if base else float('nan'):6.2f}"))
+    if rows["v2"]:
+        means_block(rows, methods)
     if args.curve:
         curve(args, work, encoders, v1)
     if not args.no_timing:

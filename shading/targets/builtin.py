@@ -130,7 +130,7 @@ def make_guard_targets(request: TargetRequest) -> list[Target]:
 
 
 #: the short side of the small copy ``choose`` judges candidates on
-CHOICE_SIDE = 256
+CHOICE_SIDE = 192
 
 
 def choose(request: TargetRequest, names: Sequence[str]) -> Target:
@@ -148,15 +148,17 @@ def choose(request: TargetRequest, names: Sequence[str]) -> Target:
     art = to_tensor(request.image.resize((sw, sh), Image.Resampling.BILINEAR), request.device)
     bound = jnd_budget(art)
     candidates = {name: builtin_target(name, request.image, s.seed) for name in names}
+    with torch.no_grad():
+        plain = [enc.encode(art) for enc in request.encoders]
     scores: dict[str, float] = {}
     for name, img in candidates.items():
         t = fit_cover(to_tensor(img, request.device), sh, sw)
         u = torch.zeros_like(art, requires_grad=True)
         loss = torch.zeros((), device=art.device)
-        for enc in request.encoders:
+        for enc, z_art in zip(request.encoders, plain, strict=True):
             with torch.no_grad():
                 zt = enc.encode(t)
-                norm = (enc.encode(art) - zt).pow(2).sum().clamp_min(1e-8)
+                norm = (z_art - zt).pow(2).sum().clamp_min(1e-8)
             loss = loss + (enc.encode(art + ycc_to_rgb(bound * u)) - zt).pow(2).sum() / norm
         scores[name] = float(torch.autograd.grad(loss, u)[0].abs().sum()) if loss.requires_grad else 0.0
     best = max(scores, key=scores.__getitem__) if request.encoders else names[0]
