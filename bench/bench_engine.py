@@ -196,9 +196,8 @@ def measure(
 
 
 def means_block(rows: dict[str, list[dict[str, float]]], methods: list[str]) -> None:
-    print(
-        f"\nmeans over {len(rows['v2'])} held-out images at equal colour SSIM (ratio: Instagram pull / naive's)"
-    )
+    count = len(rows["v2"])
+    print(f"\nmeans over {count} held-out images at equal colour SSIM (ratio: Instagram pull / naive's)")
     print(f"{'method':30} " + " ".join(f"{c:>7}" for c in COLUMNS) + "   ratio")
     base = statistics.mean(r["taef2_insta"] for r in rows["naive"])
     for method in methods:
