@@ -1,10 +1,10 @@
 """The engine's entry points: ``protect`` (an image), ``protect_bytes`` (a file's bytes), ``protect_file``.
 
 Flow: pick the device and encoders -> choose the working size (what the site keeps, capped where scrapers
-look) -> make the targets -> optimise a perturbation at the shade size (from an amortised start where one
-is trained) -> notch periodic peaks out of it -> add it, upsampled, to the full-size original -> hold the
-colour-SSIM goal on the image as saved, then check flat areas and periodic structure once more (scaling
-the change down if either shows) -> measure -> report.  Alpha, EXIF and ICC pass through ``shading.io``
+look) -> make the targets -> optimise a perturbation at the shade size -> notch periodic peaks out of it
+-> add it, upsampled, to the full-size original -> hold the colour-SSIM goal on the image as saved, then
+check flat areas and periodic structure once more (scaling the change down if either shows) -> measure
+-> report.  Alpha, EXIF and ICC pass through ``shading.io``
 untouched.
 """
 
@@ -26,13 +26,13 @@ from torch import Tensor
 from artshade import __version__
 from artshade.files import same_file
 
-from . import amortised, io, models
 from . import device as devices
+from . import io, models
 from .encoders.base import ImageEncoder
 from .encoders.ensemble import Ensemble, Member
 from .errors import ImageTooSmallError, OutputError
 from .measure import pull_report, robustness_report
-from .optimize import BUDGETS, SCHEDULES, Budget, TargetTensor, optimise, shade_size, upsample
+from .optimize import BUDGETS, SCHEDULES, Budget, TargetTensor, optimise, upsample
 from .perceptual import colour_ssim
 from .settings import ENGINE_VERSION, Settings
 from .targets import TargetRequest, make_targets
@@ -143,12 +143,7 @@ def protect(
     eot_cfg = EOTConfig(scales=schedule.scales, crop=schedule.crop, flips=schedule.flips,
                         jpeg_quality=profile.jpeg_quality, subsampling=profile.subsampling,
                         scale_jitter=schedule.scale_jitter, canonical_p=schedule.canonical_p)  # fmt: skip
-    start = None
-    if schedule.amortised_start:
-        start = amortised.start_for(
-            *shade_size(wh, ww, schedule.shade_short_side), seed=settings.seed, device=dev
-        )
-    outcome = optimise(x, target_tensors, ensemble, schedule, budget, eot_cfg, seed=settings.seed, init=start,
+    outcome = optimise(x, target_tensors, ensemble, schedule, budget, eot_cfg, seed=settings.seed,
                        progress=lambda f, s: report_progress(f, "optimising"))  # fmt: skip
     t_opt = time.perf_counter()
 
@@ -172,8 +167,7 @@ def protect(
         "encoders": ensemble.names,
         "targets": [{"kind": t.kind, "weight": t.weight, **t.info} for t in targets],
         "budget": {**dataclasses.asdict(budget.jnd), "ssim_goal": budget.ssim_goal},
-        "optimiser": {**outcome.summary(), "steps_planned": schedule.steps,
-                      "amortised_start": start is not None},
+        "optimiser": {**outcome.summary(), "steps_planned": schedule.steps},
         "guard": {"periodic_bins_notched": notched, "scale": round(factor, 4), **guard},
     }  # fmt: skip
     protected = out.convert("RGB")

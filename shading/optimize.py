@@ -11,8 +11,7 @@ places (resampled from the target's full view, computed once per encoder, target
 Steps are sign steps on a momentum of normalised gradients (MI-FGSM; it spends the budget in few steps
 and transfers better than Adam), optionally smoothed (translation-invariant gradients), with a cosine
 step size.  After every step the change is projected back into the box and onto the mean colour-SSIM
-goal (closed form in the scale, ``perceptual.largest_scale_for_ssim``).  The run may start from an
-amortised guess (``init``, e.g. a pre-trained perturbation) instead of zero; early stop when the running
+goal (closed form in the scale, ``perceptual.largest_scale_for_ssim``); early stop when the running
 loss stops improving.
 """
 
@@ -60,8 +59,6 @@ class Schedule:
     scale_jitter: float = 0.1
     #: share of steps on the canonical view (nominal scale, centre crop; see ``eot.EOTConfig``)
     canonical_p: float = 0.35
-    #: begin from the amortised start (``shading.amortised``) where one is trained
-    amortised_start: bool = True
     min_steps_fraction: float = 0.6
     patience: int = 30
 
@@ -196,12 +193,9 @@ def optimise(
     eot_cfg: eot.EOTConfig,
     *,
     seed: int,
-    init: Tensor | None = None,
     progress: ProgressFn | None = None,
 ) -> Outcome:
-    """Return the RGB perturbation (at the shade size) for the working image ``x`` (1, 3, H, W) in [0, 1].
-
-    ``init``: a starting point in budget units (1, 3, h, w) at any size (resized to the shade size)."""
+    """Return the RGB perturbation (at the shade size) for the working image ``x`` (1, 3, H, W) in [0, 1]."""
     start = time.perf_counter()
     torch.manual_seed(seed)
     gen = torch.Generator(device="cpu").manual_seed(seed)
@@ -209,8 +203,7 @@ def optimise(
     sh, sw = shade_size(height, width, schedule.shade_short_side)
     x_shade = resize(x, sh, sw)
     bound = jnd_budget(x_shade, budget.jnd)
-    u = torch.zeros_like(x_shade) if init is None else resize(init.to(x_shade), sh, sw).clamp(-1, 1)
-    u.requires_grad_(True)
+    u = torch.zeros_like(x_shade, requires_grad=True)
     momentum = torch.zeros_like(x_shade)
     dtype = autocast_dtype(x.device)
 

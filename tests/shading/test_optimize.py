@@ -66,7 +66,7 @@ def test_it_pulls_within_the_budget_and_the_ssim_goal(setup) -> None:
     assert out.steps_run == SCHEDULE.steps and len(out.losses) == SCHEDULE.steps
 
 
-def test_same_seed_same_result_and_init_is_used(setup) -> None:
+def test_same_seed_same_result(setup) -> None:
     x, targets, ensemble = setup
     budget = BUDGETS["default"]
     a = optimise(x, targets, ensemble, SCHEDULE, budget, EOT, seed=3)
