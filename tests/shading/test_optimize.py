@@ -1,5 +1,5 @@
 """The optimiser with a tiny random encoder (seconds on a CPU): it pulls, it stays inside the budget and the
-SSIM goal, it starts from an amortised guess when given one, and its settings are all alive."""
+SSIM goal, it repeats for a seed, and its settings are all alive."""
 
 from __future__ import annotations
 
@@ -72,12 +72,6 @@ def test_same_seed_same_result(setup) -> None:
     a = optimise(x, targets, ensemble, SCHEDULE, budget, EOT, seed=3)
     b = optimise(x, targets, ensemble, SCHEDULE, budget, EOT, seed=3)
     assert torch.equal(a.delta, b.delta)
-    start = torch.ones(1, 3, 48, 64)  # any size: resized to the shade size
-    c = optimise(
-        x, targets, ensemble, dataclasses.replace(SCHEDULE, steps=1), budget, EOT, seed=3, init=start
-    )
-    d = optimise(x, targets, ensemble, dataclasses.replace(SCHEDULE, steps=1), budget, EOT, seed=3)
-    assert float((c.delta - d.delta).abs().mean()) > 1e-3
 
 
 def test_target_norms_are_kept_per_scale(setup) -> None:
