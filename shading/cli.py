@@ -45,16 +45,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_protect)
 
-    m = sub.add_parser("models", help="list or fetch the models artshade uses")
+    m = sub.add_parser("models", help="list, add or fetch the models artshade uses")
     msub = m.add_subparsers(dest="models_command", metavar="ACTION")
     msub.required = True
     ml = msub.add_parser("list", help="what is installed and what each preset and mode needs")
     ml.add_argument("--models", type=Path, metavar="DIR")
     ml.add_argument("--json", action="store_true")
     ml.set_defaults(func=_models_list)
-    mf = msub.add_parser("fetch", help="download models from the model hub (needs internet once)")
+    ma = msub.add_parser(
+        "add",
+        help="copy model files from a folder you have (USB stick, shared drive) and check them",
+        description="Copy the model files artshade knows (e.g. taef2_encoder.pth + taef2_decoder.pth) from "
+        "each PATH (a file or a folder) into the models folder (--models, else $ARTSHADE_MODELS, else the "
+        "user cache that `artshade models list` names).  Files with a published checksum must match it; "
+        "nothing is installed if any check fails.",
+    )
+    ma.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ma.add_argument("--models", type=Path, metavar="DIR", help="install here instead")
+    ma.set_defaults(func=_models_add)
+    mf = msub.add_parser("fetch", help="download models from the model hub (or copy them with --from DIR)")
     mf.add_argument("names", nargs="+", metavar="NAME")
-    mf.add_argument("--models", type=Path, metavar="DIR")
+    mf.add_argument("--from", dest="source", type=Path, metavar="DIR",
+                    help="copy from this folder instead of downloading (like `models add`)")  # fmt: skip
+    mf.add_argument("--models", type=Path, metavar="DIR", help="install here instead")
     mf.set_defaults(func=_models_fetch)
 
 
@@ -121,10 +134,29 @@ def _models_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models_add(args: argparse.Namespace) -> int:
+    from . import models
+
+    _print_added(models.add(args.paths, models.models_dir(args.models)))
+    return 0
+
+
 def _models_fetch(args: argparse.Namespace) -> int:
     from . import models
 
+    folder = models.models_dir(args.models)
+    if args.source is not None:
+        _print_added(models.add([args.source], folder, only=args.names))
+        return 0
     for name in args.names:
-        where = models.fetch(name, models.models_dir(args.models))
+        where = models.fetch(name, folder)
         print(f"{name}: installed in {where}")
     return 0
+
+
+def _print_added(added: list[Any]) -> None:
+    how = {"sha256": "checksums match", "loads": "no published checksum; the weights load",
+           "folder": "folder copied", "already installed": "already installed, same bytes"}  # fmt: skip
+    for a in added:
+        names = ", ".join(str(f) for f in a.files)
+        print(f"{a.model}: {names} ({how[a.checked]})")

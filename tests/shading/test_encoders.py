@@ -64,7 +64,10 @@ def test_missing_weights_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ModelError) as err:
         models.load_encoder("taef2", folder=tmp_path)
     msg = str(err.value)
-    assert "artshade models fetch taef2" in msg and "\n" not in msg
+    assert "\n" not in msg
+    for needle in ("taef2_encoder.pth", str(tmp_path), "artshade models add DIR", "--models DIR",
+                   "ARTSHADE_MODELS", "artshade models fetch taef2"):  # fmt: skip
+        assert needle in msg, msg
 
 
 def test_corrupt_weights_are_a_clear_error(tmp_path: Path) -> None:
@@ -114,7 +117,7 @@ def test_fetch_offline_fails_with_one_line(tmp_path: Path) -> None:
     with pytest.raises(ModelError) as err:
         models.fetch("taef2", tmp_path, progress=False)
     msg = str(err.value)
-    assert "artshade models fetch taef2" in msg and "\n" not in msg
+    assert "artshade models add DIR" in msg and "\n" not in msg
     assert not list(tmp_path.iterdir()), "a failed fetch leaves nothing behind"
 
 
