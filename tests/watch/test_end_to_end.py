@@ -22,7 +22,7 @@ from PIL import Image
 
 from artshade.cli import main
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("models_dir")]  # the real weights
 
 FAST = Settings(preset="fast")
 
