@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 
+import pytest
 from artshade.daemon.keys import QUEUE
 from artshade.shading.settings import Settings
 from daemon_helpers import CANON_QUERY, Canonical, Daemons, GatedEngine, client, image_bytes, wait_for_state
@@ -12,6 +13,7 @@ from daemon_helpers import CANON_QUERY, Canonical, Daemons, GatedEngine, client,
 PNG = {"Content-Type": "image/png"}
 
 
+@pytest.mark.usefixtures("models_dir")
 async def test_cancel_a_running_real_job(daemons: Daemons) -> None:
     server = await daemons.start()
     async with client(server) as http:
