@@ -49,8 +49,9 @@ RESULT_HOLD_S = 120.0
 
 
 class QueueFull(Exception):
-    def __init__(self, priority: str, retry_after: int) -> None:
-        super().__init__(f"the {priority} queue is full; retry in {retry_after} s")
+    def __init__(self, priority: str, retry_after: int, limit: int | None = None) -> None:
+        room = "" if limit is None else f" ({limit} waiting; `artshade serve --queue-length N` raises it)"
+        super().__init__(f"the {priority} queue is full{room}; retry in {retry_after} s")
         self.retry_after = retry_after
 
 
@@ -222,7 +223,7 @@ class JobQueue:
         if self._stopping or self._loop is None:
             raise ShuttingDown("the daemon is shutting down")
         if self._waiting[priority] >= self.queue_size:
-            raise QueueFull(priority, self.retry_after(priority))
+            raise QueueFull(priority, self.retry_after(priority), self.queue_size)
         self._waiting[priority] += 1  # reserve the slot across the awaits below
         queued = False
         try:

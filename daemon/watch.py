@@ -585,7 +585,8 @@ class FolderWatcher:
         sha = _sha256_file(path)
         if sniff_format(head) or path.suffix.lower() in rules.IMAGE_SUFFIXES:
             mb = self.limits.max_bytes / 1024 / 1024
-            self._failed(path, st, rel, sha, None, None, f"file is larger than the {mb:.0f} MB limit")
+            reason = f"file is larger than the {mb:.0f} MB limit (raise it with {self.limits.bytes_setting})"
+            self._failed(path, st, rel, sha, None, None, reason)
         else:
             self.state.record_source(rel, st.st_size, st.st_mtime_ns, sha, None, "ignored")
             self._report(FileOutcome(path, "ignored", message="not an image (jpeg, png, webp or tiff)"))

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from artshade.shading.cli import add_limit_flags, limits_from_args
 from artshade.shading.settings import INTENSITIES, MODES, PLATFORMS, PRESETS
 
 DESCRIPTION = """\
@@ -59,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=MODES)
     p.add_argument("--platform", choices=PLATFORMS)
     p.add_argument("--models", type=Path, metavar="DIR", help="folder with the model weights")
+    add_limit_flags(p)
     p.add_argument(
         "--stable",
         type=float,
@@ -100,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         state_path=args.state,
         move_originals=args.move_originals,
         models_dir=args.models,
+        limits=limits_from_args(args),
         on_file=show,
         **options,
     )

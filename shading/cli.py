@@ -8,7 +8,40 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .errors import SettingsError
+from .io import Limits, hard_max_megapixels
 from .settings import INTENSITIES, MODES, PLATFORMS, PRESETS, Settings
+
+DEFAULT_LIMITS = Limits()
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def add_limit_flags(p: argparse.ArgumentParser) -> None:
+    """--max-megapixels and --max-file-mb (``artshade protect`` and ``artshade watch``)."""
+    mp, mb = DEFAULT_LIMITS.max_pixels / 1e6, DEFAULT_LIMITS.max_bytes / 2**20
+    p.add_argument("--max-megapixels", type=_positive, default=mp, metavar="N",
+                   help=f"largest image accepted (default {mp:g}; memory and time grow with it)")  # fmt: skip
+    p.add_argument("--max-file-mb", type=_positive, default=mb, metavar="N",
+                   help=f"largest file accepted, in MiB (default {mb:g})")  # fmt: skip
+
+
+def limits_from_args(args: argparse.Namespace) -> Limits:
+    """The input limits the artist chose with --max-megapixels / --max-file-mb."""
+    if args.max_megapixels > hard_max_megapixels():
+        most = hard_max_megapixels()
+        raise SettingsError(
+            f"--max-megapixels can be at most {most:.0f}: the image decoder opens nothing larger"
+        )
+    return Limits(max_pixels=round(args.max_megapixels * 1e6), max_bytes=round(args.max_file_mb * 2**20))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +75,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON report")
     p.add_argument("--preview", type=Path, metavar="FILE.png", help="write a side-by-side preview")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_limit_flags(p)
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar")  # fmt: skip
     p.set_defaults(func=_protect)
 
     m = sub.add_parser("models", help="list, add or fetch the models artshade uses")
@@ -87,6 +122,7 @@ def _protect(args: argparse.Namespace) -> int:
     from .api import protect_file
 
     settings = settings_from_args(args)
+    limits = limits_from_args(args)
     bar = tqdm(total=100, unit="%", desc="shading", disable=args.quiet or not sys.stderr.isatty(),
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")  # fmt: skip
 
@@ -97,7 +133,7 @@ def _protect(args: argparse.Namespace) -> int:
 
     try:
         report = protect_file(args.input, args.output, settings, models_dir=args.models, progress=progress,
-                              report_path=args.report, preview_path=args.preview)  # fmt: skip
+                              limits=limits, report_path=args.report, preview_path=args.preview)  # fmt: skip
     finally:
         bar.close()
     if not args.quiet:

@@ -73,6 +73,7 @@ async def test_fifty_concurrent_requests_each_answered_none_lost(
         for status, headers, body in answers:
             if status == 429:
                 assert body["error"] == "queue_full" and int(headers["Retry-After"]) >= 1
+                assert "(5 waiting; `artshade serve --queue-length N` raises it)" in body["detail"]
         engine.release.set()
         accepted = [body["id"] for status, _, body in answers if status == 202]
         for job_id in accepted:
@@ -173,3 +174,4 @@ async def test_submit_bytes_from_another_thread(daemons: Daemons, canonical: Can
         assert "\n" not in str(err)
     else:
         raise AssertionError("a broken picture must raise the engine's InputError")
+

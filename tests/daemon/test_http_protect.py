@@ -114,18 +114,33 @@ async def test_bad_uploads_get_a_clear_4xx_and_the_daemon_still_answers(
         assert (await http.get("/v1/status")).status == 200
 
 
+async def test_too_many_pixels_names_the_serve_flag_that_raises_the_limit(daemons: Daemons) -> None:
+    server = await daemons.start(max_pixels=1000)  # what `artshade serve --max-megapixels` sets
+    async with client(server) as http:
+        response = await http.post("/v1/protect", params={"wait": "1"}, data=image_bytes(size=64),
+                                   headers={"Content-Type": "image/png"})  # fmt: skip
+        body = await response.json()
+        assert (response.status, body["error"]) == (422, "image_too_large"), body
+        assert "64x64 is 0.0041 megapixels" in body["detail"]
+        assert "`artshade serve --max-megapixels N`" in body["detail"]
+
+
 async def test_oversize_body_is_413_and_the_daemon_still_answers(daemons: Daemons) -> None:
     server = await daemons.start(max_body=1 * MB)
     big = image_bytes() + b"\0" * (2 * MB)
     async with client(server) as http:
         response = await http.post("/v1/protect", data=big, headers={"Content-Type": "image/png"})
-        assert response.status == 413 and (await response.json())["error"] == "body_too_large"
+        body = await response.json()
+        assert response.status == 413 and body["error"] == "body_too_large"
+        assert "`artshade serve --max-body-mb N`" in body["detail"]
         import aiohttp
 
         form = aiohttp.FormData()
         form.add_field("image", big, filename="big.png", content_type="image/png")
         response = await http.post("/v1/protect", data=form)
-        assert response.status == 413 and (await response.json())["error"] == "body_too_large"
+        body = await response.json()
+        assert response.status == 413 and body["error"] == "body_too_large"
+        assert "`artshade serve --max-body-mb N`" in body["detail"]
     async with client(server) as http:
         assert (await http.get("/v1/health")).status == 200
 

@@ -60,6 +60,24 @@ def test_bad_input_is_one_line_and_nonzero(make_input, extra, needle, art, tmp_p
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
 
 
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (["--max-megapixels", "0.1"], "400x300 is 0.12 megapixels, over the limit of 0.1 (raise it with "
+                                      "--max-megapixels N)"),
+        (["--max-file-mb", "0.0001"], "the limit is 0.0001 MiB (raise it with --max-file-mb N)"),
+        (["--max-megapixels", "500"], "--max-megapixels can be at most 179"),
+    ],
+)  # fmt: skip
+def test_limits_are_flags_and_a_refusal_names_the_flag(flags, needle, tmp_path: Path, capsys) -> None:
+    scan = tmp_path / "scan.png"
+    Image.new("RGB", (400, 300), (200, 180, 160)).save(scan)
+    assert main(["protect", str(scan), "-o", str(tmp_path / "out.png"), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and needle in err, err
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_refuses_to_overwrite_the_input(art: Path, capsys) -> None:
     before = art.read_bytes()
     assert main(["protect", str(art), "-o", str(art), "--preset", "fast"]) == 2
