@@ -77,7 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     add_limit_flags(p)
     p.add_argument("-q", "--quiet", action="store_true",
-                   help="no progress bar")  # fmt: skip
+                   help="no progress (a bar, or a line every few seconds) and no summary")  # fmt: skip
     p.set_defaults(func=_protect)
 
     m = sub.add_parser("models", help="list, add or fetch the models artshade uses")
@@ -117,25 +117,15 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def _protect(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from artshade.progress import ProgressPrinter
 
     from .api import protect_file
 
     settings = settings_from_args(args)
     limits = limits_from_args(args)
-    bar = tqdm(total=100, unit="%", desc="shading", disable=args.quiet or not sys.stderr.isatty(),
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")  # fmt: skip
-
-    def progress(fraction: float, stage: str) -> None:
-        bar.n = round(fraction * 100)
-        bar.set_postfix_str(stage, refresh=False)
-        bar.refresh()
-
-    try:
+    with ProgressPrinter(f"shading {args.input.name}", enabled=not args.quiet) as progress:
         report = protect_file(args.input, args.output, settings, models_dir=args.models, progress=progress,
                               limits=limits, report_path=args.report, preview_path=args.preview)  # fmt: skip
-    finally:
-        bar.close()
     if not args.quiet:
         q = report.get("quality", {})
         pulls = report.get("pull", {})

@@ -20,6 +20,10 @@ def test_the_real_engine_ran_with_progress_in_order(canonical: Canonical) -> Non
     assert not {"error", "cancelled"} & set(names)
     progress = [data["progress"] for name, data in canonical.events if name == "progress"]
     assert len(progress) >= 3, canonical.events
+    for name, data in canonical.events:
+        if name == "progress":
+            assert set(data) == {"progress", "percent", "stage", "eta_s"}
+            assert data["percent"] == int(data["progress"] * 100)
     assert progress == sorted(progress) and all(0 <= p <= 1 for p in progress)
     final = canonical.events[-1][1]
     assert final["state"] == "done" and final["result_url"] == f"/v1/jobs/{final['id']}/result"
@@ -54,7 +58,8 @@ async def test_async_job_then_result_and_report(daemons: Daemons, canonical: Can
         assert response.status == 202
         job = await response.json()
         assert response.headers["Location"] == f"/v1/jobs/{job['id']}"
-        assert set(job) == {"id", "state", "progress", "stage", "error", "created", "finished", "result_url"}
+        assert set(job) == {"id", "state", "progress", "percent", "stage", "eta_s", "error", "created",
+                            "finished", "result_url"}  # fmt: skip
         job = await wait_for_state(http, job["id"], ("done",))
         result = await http.get(job["result_url"])
         assert await result.read() == canonical.result

@@ -30,7 +30,12 @@ def test_protect_writes_output_report_and_preview(art: Path, tmp_path: Path, cap
     assert "instagram" in report["pull"]["taef2"]
     with Image.open(out) as im:
         assert im.format == "JPEG" and im.size == (160, 112)
-    assert "protected" in capsys.readouterr().err
+    err = capsys.readouterr().err.splitlines()
+    # stderr is not a terminal here: plain progress lines (each stage at least), then the summary
+    progress = [line for line in err if line.startswith("shading art.jpg: ")]
+    assert progress[0] == "shading art.jpg:   0% loading, 0s elapsed", err
+    assert any(" optimising, " in line for line in progress) and " 100% done, " in progress[-1], err
+    assert err[-1].startswith("protected "), err
 
 
 @pytest.mark.parametrize(
