@@ -84,14 +84,29 @@ def run(args: argparse.Namespace) -> int:
     inbox = args.inbox or default_in
     outbox = args.outbox or (default_out if args.inbox is None else inbox.parent / f"{inbox.name}-protected")
 
+    from artshade.progress import ProgressPrinter
+
     handled = 0
+    shading: list[ProgressPrinter] = []  # the picture being shaded now: a bar, or a line every 10 s
+
+    def start(path: Path) -> None:
+        name = path.relative_to(watcher.inbox).as_posix()
+        total = handled + 1 + watcher.backlog()
+        shading[:] = [ProgressPrinter(f"[{handled + 1}/{total}] shading {name}", every=10)]
+
+    def progress(fraction: float, stage: str) -> None:
+        if shading:
+            shading[0](fraction, stage)
 
     def show(outcome: watch.FileOutcome) -> None:
         nonlocal handled
+        while shading:
+            shading.pop().close()
         handled += 1
         total = handled + watcher.backlog()
         print(f"[{handled}/{total}] {outcome.line(watcher.inbox)}", file=sys.stderr, flush=True)
 
+    limits = limits_from_args(args)
     options: dict[str, Any] = {}
     if args.stable is not None:
         options["stable_window"] = max(0.0, args.stable)
@@ -101,9 +116,10 @@ def run(args: argparse.Namespace) -> int:
         settings,
         state_path=args.state,
         move_originals=args.move_originals,
-        models_dir=args.models,
-        limits=limits_from_args(args),
+        runner=watch.EngineRunner(args.models, limits, on_progress=progress),
+        limits=limits,
         on_file=show,
+        on_start=start,
         **options,
     )
     if args.once:
