@@ -59,8 +59,9 @@ def test_bad_input_is_one_line_and_nonzero(make_input, extra, needle, art, tmp_p
         assert code != 0
     err = capsys.readouterr().err.strip()
     assert needle.lower() in err.lower(), err
-    if "invalid choice" not in needle:
-        assert err.count("\n") == 0 and err.startswith("artshade: error:")
+    if "invalid choice" not in needle:  # one line of error, after any progress lines of a run that began
+        *progress, last = err.splitlines()
+        assert last.startswith("artshade: error:") and all(line.startswith("shading ") for line in progress)
     assert not (tmp_path / "out.png").exists()
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
 
