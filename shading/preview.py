@@ -138,9 +138,9 @@ def legend(report: Mapping[str, Any], shift: Mapping[str, float] | None) -> list
     if shift is not None:
         moved = shift["pull"]
         measured = (
-            f"its decoded view moved {moved:.0%} of the way from your image toward the decoy ({decoy})"
+            f"its decoded view moved {_pct(moved)} of the way from your image toward the decoy ({decoy})"
             if moved > 0
-            else f"its decoded view did not move toward the decoy ({decoy}; {moved:.0%})"
+            else f"its decoded view did not move toward the decoy ({decoy}; {_pct(moved)})"
         )
         if moved < BARELY:
             lines.append((
@@ -162,9 +162,9 @@ def legend(report: Mapping[str, Any], shift: Mapping[str, float] | None) -> list
         base = _number(_get(row, "baseline")) if row is not None else None
         if pull is not None:
             where = "as you upload it" if platform == "none" else f"after {_platform_words(platform)}"
-            same = f"; your unprotected image: {base:.0%}" if base is not None else ""
+            same = f"; your unprotected image: {_pct(base)}" if base is not None else ""
             lines.append(
-                (f"Encoder {encoder} {where}: moved {pull:.0%} of the way toward the decoy{same}.", INK)
+                (f"Encoder {encoder} {where}: moved {_pct(pull)} of the way toward the decoy{same}.", INK)
             )
     settings = _get(report, "settings")
     if isinstance(settings, Mapping):
@@ -173,6 +173,11 @@ def legend(report: Mapping[str, Any], shift: Mapping[str, float] | None) -> list
         took = f"; took {seconds:.1f} s" if seconds is not None else ""
         lines.append(("Settings: " + ", ".join(parts) + took + ".", MUTED))
     return lines
+
+
+def _pct(fraction: float) -> str:
+    """``12%``; never ``-0%``."""
+    return f"{round(fraction * 100)}%"
 
 
 def _fmt(value: Any) -> str:
