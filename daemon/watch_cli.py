@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -73,6 +74,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # every picture's outcome is printed by `show` below; the watcher's own warnings would repeat them
+    logger = logging.getLogger("artshade.watch")
+    level = logger.level
+    if not getattr(args, "verbose", False):
+        logger.setLevel(logging.ERROR)
+    try:
+        return _run(args)
+    finally:
+        logger.setLevel(level)
+
+
+def _run(args: argparse.Namespace) -> int:
     from . import watch
     from .watch_settings import global_settings
 
