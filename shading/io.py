@@ -733,7 +733,7 @@ def write_atomic(
             os.chmod(tmp, mode)
         os.replace(tmp, target)
         tmp = None
-        _fsync_folder(folder)
+        fsync_folder(folder)
     except OSError as exc:
         raise OutputError(f"could not write {target.name}: {exc.strerror or exc}") from exc
     finally:
@@ -742,7 +742,8 @@ def write_atomic(
                 tmp.unlink()
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX; elsewhere a no-op)."""
     if os.name != "posix":
         return
     with contextlib.suppress(OSError):

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from artshade import paths
 
 from .errors import ModelError
+from .io import fsync_folder
 
 if TYPE_CHECKING:  # torch only where weights are loaded: `models add`, `fetch` and `list` start fast
     import torch
@@ -293,7 +294,7 @@ def add(
                 if target.is_dir():  # a model folder being replaced: out of the way first, then gone
                     os.replace(target, staging / f"old-{target.name}")
                 os.replace(src, target)
-            _fsync_folder(dest)
+            fsync_folder(dest)
             if moves:
                 done.append(Added(name, tuple(t for _, t in moves), checked))
             else:
@@ -394,16 +395,6 @@ def _copy_file(src: Path, dest: Path) -> None:
         shutil.copyfileobj(fin, fout, 1 << 20)
         fout.flush()
         os.fsync(fout.fileno())
-
-
-def _fsync_folder(folder: Path) -> None:
-    if os.name == "posix":
-        with contextlib.suppress(OSError):
-            fd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
 
 
 # ------------------------------------------------------------------------------------------ the model hub
