@@ -100,7 +100,10 @@ def from_http_exception(exc: web.HTTPException) -> web.Response:
     code = HTTP_CODES.get(exc.status, "bad_request" if exc.status < 500 else "internal")
     detail = exc.reason
     if exc.status == 413:
-        detail = "the request body is larger than this daemon accepts"
+        detail = (
+            "the request body is larger than this daemon accepts "
+            "(the artist can raise the limit with `artshade serve --max-body-mb N`)"
+        )
     elif exc.status == 404:
         detail = "no such endpoint or job"
     elif exc.status == 405:

@@ -32,6 +32,7 @@ JSON_LIMIT = 1024 * 1024
 CONTROL_PARAMS = ("wait", "site")
 REPORT_HEADER_MAX = 2048
 SSE_KEEPALIVE_S = 15.0
+RAISE_BODY = "the artist can raise the limit with `artshade serve --max-body-mb N`"
 
 
 # -- liveness and status ---------------------------------------------------------------------------------
@@ -120,7 +121,9 @@ async def protect(request: web.Request) -> web.StreamResponse:
 
     config = request.app[CONFIG]
     if request.content_length is not None and request.content_length > config.max_body:
-        raise ApiError("body_too_large", f"the image is larger than {config.max_body // 2**20} MB")
+        raise ApiError(
+            "body_too_large", f"the image is larger than {config.max_body // 2**20} MB ({RAISE_BODY})"
+        )
     data, json_settings = await read_upload(request)
     if not data:
         raise ApiError("bad_request", "the request has no image")
@@ -255,7 +258,9 @@ async def read_part(part: BodyPartReader, limit: int) -> bytes:
     while chunk := await part.read_chunk(256 * 1024):
         chunks += chunk
         if len(chunks) > limit:
-            raise ApiError("body_too_large", f"the upload is larger than {limit // 2**20 or 1} MB")
+            raise ApiError(
+                "body_too_large", f"the upload is larger than {limit // 2**20 or 1} MB ({RAISE_BODY})"
+            )
     return bytes(chunks)
 
 

@@ -34,6 +34,7 @@ from artshade.shading.settings import Settings
 import artshade.errors as engine_errors
 from artshade.errors import Cancelled, ShadingError
 from artshade.files import write_atomic
+from artshade.progress import Estimate
 
 from .cache import Result, ResultCache, cache_key
 from .engine_thread import EngineThread
@@ -51,8 +52,9 @@ RESULT_HOLD_S = 120.0
 
 
 class QueueFull(Exception):
-    def __init__(self, priority: str, retry_after: int) -> None:
-        super().__init__(f"the {priority} queue is full; retry in {retry_after} s")
+    def __init__(self, priority: str, retry_after: int, limit: int | None = None) -> None:
+        room = "" if limit is None else f" ({limit} waiting; `artshade serve --queue-length N` raises it)"
+        super().__init__(f"the {priority} queue is full{room}; retry in {retry_after} s")
         self.retry_after = retry_after
 
 
@@ -87,6 +89,8 @@ class Job:
     #: the extension origin that submitted the job (None: the artist at the machine, or the watch folder);
     #: an extension sees only its own jobs.
     owner: str | None = None
+    #: percent and time left while running (None before it starts and after a restart)
+    estimate: Estimate | None = field(default=None, repr=False)
     done_event: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     subscribers: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = field(default_factory=set, repr=False)
 
@@ -98,8 +102,7 @@ class Job:
         return {
             "id": self.id,
             "state": self.state,
-            "progress": round(self.progress, 4),
-            "stage": self.stage,
+            **self.progress_numbers(),
             "error": None if self.error is None else error_body(*self.error),
             "created": _iso(self.created),
             "finished": _iso(self.finished),
@@ -136,8 +139,18 @@ class Job:
     def final_event(self) -> tuple[str, dict[str, Any]]:
         return self.state, self.to_json()
 
+    def progress_numbers(self) -> dict[str, Any]:
+        """What the job's progress looks like to a person: fraction, percent, stage and seconds left."""
+        eta = self.estimate.eta if self.estimate is not None and self.state == "running" else None
+        return {
+            "progress": round(self.progress, 4),
+            "percent": int(self.progress * 100),
+            "stage": self.stage,
+            "eta_s": None if eta is None else round(eta, 1),
+        }
+
     def progress_event(self) -> tuple[str, dict[str, Any]]:
-        return "progress", {"progress": round(self.progress, 4), "stage": self.stage}
+        return "progress", self.progress_numbers()
 
 
 Engine = Callable[..., Any]
@@ -230,7 +243,7 @@ class JobQueue:
         if self._stopping or self._loop is None:
             raise ShuttingDown("the daemon is shutting down")
         if self._waiting[priority] >= self.queue_size:
-            raise QueueFull(priority, self.retry_after(priority))
+            raise QueueFull(priority, self.retry_after(priority), self.queue_size)
         self._waiting[priority] += 1  # reserve the slot across the awaits below
         queued = False
         try:
@@ -372,6 +385,8 @@ class JobQueue:
 
     async def _execute(self, job: Job) -> None:
         job.state, job.stage = "running", "starting"
+        job.estimate = Estimate()
+        log.info("job %s: started (%s, preset %s)", job.id, job.priority, job.settings.preset)
         self._running = job
         self._store.save(job.record())
         self._publish(job, *job.progress_event())
@@ -429,10 +444,17 @@ class JobQueue:
         fraction = max(job.progress, min(1.0, fraction)) if math.isfinite(fraction) else job.progress
         if round(fraction, 3) == round(job.progress, 3) and stage == job.stage:
             return
+        tenth, new_stage = int(job.progress * 10), stage[:64] != job.stage
         job.progress, job.stage = fraction, stage[:64]
+        if job.estimate is not None:
+            job.estimate.update(fraction, job.stage)
+            if new_stage or int(fraction * 10) != tenth:  # the log gets every stage and every 10%
+                log.info("job %s: %s", job.id, job.estimate.line())
         self._publish(job, *job.progress_event())
 
     def _finish(self, job: Job, state: str, error: tuple[str, str] | None = None) -> None:
+        took = "" if job.estimate is None else f" after {job.estimate.elapsed:.1f} s"
+        log.info("job %s: %s%s%s", job.id, state, took, "" if error is None else f": {error[1]}")
         job.state, job.error, job.finished = state, error, time.time()
         if state == "done":
             job.progress = 1.0

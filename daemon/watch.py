@@ -14,11 +14,13 @@ Constructor (stable; the daemon relies on it)::
     FolderWatcher(inbox, outbox, settings, *, runner=None, state_path=None, move_originals=None,
                   stable_window=1.0, poll_interval=0.25, limits=None, models_dir=None, on_file=None,
                   target_folder=None)
+                  on_start=None)
 
 ``settings`` are the watcher's base settings (global defaults plus whatever the caller chose); per-folder
 ``.artshade.json`` files override them (see ``daemon.watch_settings``).  ``runner`` shades one picture; the
 default calls the engine in this process; the daemon passes one that submits to its queue at ``"batch"``
-priority.  ``on_file`` gets a ``FileOutcome`` for every picture handled (the CLI prints them).
+priority.  ``on_file`` gets a ``FileOutcome`` for every picture handled (the CLI prints them); ``on_start``
+gets the path of each picture just before it is shaded (the CLI shows its progress).
 
 How a file is handled, in the watcher's single worker thread:
 
@@ -91,9 +93,15 @@ class EngineRunner:
     """The default runner: the engine, in this process.  ``cancel()`` aborts the picture in progress and
     any later one until ``reset()`` (the watcher calls it when it starts)."""
 
-    def __init__(self, models_dir: Path | None = None, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        models_dir: Path | None = None,
+        limits: Limits | None = None,
+        on_progress: Callable[[float, str], None] | None = None,
+    ) -> None:
         self.models_dir = models_dir
         self.limits = limits
+        self.on_progress = on_progress
         self._cancel = threading.Event()
 
     def run(self, data: bytes, settings: Settings, *, priority: str = "batch") -> BytesResult:
@@ -102,6 +110,8 @@ class EngineRunner:
         def progress(fraction: float, stage: str) -> None:
             if self._cancel.is_set():
                 raise Cancelled("the watcher is stopping")
+            if self.on_progress is not None:
+                self.on_progress(fraction, stage)
 
         return shading.protect_bytes(
             data, settings, models_dir=self.models_dir, progress=progress, limits=self.limits
@@ -194,6 +204,7 @@ class FolderWatcher:
         models_dir: Path | None = None,
         on_file: Callable[[FileOutcome], None] | None = None,
         target_folder: Path | None = None,
+        on_start: Callable[[Path], None] | None = None,
     ) -> None:
         self.inbox = _folder(inbox)
         self.outbox = _folder(outbox)
@@ -207,6 +218,7 @@ class FolderWatcher:
         self.stable_window = stable_window
         self.poll_interval = poll_interval
         self.on_file = on_file
+        self.on_start = on_start
         self.summary = Summary()
         self.folder_settings = FolderSettings(self.inbox, settings, self._target_roots())
         self._excluded: list[Path | None] = [self.outbox, self.move_originals]
@@ -548,6 +560,8 @@ class FolderWatcher:
         else:
             out, reserved = self._reserve(rules.mirrored(path, self.inbox, self.outbox)), False
         self.state.begin(key, sha, settings, rel, self._rel_out(out))
+        if self.on_start is not None:
+            self.on_start(path)
         try:
             result = self.runner.run(data, settings, priority="batch")
             if not result.data:
@@ -614,7 +628,8 @@ class FolderWatcher:
         sha = _sha256_file(path)
         if sniff_format(head) or path.suffix.lower() in rules.IMAGE_SUFFIXES:
             mb = self.limits.max_bytes / 1024 / 1024
-            self._failed(path, st, rel, sha, None, None, f"file is larger than the {mb:.0f} MB limit")
+            reason = f"file is larger than the {mb:.0f} MB limit (raise it with {self.limits.bytes_setting})"
+            self._failed(path, st, rel, sha, None, None, reason)
         else:
             self.state.record_source(rel, st.st_size, st.st_mtime_ns, sha, None, "ignored")
             self._report(FileOutcome(path, "ignored", message="not an image (jpeg, png, webp or tiff)"))

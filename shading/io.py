@@ -136,11 +136,21 @@ _OTHER_FORMATS: tuple[tuple[int, bytes, str], ...] = (
 
 @dataclass(frozen=True)
 class Limits:
-    """What an input may be.  ``max_pixels`` is checked on the header, before any pixel is decoded."""
+    """What an input may be.  ``max_pixels`` is checked on the header, before any pixel is decoded.
+
+    A refusal names the setting that raises the limit: ``pixels_setting`` / ``bytes_setting`` are how the
+    caller's artist changes it (the CLI's flags by default; the daemon names ``artshade serve``'s)."""
 
     max_pixels: int = 50_000_000
     max_bytes: int = 64 * 1024 * 1024
     min_side: int = 16
+    pixels_setting: str = "--max-megapixels N"
+    bytes_setting: str = "--max-file-mb N"
+
+
+def hard_max_megapixels() -> float:
+    """Megapixels beyond which Pillow refuses any image outright (see module docstring)."""
+    return 2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6 or float("inf")
 
 
 @dataclass
@@ -244,7 +254,8 @@ def read_input(path: str | os.PathLike[str], limits: Limits | None = None) -> by
 
 def _too_many_bytes(n: int, limits: Limits) -> ImageTooLargeError:
     return ImageTooLargeError(
-        f"the file is too large ({n / 2**20:.1f} MiB); the limit is {limits.max_bytes / 2**20:.0f} MiB"
+        f"the file is too large ({n / 2**20:.3g} MiB); the limit is {limits.max_bytes / 2**20:.3g} MiB "
+        f"(raise it with {limits.bytes_setting})"
     )
 
 
@@ -295,7 +306,8 @@ def _open_header(fmt: str, data: bytes) -> Image.Image:
             return Image.open(io.BytesIO(data), formats=[_PIL_NAME[fmt]])
     except Image.DecompressionBombError:
         raise ImageTooLargeError(
-            "the image declares far more pixels than it can reasonably hold (a decompression bomb); refused"
+            f"the image declares over {hard_max_megapixels():.0f} megapixels, more than artshade can open "
+            "(or a decompression bomb); refused"
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         if "too large" in str(exc).lower():
@@ -307,7 +319,8 @@ def _check_header(im: Image.Image, limits: Limits) -> None:
     w, h = im.size
     if w * h > limits.max_pixels:
         raise ImageTooLargeError(
-            f"the image is too large: {w}x{h} is {w * h:,} pixels, over the limit of {limits.max_pixels:,}"
+            f"the image is too large: {w}x{h} is {w * h / 1e6:.3g} megapixels, over the limit of "
+            f"{limits.max_pixels / 1e6:g} (raise it with {limits.pixels_setting})"
         )
     if min(w, h) < limits.min_side:
         raise ImageTooSmallError(

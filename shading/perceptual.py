@@ -220,9 +220,6 @@ class JND:
     #: extra allowance per 8-bit level of local fine-detail contrast: luma, chroma
     texture_luma: float = 0.32
     texture_chroma: float = 0.1
-    #: hard caps, in 8-bit levels (the intensity's epsilon): luma, chroma
-    max_luma: float = 24.0
-    max_chroma: float = 9.0
     #: fine detail below this contrast (8-bit levels) counts as flat
     texture_floor: float = 1.5
     #: hard caps, in 8-bit levels (the intensity's epsilon): luma, chroma

@@ -178,3 +178,20 @@ def test_unpair_revokes_an_extension_and_its_tokens_in_a_running_daemon(threaded
     assert again.returncode == 2 and "is not paired" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
     assert artshade("unpair", "--all").returncode == 0
+
+
+def test_serve_limits_are_flags_of_the_artist(monkeypatch) -> None:
+    """--max-megapixels, --max-body-mb and --queue-length reach the daemon's config; nonsense is refused."""
+    import artshade.daemon.server
+    from artshade.daemon.config import MB
+
+    from artshade.cli import main
+
+    seen = []
+    monkeypatch.setattr(artshade.daemon.server, "serve", lambda config: seen.append(config) or 0)
+    monkeypatch.setattr("artshade.daemon.cli.setup_logging", lambda **_: None)
+    flags = ["--max-megapixels", "80", "--max-body-mb", "200", "--queue-length", "4", "--no-watch"]
+    assert main(["serve", *flags]) == 0
+    (config,) = seen
+    assert (config.max_pixels, config.max_body, config.queue_size) == (80_000_000, 200 * MB, 4)
+    assert main(["serve", "--queue-length", "0"]) == 2 and len(seen) == 1

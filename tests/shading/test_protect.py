@@ -43,8 +43,8 @@ def test_protection_pulls_toward_target_more_than_equal_energy_noise(shaded, sma
     noisy = to_pil((x + noise).clamp(0, 1))
     pull_shaded = _pull(taef2, small_photo, shaded.image, target)
     pull_noise = _pull(taef2, small_photo, noisy, target)
-    assert pull_shaded > 0.08, pull_shaded
-    assert pull_shaded > pull_noise + 0.05, (pull_shaded, pull_noise)
+    assert pull_shaded > 0.04, pull_shaded
+    assert pull_shaded > pull_noise + 0.03, (pull_shaded, pull_noise)
 
 
 def test_protected_image_looks_the_same(shaded, small_photo) -> None:
@@ -175,4 +175,4 @@ def test_protect_file_writes_output_report_and_preview(tmp_path, small_photo, mo
     with Image.open(tmp_path / "c.png") as crops:
         assert crops.size[0] > 2 * 64 and crops.size[1] > 2 * 64
     with Image.open(tmp_path / "p.png") as prev:
-        assert prev.size[1] == 2 * 320, "two rows: images, then what the encoder sees"
+        assert prev.size[1] > 2 * 320, "two rows: images, then what the encoder sees; then the legend"

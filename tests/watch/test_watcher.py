@@ -226,7 +226,8 @@ def test_too_large_files_are_refused_without_shading(folders, tools, tmp_path) -
     summary = make(inbox, outbox, runner, tmp_path, limits=Limits(max_bytes=1000)).scan_once()
     assert summary.counts == {"failed": 1, "ignored": 1}
     assert runner.total == 0
-    assert "larger than" in (outbox / "errors" / "big.png.txt").read_text()
+    note = (outbox / "errors" / "big.png.txt").read_text()
+    assert "larger than" in note and "(raise it with --max-file-mb N)" in note
 
 
 def test_an_engine_failure_is_retried_on_next_start(folders, tools, tmp_path) -> None:
