@@ -30,6 +30,8 @@ routes = web.RouteTableDef()
 JSON_LIMIT = 1024 * 1024
 #: query parameters of POST /v1/protect that are not settings.
 CONTROL_PARAMS = ("wait", "site")
+#: the longest DNS name (and the description's ``maxLength`` for ``site``)
+SITE_MAX = 253
 REPORT_HEADER_MAX = 2048
 SSE_KEEPALIVE_S = 15.0
 RAISE_BODY = "the artist can raise the limit with `artshade serve --max-body-mb N`"
@@ -181,8 +183,12 @@ def settings_for_request(request: web.Request, json_settings: Mapping[str, Any])
     for key in set(request.query) - set(CONTROL_PARAMS):
         if len(request.query.getall(key)) > 1:
             raise SettingsError(f"setting {key!r} is given more than once")
+        if not request.query[key].strip():
+            raise SettingsError(f"setting {key!r} is empty; leave it out to keep the default")
     values = {**json_settings, **query}
     site = request.query.get("site") or json_settings.get("site")
+    if isinstance(site, str) and len(site) > SITE_MAX:
+        raise ApiError("bad_request", f"site must be a host name of at most {SITE_MAX} characters")
     values.pop("site", None)
     caller = request[CALLER]
     verdict = guards.check_setting_keys(caller.kind, caller.origin, machine_params_in(values))
@@ -403,7 +409,7 @@ async def pair(request: web.Request) -> web.Response:
     if origin is None:
         raise ApiError("forbidden_origin", "pairing is only for a browser extension's own page")
     body = await read_json(request)
-    code = body.get("code") if isinstance(body, dict) else None
+    code = body.get("code") if isinstance(body, dict) and set(body) == {"code"} else None
     if not isinstance(code, str) or not code.strip():
         raise ApiError("bad_request", 'send {"code": "..."} with the code `artshade pair` printed')
     try:

@@ -1,5 +1,5 @@
-"""One middleware per concern, outermost first: errors as JSON, Host, Origin (and CORS preflight), token
-(which says who the caller is), power (what that caller may do).
+"""One middleware per concern, outermost first: errors as JSON, Host, methods no route has, Origin (and CORS
+preflight), token (which says who the caller is), power (what that caller may do).
 
 The checks themselves live in :mod:`daemon.guards` and the powers in :mod:`daemon.powers`; CORS response
 headers are added in ``on_response_prepare`` so streamed responses (SSE) get them too.
@@ -128,6 +128,16 @@ async def host_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 @web.middleware
+async def method_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A method no route has (``TRACE``, ``PATCH``...) is 405 with ``Allow``, whoever asks: it reveals only
+    what the published API description already says.  Preflights (``OPTIONS``) go on to the Origin check."""
+    exc = request.match_info.http_exception
+    if isinstance(exc, web.HTTPMethodNotAllowed) and request.method != "OPTIONS":
+        raise exc
+    return await handler(request)
+
+
+@web.middleware
 async def token_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """``Authorization: Bearer <token>`` on everything but the public routes; sets ``request[CALLER]``.
 
@@ -172,4 +182,11 @@ async def power_middleware(request: web.Request, handler: Handler) -> web.Stream
     return await handler(request)
 
 
-MIDDLEWARES = (error_middleware, host_middleware, origin_middleware, token_middleware, power_middleware)
+MIDDLEWARES = (
+    error_middleware,
+    host_middleware,
+    method_middleware,
+    origin_middleware,
+    token_middleware,
+    power_middleware,
+)

@@ -158,6 +158,10 @@ async def test_oversize_body_is_413_and_the_daemon_still_answers(daemons: Daemon
         {"target_image": "relative.png"},  # machine-level, open to the command line: but a bad value
         {"device": "quantum"},
         {"seed": "-1"},
+        {"seed": "1.5"},
+        {"intensity": ""},  # a name given must have a value (the extension leaves empty ones out)
+        {"target": "mosaic"},
+        {"target": "0" * 65},
     ],
 )
 async def test_bad_settings_are_422(daemons: Daemons, query: dict[str, str]) -> None:

@@ -31,7 +31,7 @@ SITE = "example.com"
 
 #: a value each settings key may be set to (not its default, so a change shows).
 VALUES: dict[str, Any] = {
-    "preset": "max", "intensity": "high", "mode": "cloak", "platform": "x", "target": "stripes",
+    "preset": "max", "intensity": "high", "mode": "cloak", "platform": "x", "target": "sketch",
     "seed": 7, "format": "png", "encoders": ["taesd"], "style": "ink wash", "concept": "a lighthouse",
     "poison_target": "a teapot", "fallback": "guard", "device": "cpu",
 }  # fmt: skip

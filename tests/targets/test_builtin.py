@@ -53,6 +53,17 @@ def test_geometric_targets_are_refused_with_the_valid_names(artwork: Image.Image
         builtin_target(gone, artwork, seed=0)
 
 
+def test_settings_know_the_same_target_names_as_the_engine() -> None:
+    # Settings (torch-free, checked at the daemon's door) and the engine must agree on the names.
+    from artshade.shading.settings import TARGETS, Settings
+
+    assert ("auto", *BUILTIN_TARGETS) == TARGETS
+    with pytest.raises(SettingsError, match="target must be one of auto, poster"):
+        Settings(target="mosaic")
+    with pytest.raises(SettingsError, match=r"got '0{36}\.\.\.$"):
+        Settings.from_mapping({"target": "0" * 65})
+
+
 def test_targets_are_deterministic_per_seed(artwork: Image.Image) -> None:
     for name in BUILTIN_TARGETS:
         a, b = builtin_target(name, artwork, 1), builtin_target(name, artwork, 1)
