@@ -39,13 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else list(argv)
+    if args_in[:1] == ["native-host"]:  # what the browser runs (through older launchers): the host alone
+        from artshade.native_messaging.host import run
+
+        return run(args_in[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_in)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s: %(message)s",
     )
-    from artshade.shading.errors import Cancelled, ShadingError
+    from artshade.errors import Cancelled, ShadingError
 
     try:
         return int(args.func(args) or 0)

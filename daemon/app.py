@@ -44,10 +44,17 @@ def create_app(config: DaemonConfig) -> web.Application:
     return app
 
 
-async def job_queue(app: web.Application) -> AsyncIterator[None]:
-    """The job store (SQLite), the result cache and the queue with its engine thread."""
+def input_limits(config: DaemonConfig) -> Any:
+    """The images this daemon takes; a refusal names the ``artshade serve`` flag that raises the limit."""
     from artshade.shading.io import Limits
 
+    return Limits(max_pixels=config.max_pixels, max_bytes=config.max_body,
+                  pixels_setting="`artshade serve --max-megapixels N`",
+                  bytes_setting="`artshade serve --max-body-mb N`")  # fmt: skip
+
+
+async def job_queue(app: web.Application) -> AsyncIterator[None]:
+    """The job store (SQLite), the result cache and the queue with its engine thread."""
     from artshade import shading
 
     config = app[CONFIG]
@@ -58,7 +65,7 @@ async def job_queue(app: web.Application) -> AsyncIterator[None]:
         cache=cache,
         store=store,
         inputs_dir=config.data_dir / "inputs",
-        limits=Limits(max_pixels=config.max_pixels, max_bytes=config.max_body),
+        limits=input_limits(config),
         models_dir=config.models_dir,
         queue_size=config.queue_size,
     )
@@ -73,12 +80,10 @@ async def job_queue(app: web.Application) -> AsyncIterator[None]:
 
 async def watch_folders(app: web.Application) -> AsyncIterator[None]:
     """The configured watch folders, fed into the job queue at batch priority."""
-    from artshade.shading.io import Limits
-
     config = app[CONFIG]
     folders = FolderManager(
         app[QUEUE],
-        limits=Limits(max_pixels=config.max_pixels, max_bytes=config.max_body),
+        limits=input_limits(config),
         models_dir=config.models_dir,
     )
     app[keys.FOLDERS] = folders

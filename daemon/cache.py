@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from artshade.shading import settings as settings_module
 from artshade.shading.settings import Settings
 
-from ._files import write_private_atomic
+from artshade.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,10 @@ class Result:
 
 
 def cache_key(data: bytes, settings: Settings) -> str:
-    canonical = json.dumps(settings.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+    """sha256 over the input's digest, the settings and the engine version (an improved engine must not
+    serve what an older one made)."""
+    values = {**settings.to_dict(), "engine": settings_module.ENGINE_VERSION}
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256()
     digest.update(hashlib.sha256(data).digest())
     digest.update(canonical.encode("utf-8"))
@@ -103,8 +107,8 @@ class ResultCache:
             return
         with self._lock:
             bin_path, meta_path = self._paths(key)
-            write_private_atomic(meta_path, meta_bytes)
-            write_private_atomic(bin_path, bytes(result.data))
+            write_atomic(meta_path, meta_bytes, mode=0o600, parents=0o700)
+            write_atomic(bin_path, bytes(result.data), mode=0o600, parents=0o700)
             self._index[key] = (size, time.time())
             self._evict()
 

@@ -1,4 +1,4 @@
-"""``artshade serve``, ``artshade token`` and ``artshade pair``."""
+"""``artshade serve``, ``artshade token``, ``artshade pair`` and ``artshade unpair``."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from artshade.shading.errors import ShadingError
-
 from artshade import paths
+from artshade.errors import ShadingError
 from artshade.ids import DEFAULT_PORT
+from artshade.loopback import OPENER
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,8 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port on 127.0.0.1 and ::1 "
                        f"(default {DEFAULT_PORT}; 0 picks a free one)")  # fmt: skip
     serve.add_argument("--models", type=Path, default=None, help="folder with the model weights")
+    # the limits are the artist's (machine-level): flags here, never settings a browser extension can change
     serve.add_argument("--max-body-mb", type=int, default=64, help="largest upload accepted (default 64)")
     serve.add_argument("--max-megapixels", type=int, default=50, help="largest image accepted (default 50)")
+    serve.add_argument("--queue-length", type=int, default=32, metavar="N",
+                       help="jobs waiting at most before the daemon answers 'busy' (default 32)")  # fmt: skip
     serve.add_argument(
         "--cache-mb", type=int, default=1024, help="disk space for cached results (default 1024)"
     )
@@ -37,6 +40,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     pair = sub.add_parser("pair", help="print a one-time code that pairs the browser extension by hand")
     pair.set_defaults(func=run_pair)
 
+    unpair = sub.add_parser(
+        "unpair",
+        help="revoke a paired browser extension (its tokens stop working at once)",
+        description="Unpair a browser extension: the daemon stops accepting its origin and its tokens, "
+        "running or not.  Without arguments, list the paired extensions.",
+    )
+    unpair.add_argument("origin", nargs="?", help="the extension's origin, e.g. chrome-extension://<id>")
+    unpair.add_argument("--all", action="store_true", help="unpair every extension")
+    unpair.set_defaults(func=run_unpair)
+
 
 def run_serve(args: argparse.Namespace) -> int:
     from .config import MB, DaemonConfig
@@ -44,12 +57,16 @@ def run_serve(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise ShadingError(f"--port must be between 0 and 65535, got {args.port}")
+    for flag in ("max_body_mb", "max_megapixels", "queue_length"):
+        if getattr(args, flag) < 1:
+            raise ShadingError(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
     setup_logging(verbose=getattr(args, "verbose", False))
     config = DaemonConfig(
         port=args.port,
         models_dir=args.models,
         max_body=args.max_body_mb * MB,
         max_pixels=args.max_megapixels * 1_000_000,
+        queue_size=args.queue_length,
         cache_bytes=args.cache_mb * MB,
         watch_folders=not args.no_watch,
     )
@@ -103,7 +120,7 @@ def run_pair(args: argparse.Namespace) -> int:
         headers={"Authorization": f"Bearer {get_or_create_token()}"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with OPENER.open(request, timeout=10) as response:
             answer = json.loads(response.read())
     except urllib.error.HTTPError as err:
         detail = _error_detail(err)
@@ -116,6 +133,34 @@ def run_pair(args: argparse.Namespace) -> int:
     print(answer["code"])
     print(f"Enter this code in the artshade extension's options page within {minutes} minutes. "
           "It works once.", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def run_unpair(args: argparse.Namespace) -> int:
+    """List, or revoke one or all of, the paired extensions (the daemon re-reads the file at once)."""
+    from .pairing import PairingStore
+
+    store = PairingStore()
+    if args.all and args.origin:
+        raise ShadingError("give an extension origin or --all, not both")
+    if args.all:
+        removed = store.clear()
+        print(f"unpaired {len(removed)} extension{'s' if len(removed) != 1 else ''}", file=sys.stderr)
+        for origin in sorted(removed):
+            print(origin)
+        return 0
+    if args.origin is None:
+        paired = sorted(store.origins())
+        for origin in paired:
+            print(origin)
+        if not paired:
+            print("no browser extension is paired", file=sys.stderr)
+        return 0
+    if not store.remove(args.origin):
+        raise ShadingError(
+            f"{args.origin} is not paired; `artshade unpair` with no arguments lists the paired extensions"
+        )
+    print(f"unpaired {args.origin}; its tokens no longer work", file=sys.stderr)
     return 0
 
 

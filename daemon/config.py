@@ -10,27 +10,31 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artshade.shading.errors import SettingsError
 from artshade.shading.settings import Settings
 
 from artshade import paths
+from artshade.errors import SettingsError
+from artshade.files import write_json_atomic
 from artshade.ids import DEFAULT_PORT
-
-from ._files import write_json_atomic
 
 log = logging.getLogger(__name__)
 
-#: the setting names accepted from outside callers (HTTP, settings file).  ``device`` is the daemon's
-#: choice, and ``target_image`` (a path on this machine) is not something a caller may point us at.
+#: the setting names a paired extension may set (defaults, site profiles, one upload's settings).
 API_SETTING_KEYS = (
     "preset", "intensity", "mode", "platform", "target", "seed", "format",
     "encoders", "style", "concept", "poison_target", "fallback",
 )  # fmt: skip
+#: setting names only the artist at the machine may set (they pick hardware or name a file); see
+#: ``daemon.powers``.  Accepted in ``defaults`` and in a watch folder's ``settings``, never in a site profile.
+MACHINE_SETTING_KEYS = ("device", "target_image")
+#: the fields of one watch folder (all of them machine-level).
+WATCH_FOLDER_FIELDS = ("inbox", "outbox", "settings", "target_folder")
 
 MB = 1024 * 1024
 
@@ -73,16 +77,26 @@ class DaemonConfig:
 # -- user settings ---------------------------------------------------------------------------------------
 
 
-def settings_from_outside(values: Mapping[str, Any], *, base: Settings | None = None) -> Settings:
-    """``Settings.from_mapping`` limited to the names outside callers may set."""
+def settings_from_outside(
+    values: Mapping[str, Any], *, base: Settings | None = None, machine: bool = False
+) -> Settings:
+    """``Settings.from_mapping`` limited to the names outside callers may set (with ``machine``, also the
+    machine-level ones: what the artist writes in the settings file or sends from the command line)."""
     if not isinstance(values, Mapping):
         raise SettingsError("settings must be a JSON object")
-    refused = sorted(set(values) - set(API_SETTING_KEYS))
+    allowed = (*API_SETTING_KEYS, *MACHINE_SETTING_KEYS) if machine else API_SETTING_KEYS
+    refused = sorted(set(values) - set(allowed))
     if refused:
-        raise SettingsError(
-            f"unknown or refused setting {refused[0]!r}; allowed: {', '.join(API_SETTING_KEYS)}"
-        )
+        raise SettingsError(f"unknown or refused setting {refused[0]!r}; allowed: {', '.join(allowed)}")
     _check_json_types(values)
+    target_image = values.get("target_image")
+    if target_image not in (None, "") and (
+        not isinstance(target_image, str)
+        or "\x00" in target_image
+        or not target_image.startswith(("/", "\\"))
+        and not Path(target_image).is_absolute()
+    ):
+        raise SettingsError(f"target_image must be an absolute path, got {target_image!r}")
     return Settings.from_mapping(values, base=base)
 
 
@@ -98,9 +112,15 @@ def _check_json_types(values: Mapping[str, Any]) -> None:
         raise SettingsError("encoders must be a list of encoder names")
 
 
-def public_dict(settings: Settings) -> dict[str, Any]:
+def public_dict(settings: Settings, *, machine: bool = False) -> dict[str, Any]:
+    """The settings as saved and shown: the extension's names, and (``machine``) the machine-level ones
+    that differ from the built-in default."""
     full = settings.to_dict()
-    return {k: full[k] for k in API_SETTING_KEYS}
+    out = {k: full[k] for k in API_SETTING_KEYS}
+    if machine:
+        default = Settings().to_dict()
+        out.update({k: full[k] for k in MACHINE_SETTING_KEYS if full[k] != default[k]})
+    return out
 
 
 def normalise_site(site: str) -> str:
@@ -117,9 +137,14 @@ class WatchFolder:
     outbox: Path
     #: overrides on top of the user's defaults.
     settings: Mapping[str, Any] = field(default_factory=dict)
+    #: a folder ``.artshade.json`` files may take a ``target_image`` from, besides the inbox itself.
+    target_folder: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"inbox": str(self.inbox), "outbox": str(self.outbox), "settings": dict(self.settings)}
+        out = {"inbox": str(self.inbox), "outbox": str(self.outbox), "settings": dict(self.settings)}
+        if self.target_folder is not None:
+            out["target_folder"] = str(self.target_folder)
+        return out
 
 
 @dataclass(frozen=True)
@@ -139,7 +164,7 @@ class UserSettings:
             raise SettingsError(
                 f"unknown settings section {unknown[0]!r}; known: defaults, sites, watch_folders"
             )
-        defaults = settings_from_outside(value.get("defaults", {}))
+        defaults = settings_from_outside(value.get("defaults", {}), machine=True)
         sites_in = value.get("sites", {})
         if not isinstance(sites_in, Mapping):
             raise SettingsError("sites must map a site name to settings")
@@ -148,6 +173,12 @@ class UserSettings:
             site = normalise_site(str(raw_site))
             if not site:
                 raise SettingsError(f"bad site name {raw_site!r}")
+            if isinstance(overrides, Mapping) and (
+                machine := [k for k in overrides if k in MACHINE_SETTING_KEYS]
+            ):
+                raise SettingsError(
+                    f"{machine[0]!r} is not a per-site setting; the artist sets it once, in defaults"
+                )
             settings_from_outside(overrides, base=defaults)  # validates
             sites[site] = _set_values(overrides)
         folders_in = value.get("watch_folders", [])
@@ -157,11 +188,25 @@ class UserSettings:
         return cls(defaults=defaults, sites=sites, watch_folders=folders)
 
     def to_dict(self) -> dict[str, Any]:
+        """Everything, as saved in the settings file and shown to the artist at the machine."""
         return {
-            "defaults": public_dict(self.defaults),
+            "defaults": public_dict(self.defaults, machine=True),
             "sites": {site: dict(o) for site, o in sorted(self.sites.items())},
             "watch_folders": [f.to_dict() for f in self.watch_folders],
         }
+
+    def extension_view(self) -> dict[str, Any]:
+        """What a paired extension may read: the preset defaults and the site profiles, no paths."""
+        return {
+            "defaults": public_dict(self.defaults),
+            "sites": {site: dict(o) for site, o in sorted(self.sites.items())},
+        }
+
+    def keeping_machine_settings_of(self, current: UserSettings) -> UserSettings:
+        """These settings with the machine-level parts (device, target image, watch folders) of
+        ``current``: what a paired extension's PUT may change is everything else."""
+        defaults = self.defaults.replace(**{k: getattr(current.defaults, k) for k in MACHINE_SETTING_KEYS})
+        return UserSettings(defaults=defaults, sites=self.sites, watch_folders=current.watch_folders)
 
     def site_overrides(self, site: str | None) -> Mapping[str, Any]:
         """Overrides for ``site`` or its closest listed parent domain
@@ -175,33 +220,56 @@ class UserSettings:
             name = name.partition(".")[2]
         return {}
 
-    def settings_for(self, query: Mapping[str, Any], *, site: str | None = None) -> Settings:
-        """Defaults, then the site's profile, then the caller's own values."""
+    def settings_for(
+        self, query: Mapping[str, Any], *, site: str | None = None, machine: bool = False
+    ) -> Settings:
+        """Defaults, then the site's profile, then the caller's own values (machine-level ones only from
+        the artist at the machine)."""
         base = settings_from_outside(self.site_overrides(site), base=self.defaults)
-        return settings_from_outside(query, base=base)
+        return settings_from_outside(query, base=base, machine=machine)
 
     def folder_settings(self, folder: WatchFolder) -> Settings:
-        return settings_from_outside(folder.settings, base=self.defaults)
+        return settings_from_outside(folder.settings, base=self.defaults, machine=True)
 
 
 def _watch_folder(item: Any, defaults: Settings) -> WatchFolder:
+    from .folder_guards import require_watch_layout
+
     if not isinstance(item, Mapping) or not isinstance(item.get("inbox"), str) or not item.get("inbox"):
         raise SettingsError("each watch folder needs an 'inbox' path")
-    unknown = sorted(set(item) - {"inbox", "outbox", "settings"})
+    unknown = sorted(set(item) - set(WATCH_FOLDER_FIELDS))
     if unknown:
         raise SettingsError(f"unknown watch-folder field {unknown[0]!r}")
-    inbox = Path(item["inbox"]).expanduser()
+    inbox = _path(item["inbox"], "inbox")
     outbox_raw = item.get("outbox")
     if outbox_raw is not None and not isinstance(outbox_raw, str):
         raise SettingsError("watch-folder 'outbox' must be a path")
-    outbox = Path(outbox_raw).expanduser() if outbox_raw else inbox.parent / "protected"
+    outbox = _path(outbox_raw, "outbox") if outbox_raw else inbox.parent / "protected"
+    target_raw = item.get("target_folder")
+    if target_raw is not None and (not isinstance(target_raw, str) or not target_raw):
+        raise SettingsError("watch-folder 'target_folder' must be a path")
+    target_folder = _path(target_raw, "target_folder") if target_raw else None
     if not inbox.is_absolute() or not outbox.is_absolute():
         raise SettingsError("watch-folder paths must be absolute")
-    if inbox.resolve() == outbox.resolve():
-        raise SettingsError("a watch folder's outbox must differ from its inbox")
+    require_watch_layout(inbox, outbox, target_folder)
     overrides = item.get("settings", {})
-    settings_from_outside(overrides, base=defaults)
-    return WatchFolder(inbox=inbox, outbox=outbox, settings=_set_values(overrides))
+    settings_from_outside(overrides, base=defaults, machine=True)
+    return WatchFolder(
+        inbox=inbox, outbox=outbox, settings=_set_values(overrides), target_folder=target_folder
+    )
+
+
+def _path(raw: str, field: str) -> Path:
+    """A path from outside input, or SettingsError (never a crash on a NUL byte or an unknown ~user)."""
+    if "\x00" in raw:
+        raise SettingsError(f"watch-folder {field!r} holds a NUL character")
+    try:
+        os.fsencode(raw)
+        return Path(raw).expanduser()
+    except UnicodeEncodeError:
+        raise SettingsError(f"watch-folder {field!r} is not a valid file name") from None
+    except RuntimeError:
+        raise SettingsError(f"watch-folder {field!r}: cannot expand {raw[:60]!r}") from None
 
 
 def _set_values(overrides: Mapping[str, Any]) -> dict[str, Any]:

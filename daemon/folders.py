@@ -10,8 +10,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from artshade.shading.errors import Cancelled
 from artshade.shading.settings import Settings
+
+from artshade.errors import Cancelled
 
 from .config import UserSettings, WatchFolder
 from .jobs import JobQueue, QueueFull, ShuttingDown
@@ -57,7 +58,7 @@ class QueueRunner:
                 self._current.cancel()
 
 
-FolderKey = tuple[Path, Path, Settings]
+FolderKey = tuple[Path, Path, Settings, Path | None]
 
 
 class FolderManager:
@@ -74,7 +75,7 @@ class FolderManager:
         """Start watchers for new folders, stop those no longer configured (or whose settings changed)."""
         wanted: dict[FolderKey, WatchFolder] = {}
         for folder in user.watch_folders:
-            wanted[(folder.inbox, folder.outbox, user.folder_settings(folder))] = folder
+            wanted[(folder.inbox, folder.outbox, user.folder_settings(folder), folder.target_folder)] = folder
         for key in [k for k in self._watchers if k not in wanted]:
             await asyncio.to_thread(self._stop_one, key)
         for key in wanted:
@@ -89,7 +90,7 @@ class FolderManager:
         return [{"inbox": str(k[0]), "outbox": str(k[1])} for k in self._watchers]
 
     def _start_one(self, key: FolderKey) -> None:
-        inbox, outbox, settings = key
+        inbox, outbox, settings, target_folder = key
         self.problems.pop(str(inbox), None)
         try:
             from .watch import FolderWatcher
@@ -97,6 +98,7 @@ class FolderManager:
             watcher = FolderWatcher(
                 inbox, outbox, settings,
                 runner=QueueRunner(self._queue), limits=self._limits, models_dir=self._models_dir,
+                target_folder=target_folder,
             )  # fmt: skip
             watcher.start()
         except Exception as err:  # a bad folder must not take the daemon down

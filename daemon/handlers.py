@@ -11,25 +11,30 @@ from typing import Any
 
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
-from artshade.shading.errors import SettingsError
 from artshade.shading.settings import Settings
 
 from artshade import __version__
+from artshade.errors import SettingsError
 
+from . import guards
 from .config import API_SETTING_KEYS, UserSettings, save_user_settings
 from .errors import ApiError, error_response, status_for
 from .jobs import FINAL_STATES, Job, QueueFull, ShuttingDown
-from .keys import CODES, CONFIG, FOLDERS, INFO, PAIRED, QUEUE, STREAMS, TOKEN, USER_SETTINGS
+from .keys import CALLER, CODES, CONFIG, FOLDERS, INFO, PAIRED, QUEUE, STREAMS, USER_SETTINGS
 from .middlewares import local_port
 from .pairing import RateLimited, normalise_origin
+from .powers import Caller, machine_keys_in, machine_params_in
 
 routes = web.RouteTableDef()
 
 JSON_LIMIT = 1024 * 1024
 #: query parameters of POST /v1/protect that are not settings.
 CONTROL_PARAMS = ("wait", "site")
+#: the longest DNS name (and the description's ``maxLength`` for ``site``)
+SITE_MAX = 253
 REPORT_HEADER_MAX = 2048
 SSE_KEEPALIVE_S = 15.0
+RAISE_BODY = "the artist can raise the limit with `artshade serve --max-body-mb N`"
 
 
 # -- liveness and status ---------------------------------------------------------------------------------
@@ -56,10 +61,16 @@ async def status(request: web.Request) -> web.Response:
             "models": rows,
             "models_ready": models_ready(rows, preset),
             "queue": request.app[QUEUE].stats(),
-            "watch_folders": {
-                "running": request.app[FOLDERS].running(),
-                "problems": request.app[FOLDERS].problems,
-            },
+            **(
+                {
+                    "watch_folders": {
+                        "running": request.app[FOLDERS].running(),
+                        "problems": request.app[FOLDERS].problems,
+                    }
+                }
+                if request[CALLER].at_machine
+                else {}
+            ),
             "version": __version__,
         }
     )
@@ -74,20 +85,33 @@ def models_ready(rows: list[dict[str, Any]], preset: str) -> bool:
 # -- settings ------------------------------------------------------------------------------------------------
 
 
+def settings_view(settings: UserSettings, caller: Caller) -> dict[str, Any]:
+    """All of it for the artist at the machine; the preset defaults and site profiles for an extension."""
+    return settings.to_dict() if caller.at_machine else settings.extension_view()
+
+
 @routes.get("/v1/settings", name="get_settings")
 async def get_settings(request: web.Request) -> web.Response:
-    return web.json_response(request.app[USER_SETTINGS].value.to_dict())
+    return web.json_response(settings_view(request.app[USER_SETTINGS].value, request[CALLER]))
 
 
 @routes.put("/v1/settings", name="put_settings")
 async def put_settings(request: web.Request) -> web.Response:
+    """Replace the settings.  An extension may name only its own keys (any machine-level key: 403
+    ``machine_only``, each one named, nothing saved); the machine-level ones it cannot see are kept."""
+    caller = request[CALLER]
     body = await read_json(request)
+    verdict = guards.check_setting_keys(caller.kind, caller.origin, machine_keys_in(body))
+    if not verdict:
+        raise ApiError("machine_only", verdict.reason)
     new = UserSettings.from_mapping(body)
+    if not caller.at_machine:
+        new = new.keeping_machine_settings_of(request.app[USER_SETTINGS].value)
     await asyncio.to_thread(save_user_settings, new, request.app[CONFIG].settings_path)
     request.app[USER_SETTINGS].value = new
     if request.app[CONFIG].watch_folders:
         await request.app[FOLDERS].apply(new)
-    return web.json_response(new.to_dict())
+    return web.json_response(settings_view(new, caller))
 
 
 # -- protecting ----------------------------------------------------------------------------------------------
@@ -99,21 +123,26 @@ async def protect(request: web.Request) -> web.StreamResponse:
 
     config = request.app[CONFIG]
     if request.content_length is not None and request.content_length > config.max_body:
-        raise ApiError("body_too_large", f"the image is larger than {config.max_body // 2**20} MB")
+        raise ApiError(
+            "body_too_large", f"the image is larger than {config.max_body // 2**20} MB ({RAISE_BODY})"
+        )
     data, json_settings = await read_upload(request)
     if not data:
         raise ApiError("bad_request", "the request has no image")
     if sniff_format(data) is None:
         raise ApiError("unsupported_format", "the upload is not a JPEG, PNG, WebP or TIFF image")
     settings = settings_for_request(request, json_settings)
+    wait = truthy(request.query.get("wait"))
     queue = request.app[QUEUE]
     try:
-        job = await queue.submit(data, settings, priority="interactive")
+        caller = request[CALLER]
+        owner = None if caller.at_machine else caller.origin
+        job = await queue.submit(data, settings, priority="interactive", owner=owner)
     except QueueFull as err:
         raise ApiError("queue_full", str(err), headers={"Retry-After": str(err.retry_after)}) from None
     except ShuttingDown as err:
         raise ApiError("shutting_down", str(err)) from None
-    if not truthy(request.query.get("wait")):
+    if not wait:
         return job_accepted(job)
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(asyncio.shield(job.done_event.wait()), config.wait_timeout)
@@ -134,19 +163,40 @@ def job_accepted(job: Job) -> web.Response:
     return web.json_response(job.to_json(), status=202, headers={"Location": f"/v1/jobs/{job.id}"})
 
 
+WAIT_VALUES = {"1": True, "true": True, "0": False, "false": False}
+
+
 def truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+    """``wait``: absent, 0/false or 1/true; anything else is a bad request (one clear line)."""
+    if value is None:
+        return False
+    answer = WAIT_VALUES.get(value)
+    if answer is None:
+        raise ApiError("bad_request", f"wait must be 0, 1, true or false, got {value[:20]!r}")
+    return answer
 
 
 def settings_for_request(request: web.Request, json_settings: Mapping[str, Any]) -> Settings:
+    """Defaults, the site's profile, then this upload's own settings.  Machine-level ones (``device``,
+    ``target_image``) only from the artist at the machine."""
     query = {k: v for k, v in request.query.items() if k not in CONTROL_PARAMS}
     for key in set(request.query) - set(CONTROL_PARAMS):
         if len(request.query.getall(key)) > 1:
             raise SettingsError(f"setting {key!r} is given more than once")
+        if not request.query[key].strip():
+            raise SettingsError(f"setting {key!r} is empty; leave it out to keep the default")
     values = {**json_settings, **query}
     site = request.query.get("site") or json_settings.get("site")
+    if isinstance(site, str) and len(site) > SITE_MAX:
+        raise ApiError("bad_request", f"site must be a host name of at most {SITE_MAX} characters")
     values.pop("site", None)
-    return request.app[USER_SETTINGS].value.settings_for(values, site=site if isinstance(site, str) else None)
+    caller = request[CALLER]
+    verdict = guards.check_setting_keys(caller.kind, caller.origin, machine_params_in(values))
+    if not verdict:
+        raise ApiError("machine_only", verdict.reason)
+    return request.app[USER_SETTINGS].value.settings_for(
+        values, site=site if isinstance(site, str) else None, machine=caller.at_machine
+    )
 
 
 async def read_upload(request: web.Request) -> tuple[bytes, dict[str, Any]]:
@@ -214,7 +264,9 @@ async def read_part(part: BodyPartReader, limit: int) -> bytes:
     while chunk := await part.read_chunk(256 * 1024):
         chunks += chunk
         if len(chunks) > limit:
-            raise ApiError("body_too_large", f"the upload is larger than {limit // 2**20 or 1} MB")
+            raise ApiError(
+                "body_too_large", f"the upload is larger than {limit // 2**20 or 1} MB ({RAISE_BODY})"
+            )
     return bytes(chunks)
 
 
@@ -268,8 +320,11 @@ def _scalar(value: Any) -> bool:
 
 
 def find_job(request: web.Request) -> Job:
+    """The job named in the path, if this caller may see it: an extension sees only the jobs it submitted
+    (another's answer exactly as a job that does not exist), the artist at the machine sees every job."""
     job = request.app[QUEUE].get(request.match_info["job_id"])
-    if job is None:
+    caller = request[CALLER]
+    if job is None or not (caller.at_machine or job.owner == caller.origin):
         raise ApiError("not_found", "no such job")
     return job
 
@@ -348,12 +403,13 @@ async def job_events(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/v1/pair", name="pair")
 async def pair(request: web.Request) -> web.Response:
-    """An extension's options page trades a one-time code (from ``artshade pair``) for the token."""
+    """An extension's options page trades a one-time code (from ``artshade pair``) for a token of its own,
+    which opens what a paired extension may do (``daemon.powers``)."""
     origin = normalise_origin(request.headers.get("Origin", ""))
     if origin is None:
         raise ApiError("forbidden_origin", "pairing is only for a browser extension's own page")
     body = await read_json(request)
-    code = body.get("code") if isinstance(body, dict) else None
+    code = body.get("code") if isinstance(body, dict) and set(body) == {"code"} else None
     if not isinstance(code, str) or not code.strip():
         raise ApiError("bad_request", 'send {"code": "..."} with the code `artshade pair` printed')
     try:
@@ -366,15 +422,13 @@ async def pair(request: web.Request) -> web.Response:
         raise ApiError(
             "pairing_failed", "that pairing code is wrong, used or expired; run `artshade pair` again"
         )
-    await asyncio.to_thread(request.app[PAIRED].add, origin)
-    return web.json_response({"token": request.app[TOKEN], "url": f"http://127.0.0.1:{local_port(request)}"})
+    token = await asyncio.to_thread(request.app[PAIRED].issue_token, origin)  # its own, not the daemon's
+    return web.json_response({"token": token, "url": f"http://127.0.0.1:{local_port(request)}"})
 
 
 @routes.post("/v1/pair/code", name="pair_code")
 async def pair_code(request: web.Request) -> web.Response:
-    """A new one-time pairing code (for ``artshade pair``; command-line callers only)."""
-    if "Origin" in request.headers:
-        raise ApiError("forbidden_origin", "pairing codes are made from the command line (`artshade pair`)")
+    """A new one-time pairing code (for ``artshade pair``; machine power only, see ``daemon.powers``)."""
     issued = request.app[CODES].issue(local_port(request))
     return web.json_response(
         {

@@ -29,13 +29,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import artshade.shading.errors as engine_errors
-from artshade.shading.errors import Cancelled, ShadingError
 from artshade.shading.settings import Settings
 
-from ._files import write_private_atomic
+import artshade.errors as engine_errors
+from artshade.errors import Cancelled, ShadingError
+from artshade.files import write_atomic
+from artshade.progress import Estimate
+
 from .cache import Result, ResultCache, cache_key
 from .engine_thread import EngineThread
+from .errors import error_body
 from .store import JobRecord, JobStore
 
 log = logging.getLogger(__name__)
@@ -49,8 +52,9 @@ RESULT_HOLD_S = 120.0
 
 
 class QueueFull(Exception):
-    def __init__(self, priority: str, retry_after: int) -> None:
-        super().__init__(f"the {priority} queue is full; retry in {retry_after} s")
+    def __init__(self, priority: str, retry_after: int, limit: int | None = None) -> None:
+        room = "" if limit is None else f" ({limit} waiting; `artshade serve --queue-length N` raises it)"
+        super().__init__(f"the {priority} queue is full{room}; retry in {retry_after} s")
         self.retry_after = retry_after
 
 
@@ -82,6 +86,11 @@ class Job:
     result: Any = field(default=None, repr=False)
     exception: BaseException | None = field(default=None, repr=False)
     cancel_reason: str | None = None
+    #: the extension origin that submitted the job (None: the artist at the machine, or the watch folder);
+    #: an extension sees only its own jobs.
+    owner: str | None = None
+    #: percent and time left while running (None before it starts and after a restart)
+    estimate: Estimate | None = field(default=None, repr=False)
     done_event: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     subscribers: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = field(default_factory=set, repr=False)
 
@@ -93,9 +102,8 @@ class Job:
         return {
             "id": self.id,
             "state": self.state,
-            "progress": round(self.progress, 4),
-            "stage": self.stage,
-            "error": None if self.error is None else {"error": self.error[0], "detail": self.error[1]},
+            **self.progress_numbers(),
+            "error": None if self.error is None else error_body(*self.error),
             "created": _iso(self.created),
             "finished": _iso(self.finished),
             "result_url": f"/v1/jobs/{self.id}/result" if self.state == "done" else None,
@@ -109,6 +117,7 @@ class Job:
             created=self.created, finished=self.finished, priority=self.priority,
             settings=self.settings.to_dict(), cache_key=self.cache_key,
             input_path=None if self.input_path is None else str(self.input_path), report=self.report,
+            owner=self.owner,
         )  # fmt: skip
 
     @classmethod
@@ -121,7 +130,7 @@ class Job:
             id=rec.id, priority=rec.priority, settings=settings, cache_key=rec.cache_key, created=rec.created,
             state=rec.state, progress=rec.progress, stage=rec.stage,
             error=(rec.error_code, rec.error_detail or "") if rec.error_code else None, finished=rec.finished,
-            report=rec.report, input_path=Path(rec.input_path) if rec.input_path else None,
+            report=rec.report, input_path=Path(rec.input_path) if rec.input_path else None, owner=rec.owner,
         )  # fmt: skip
         if job.terminal:
             job.done_event.set()
@@ -130,8 +139,18 @@ class Job:
     def final_event(self) -> tuple[str, dict[str, Any]]:
         return self.state, self.to_json()
 
+    def progress_numbers(self) -> dict[str, Any]:
+        """What the job's progress looks like to a person: fraction, percent, stage and seconds left."""
+        eta = self.estimate.eta if self.estimate is not None and self.state == "running" else None
+        return {
+            "progress": round(self.progress, 4),
+            "percent": int(self.progress * 100),
+            "stage": self.stage,
+            "eta_s": None if eta is None else round(eta, 1),
+        }
+
     def progress_event(self) -> tuple[str, dict[str, Any]]:
-        return "progress", {"progress": round(self.progress, 4), "stage": self.stage}
+        return "progress", self.progress_numbers()
 
 
 Engine = Callable[..., Any]
@@ -215,21 +234,24 @@ class JobQueue:
 
     # -- submitting ----------------------------------------------------------------------------------------
 
-    async def submit(self, data: bytes, settings: Settings, *, priority: str = "interactive") -> Job:
+    async def submit(
+        self, data: bytes, settings: Settings, *, priority: str = "interactive", owner: str | None = None
+    ) -> Job:
         """Queue ``data`` for shading (or answer from the cache); raises QueueFull or ShuttingDown."""
         if priority not in PRIORITIES:
             raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}")
         if self._stopping or self._loop is None:
             raise ShuttingDown("the daemon is shutting down")
         if self._waiting[priority] >= self.queue_size:
-            raise QueueFull(priority, self.retry_after(priority))
+            raise QueueFull(priority, self.retry_after(priority), self.queue_size)
         self._waiting[priority] += 1  # reserve the slot across the awaits below
         queued = False
         try:
             key = await asyncio.to_thread(cache_key, data, settings)
             job = Job(
-                id=uuid.uuid4().hex, priority=priority, settings=settings, cache_key=key, created=time.time()
-            )
+                id=uuid.uuid4().hex, priority=priority, settings=settings, cache_key=key, created=time.time(),
+                owner=owner,
+            )  # fmt: skip
             self._remember(job)
             cached = await asyncio.to_thread(self._cache.get, key) if key in self._cache else None
             if cached is not None:
@@ -238,7 +260,9 @@ class JobQueue:
                 return job
             if priority == "interactive":  # kept on disk (not in memory) so a restart can finish it
                 job.input_path = self._inputs_dir / job.id
-                await asyncio.to_thread(write_private_atomic, job.input_path, data)
+                await asyncio.to_thread(
+                    partial(write_atomic, job.input_path, data, mode=0o600, parents=0o700)
+                )
             else:
                 job.data = data
             self._store.save(job.record())
@@ -361,6 +385,8 @@ class JobQueue:
 
     async def _execute(self, job: Job) -> None:
         job.state, job.stage = "running", "starting"
+        job.estimate = Estimate()
+        log.info("job %s: started (%s, preset %s)", job.id, job.priority, job.settings.preset)
         self._running = job
         self._store.save(job.record())
         self._publish(job, *job.progress_event())
@@ -418,10 +444,17 @@ class JobQueue:
         fraction = max(job.progress, min(1.0, fraction)) if math.isfinite(fraction) else job.progress
         if round(fraction, 3) == round(job.progress, 3) and stage == job.stage:
             return
+        tenth, new_stage = int(job.progress * 10), stage[:64] != job.stage
         job.progress, job.stage = fraction, stage[:64]
+        if job.estimate is not None:
+            job.estimate.update(fraction, job.stage)
+            if new_stage or int(fraction * 10) != tenth:  # the log gets every stage and every 10%
+                log.info("job %s: %s", job.id, job.estimate.line())
         self._publish(job, *job.progress_event())
 
     def _finish(self, job: Job, state: str, error: tuple[str, str] | None = None) -> None:
+        took = "" if job.estimate is None else f" after {job.estimate.elapsed:.1f} s"
+        log.info("job %s: %s%s%s", job.id, state, took, "" if error is None else f": {error[1]}")
         job.state, job.error, job.finished = state, error, time.time()
         if state == "done":
             job.progress = 1.0

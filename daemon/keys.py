@@ -1,4 +1,5 @@
-"""Typed application keys: everything a handler may reach through ``request.app``."""
+"""Typed keys: everything a handler may reach through ``request.app``, and what the middlewares put on the
+request."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from .config import DaemonConfig, UserSettings
 from .folders import FolderManager
 from .jobs import JobQueue
 from .pairing import PairingCodes, PairingStore
+from .powers import Caller
 
 
 class UserSettingsBox:
@@ -36,3 +38,7 @@ QUEUE = web.AppKey("queue", JobQueue)
 FOLDERS = web.AppKey("folders", FolderManager)
 #: open event streams, closed on shutdown so they do not hold it up.
 STREAMS = web.AppKey("streams", set)
+
+#: per request: who is calling (set by the token middleware) and the extension origin CORS answers to.
+CALLER = web.RequestKey("caller", Caller)
+CORS_ORIGIN = web.RequestKey("cors_origin", str)

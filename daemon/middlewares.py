@@ -1,7 +1,8 @@
-"""One middleware per concern, outermost first: errors as JSON, Host, Origin (and CORS preflight), token.
+"""One middleware per concern, outermost first: errors as JSON, Host, methods no route has, Origin (and CORS
+preflight), token (which says who the caller is), power (what that caller may do).
 
-The checks themselves live in :mod:`daemon.guards`; CORS response headers are added in
-``on_response_prepare`` so streamed responses (SSE) get them too.
+The checks themselves live in :mod:`daemon.guards` and the powers in :mod:`daemon.powers`; CORS response
+headers are added in ``on_response_prepare`` so streamed responses (SSE) get them too.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ import logging
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from artshade.shading.errors import ShadingError
+
+from artshade.errors import ShadingError
 
 from . import guards
 from .errors import ApiError, error_response, from_http_exception, from_shading
-from .keys import PAIRED, TOKEN
+from .keys import CALLER, CORS_ORIGIN, PAIRED, TOKEN
 from .pairing import PairingStore, normalise_origin
+from .powers import EXTENSION, MACHINE, ROUTE_POWERS, Caller
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +31,6 @@ PAIRING_PATHS = frozenset({"/v1/pair"})
 ALLOW_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
 ALLOW_HEADERS = "Authorization, Content-Type"
 EXPOSE_HEADERS = "Location, Retry-After, X-Artshade-Job, X-Artshade-Report"
-CORS_ORIGIN = "artshade.cors_origin"
 
 
 def _route_name(request: web.Request) -> str | None:
@@ -56,8 +58,9 @@ async def origin_middleware(request: web.Request, handler: Handler) -> web.Strea
         verdict = guards.check_origin(origin, paired)
     if not verdict:
         return error_response("forbidden_origin", verdict.reason)
-    if origin is not None:
-        request[CORS_ORIGIN] = normalise_origin(origin)
+    normal = normalise_origin(origin) if origin is not None else None
+    if normal is not None:
+        request[CORS_ORIGIN] = normal
     return await handler(request)
 
 
@@ -125,17 +128,65 @@ async def host_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 @web.middleware
-async def token_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """``Authorization: Bearer <token>`` on everything but the public routes."""
-    if _route_name(request) not in PUBLIC_ROUTES:
-        verdict = guards.check_token(request.headers.get("Authorization"), request.app[TOKEN])
-        if not verdict:
-            raise ApiError(
-                "unauthorized",
-                f"{verdict.reason}; send Authorization: Bearer <token> (`artshade token` prints it)",
-                headers={"WWW-Authenticate": 'Bearer realm="artshade"'},
-            )
+async def method_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A method no route has (``TRACE``, ``PATCH``...) is 405 with ``Allow``, whoever asks: it reveals only
+    what the published API description already says.  Preflights (``OPTIONS``) go on to the Origin check."""
+    exc = request.match_info.http_exception
+    if isinstance(exc, web.HTTPMethodNotAllowed) and request.method != "OPTIONS":
+        raise exc
     return await handler(request)
 
 
-MIDDLEWARES = (error_middleware, host_middleware, origin_middleware, token_middleware)
+@web.middleware
+async def token_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """``Authorization: Bearer <token>`` on everything but the public routes; sets ``request[CALLER]``.
+
+    The daemon's own token without an Origin is the artist at the machine; with an extension's Origin it is
+    that extension.  An extension's token (from pairing) is always that extension, with or without an
+    Origin, and an Origin it sends must be its own."""
+    origin = request.headers.get("Origin")
+    normal = normalise_origin(origin) if origin is not None else None
+    kind = MACHINE if origin is None else EXTENSION
+    if _route_name(request) in PUBLIC_ROUTES:
+        request[CALLER] = Caller(kind, normal)
+        return await handler(request)
+    authorization = request.headers.get("Authorization")
+    verdict = guards.check_token(authorization, request.app[TOKEN])
+    if verdict:
+        request[CALLER] = Caller(kind, normal)
+        return await handler(request)
+    scoped = guards.check_extension_token(authorization, request.app[PAIRED].token_origin)
+    if not scoped:
+        raise ApiError(
+            "unauthorized",
+            f"{verdict.reason}; send Authorization: Bearer <token> (`artshade token` prints it)",
+            headers={"WWW-Authenticate": 'Bearer realm="artshade"'},
+        )
+    assert scoped.subject is not None
+    matches = guards.check_token_origin(scoped.subject, origin)
+    if not matches:
+        raise ApiError("forbidden_origin", matches.reason)
+    request[CALLER] = Caller(EXTENSION, scoped.subject)
+    return await handler(request)
+
+
+@web.middleware
+async def power_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Routes only the artist at the machine may call (``daemon.powers.ROUTE_POWERS``)."""
+    name = _route_name(request)
+    needed = ROUTE_POWERS.get(name or "", EXTENSION)
+    caller: Caller = request.get(CALLER, Caller(EXTENSION))
+    verdict = guards.check_power(caller.kind, caller.origin, needed, f"call {request.method} {request.path}")
+    if not verdict:
+        raise ApiError("machine_only", verdict.reason)
+    return await handler(request)
+
+
+MIDDLEWARES = (
+    error_middleware,
+    host_middleware,
+    method_middleware,
+    origin_middleware,
+    token_middleware,
+    power_middleware,
+)

@@ -1,8 +1,11 @@
 """Which browser extensions may call the daemon, and the one-time codes that pair them by hand.
 
-``PairingStore`` keeps the paired extension origins in ``config_dir()/paired-origins.json``.  In memory they
-are a set; the file is written atomically and re-read when its mtime changes, so the native host can add an
-origin while the daemon runs.
+``PairingStore`` keeps the paired extension origins in ``config_dir()/paired-origins.json``, and for each
+one the extension's own tokens, stored as SHA-256 hashes only.  An extension token opens what a paired
+extension may do and nothing more (``daemon.powers``); the daemon's own token (``artshade token``) stays with
+the artist's command line.  ``artshade unpair`` removes an origin with its tokens.  The file is written
+atomically under a lock (the native host and the daemon both write it) and re-read when it changes, so a
+pairing or an unpairing takes effect in a running daemon at once.
 
 ``PairingCodes`` makes short-lived single-use codes (``47815-XXXX-XXXX-XXXX``, the port first so the
 extension knows where to send it) for ``artshade pair``; the options page trades one for the token with
@@ -11,6 +14,8 @@ extension knows where to send it) for ``artshade pair``; the options page trades
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import hmac
 import json
 import re
@@ -18,13 +23,12 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from artshade.files import write_json_atomic
 from artshade.paths import config_dir
-
-from ._files import write_json_atomic
 
 _CHROME = re.compile(r"chrome-extension://[a-p]{32}")
 _FIREFOX = re.compile(r"moz-extension://[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -52,14 +56,31 @@ def default_store_path() -> Path:
     return config_dir() / "paired-origins.json"
 
 
+#: tokens kept per extension origin (the newest; pairing again issues another, the oldest is dropped).
+TOKENS_PER_ORIGIN = 4
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class TokenEntry:
+    origin: str
+    sha256: str
+    created: float
+
+
 class PairingStore:
-    """The set of paired extension origins, persisted as ``{"origins": [...]}``."""
+    """The paired extension origins and their hashed tokens, persisted as
+    ``{"origins": [...], "tokens": [{"origin", "sha256", "created"}]}``."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_store_path()
         self._lock = threading.Lock()
         self._origins: set[str] = set()
-        self._stamp: tuple[int, int] | None = None
+        self._tokens: list[TokenEntry] = []
+        self._stamp: tuple[int, int, int] | None = None
 
     def origins(self) -> set[str]:
         with self._lock:
@@ -74,50 +95,123 @@ class PairingStore:
 
     def add(self, origin: str) -> str:
         """Pair ``origin`` (normalised); raises ValueError if it is not an extension origin."""
-        normal = normalise_origin(origin)
-        if normal is None:
-            raise ValueError(f"not a browser-extension origin: {origin!r}")
-        with self._lock:
-            self._refresh()
+        normal = _extension_origin(origin)
+        with self._writing():
             if normal not in self._origins:
-                self._save(self._origins | {normal})
+                self._save(self._origins | {normal}, self._tokens)
         return normal
 
-    def remove(self, origin: str) -> None:
-        normal = normalise_origin(origin) or origin
+    def issue_token(self, origin: str) -> str:
+        """Pair ``origin`` and return a new token for it alone (only its hash is kept)."""
+        normal = _extension_origin(origin)
+        token = secrets.token_urlsafe(32)
+        entry = TokenEntry(normal, token_hash(token), time.time())
+        with self._writing():
+            mine = [t for t in self._tokens if t.origin == normal][-(TOKENS_PER_ORIGIN - 1) :]
+            others = [t for t in self._tokens if t.origin != normal]
+            self._save(self._origins | {normal}, [*others, *mine, entry])
+        return token
+
+    def token_origin(self, token: str) -> str | None:
+        """The paired origin ``token`` was issued to, or None.  Every stored hash is compared, each in
+        constant time."""
+        presented = token_hash(token).encode("ascii")
         with self._lock:
             self._refresh()
-            if normal in self._origins:
-                self._save(self._origins - {normal})
+            found = None
+            for entry in self._tokens:
+                if hmac.compare_digest(entry.sha256.encode("ascii"), presented):
+                    found = entry.origin
+            return found if found in self._origins else None
+
+    def remove(self, origin: str) -> bool:
+        """Unpair ``origin`` and revoke its tokens; False if it was not paired."""
+        normal = normalise_origin(origin) or origin
+        with self._writing():
+            if normal not in self._origins and not any(t.origin == normal for t in self._tokens):
+                return False
+            self._save(self._origins - {normal}, [t for t in self._tokens if t.origin != normal])
+        return True
+
+    def clear(self) -> set[str]:
+        """Unpair every extension; returns the origins that were paired."""
+        with self._writing():
+            removed = set(self._origins)
+            if removed or self._tokens:
+                self._save(set(), [])
+        return removed
 
     # -- storage edge ------------------------------------------------------------------------------------
 
-    def _stat(self) -> tuple[int, int] | None:
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Read-modify-write under this process's lock and a lock file shared with other processes."""
+        from filelock import FileLock
+
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._lock, FileLock(str(self.path.with_name(self.path.name + ".lock")), timeout=10):
+            self._stamp = None  # always re-read: another process may have written a moment ago
+            self._refresh()
+            yield
+
+    def _stat(self) -> tuple[int, int, int] | None:
         try:
             st = self.path.stat()
         except OSError:
             return None
-        return (st.st_mtime_ns, st.st_size)
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def _refresh(self) -> None:
         stamp = self._stat()
-        if stamp == self._stamp:
+        if stamp is not None and stamp == self._stamp:
             return
-        self._origins = self._load()
+        self._origins, self._tokens = self._load()
         self._stamp = stamp
 
-    def _load(self) -> set[str]:
+    def _load(self) -> tuple[set[str], list[TokenEntry]]:
         try:
             value = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return set()
-        items = value.get("origins", []) if isinstance(value, dict) else []
-        return {n for n in (normalise_origin(i) for i in items if isinstance(i, str)) if n}
+            return set(), []
+        if not isinstance(value, dict):
+            return set(), []
+        items = value.get("origins", [])
+        origins = {n for n in (normalise_origin(i) for i in _list(items) if isinstance(i, str)) if n}
+        tokens = []
+        for item in _list(value.get("tokens", [])):
+            if not isinstance(item, dict):
+                continue
+            origin, digest, created = item.get("origin"), item.get("sha256"), item.get("created", 0)
+            normal = normalise_origin(origin) if isinstance(origin, str) else None
+            if normal and isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest):
+                tokens.append(TokenEntry(normal, digest, float(created) if _number(created) else 0.0))
+        return origins, tokens
 
-    def _save(self, origins: set[str]) -> None:
-        write_json_atomic(self.path, {"origins": sorted(origins)})
-        self._origins = set(origins)
+    def _save(self, origins: set[str], tokens: list[TokenEntry]) -> None:
+        write_json_atomic(
+            self.path,
+            {
+                "origins": sorted(origins),
+                "tokens": [{"origin": t.origin, "sha256": t.sha256, "created": t.created} for t in tokens],
+            },
+        )
+        self._origins, self._tokens = set(origins), list(tokens)
         self._stamp = self._stat()
+
+
+def _extension_origin(origin: str) -> str:
+    normal = normalise_origin(origin)
+    if normal is None:
+        raise ValueError(f"not a browser-extension origin: {origin!r}")
+    return normal
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 # -- one-time pairing codes ------------------------------------------------------------------------------

@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from artshade import __version__
+from artshade.files import write_json_atomic
 from artshade.paths import data_dir
-
-from ._files import write_json_atomic
 
 
 def runtime_path() -> Path:

@@ -10,7 +10,8 @@ import signal
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from artshade.shading.errors import ShadingError
+
+from artshade.errors import ShadingError
 
 from .app import create_app
 from .config import DaemonConfig

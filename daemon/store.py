@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     settings     TEXT NOT NULL,
     cache_key    TEXT NOT NULL,
     input_path   TEXT,
-    report       TEXT
+    report       TEXT,
+    owner        TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 """
@@ -50,6 +51,8 @@ class JobRecord:
     cache_key: str
     input_path: str | None
     report: dict[str, Any] | None
+    #: the extension origin that submitted the job (None: the artist at the machine or the watch folder).
+    owner: str | None = None
 
 
 COLUMNS = tuple(JobRecord.__dataclass_fields__)
@@ -63,6 +66,9 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "owner" not in columns:  # a job store from before jobs had owners
+            self._db.execute("ALTER TABLE jobs ADD COLUMN owner TEXT")
         path.chmod(0o600)
 
     def close(self) -> None:

@@ -14,9 +14,8 @@ from pathlib import Path
 import keyring
 import keyring.errors
 
+from artshade.files import write_atomic
 from artshade.paths import config_dir
-
-from ._files import write_private_atomic
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ def get_or_create_token() -> str:
     if existing is not None:
         return existing
     token = new_token()
-    write_private_atomic(token_file(), (token + "\n").encode("ascii"))
+    write_atomic(token_file(), (token + "\n").encode("ascii"), mode=0o600, parents=0o700)
     return token
 
 

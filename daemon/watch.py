@@ -12,18 +12,22 @@ Use it alone (``artshade watch``) or from the daemon::
 Constructor (stable; the daemon relies on it)::
 
     FolderWatcher(inbox, outbox, settings, *, runner=None, state_path=None, move_originals=None,
-                  stable_window=1.0, poll_interval=0.25, limits=None, models_dir=None, on_file=None)
+                  stable_window=1.0, poll_interval=0.25, limits=None, models_dir=None, on_file=None,
+                  target_folder=None)
+                  on_start=None)
 
 ``settings`` are the watcher's base settings (global defaults plus whatever the caller chose); per-folder
 ``.artshade.json`` files override them (see ``daemon.watch_settings``).  ``runner`` shades one picture; the
 default calls the engine in this process; the daemon passes one that submits to its queue at ``"batch"``
-priority.  ``on_file`` gets a ``FileOutcome`` for every picture handled (the CLI prints them).
+priority.  ``on_file`` gets a ``FileOutcome`` for every picture handled (the CLI prints them); ``on_start``
+gets the path of each picture just before it is shaded (the CLI shows its progress).
 
 How a file is handled, in the watcher's single worker thread:
 
 1. taken only when complete: its size and mtime are unchanged for ``stable_window`` seconds and it opens as
    an image (a truncated picture whose size still changes waits; one that stays truncated fails);
 2. hidden and temporary files, the watcher's own folders and non-images are ignored (non-images logged);
+   a symbolic link in the inbox (a file, or a folder on the way to one) is never followed, only reported;
 3. key = sha256(content) + canonical settings.  A key already done is a *duplicate*: recorded as such, with
    no second shading and no second copy in the outbox (the protected picture is already there, under the
    first name; only if that output was taken out of the outbox is a new drop shaded again).  A file handled
@@ -38,7 +42,9 @@ How a file is handled, in the watcher's single worker thread:
 6. originals are never modified; with ``move_originals`` they are moved there (mirrored) once the output is
    safely on disk.
 
-One watcher per (inbox, outbox) at a time (a lock beside the state file; a second gets SettingsError).
+The folders themselves pass ``daemon.folder_guards.require_watch_layout`` (no links, no nesting, no system
+folders).  One watcher per (inbox, outbox) at a time (a lock beside the state file; a second gets
+SettingsError).
 The state file defaults to ``data_dir()/watch/<hash of the two folders>.sqlite3``.
 """
 
@@ -48,6 +54,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -55,11 +62,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from artshade.shading.errors import Cancelled, InputError, NotAnImageError, SettingsError, ShadingError
 from artshade.shading.settings import Settings
 from watchdog.events import FileSystemEventHandler
 
+from artshade.errors import Cancelled, InputError, NotAnImageError, SettingsError, ShadingError
+
 from . import watch_rules as rules
+from .folder_guards import check_not_a_link, check_not_system, link_on_the_way, require_watch_layout
 from .watch_files import clean_temp_files, move_file, write_new
 from .watch_settings import FolderSettings, FolderSettingsError
 from .watch_state import WatchState, job_key
@@ -84,9 +93,15 @@ class EngineRunner:
     """The default runner: the engine, in this process.  ``cancel()`` aborts the picture in progress and
     any later one until ``reset()`` (the watcher calls it when it starts)."""
 
-    def __init__(self, models_dir: Path | None = None, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        models_dir: Path | None = None,
+        limits: Limits | None = None,
+        on_progress: Callable[[float, str], None] | None = None,
+    ) -> None:
         self.models_dir = models_dir
         self.limits = limits
+        self.on_progress = on_progress
         self._cancel = threading.Event()
 
     def run(self, data: bytes, settings: Settings, *, priority: str = "batch") -> BytesResult:
@@ -95,6 +110,8 @@ class EngineRunner:
         def progress(fraction: float, stage: str) -> None:
             if self._cancel.is_set():
                 raise Cancelled("the watcher is stopping")
+            if self.on_progress is not None:
+                self.on_progress(fraction, stage)
 
         return shading.protect_bytes(
             data, settings, models_dir=self.models_dir, progress=progress, limits=self.limits
@@ -186,11 +203,14 @@ class FolderWatcher:
         limits: Limits | None = None,
         models_dir: Path | None = None,
         on_file: Callable[[FileOutcome], None] | None = None,
+        target_folder: Path | None = None,
+        on_start: Callable[[Path], None] | None = None,
     ) -> None:
         self.inbox = _folder(inbox)
         self.outbox = _folder(outbox)
         self.move_originals = _folder(move_originals) if move_originals else None
-        _check_layout(self.inbox, self.outbox, self.move_originals)
+        self.target_folder = _folder(target_folder) if target_folder else None
+        _check_layout(self.inbox, self.outbox, self.move_originals, self.target_folder)
         self.settings = settings
         self.limits = limits or _default_limits()
         self.runner: Runner = runner or EngineRunner(models_dir, self.limits)
@@ -198,8 +218,9 @@ class FolderWatcher:
         self.stable_window = stable_window
         self.poll_interval = poll_interval
         self.on_file = on_file
+        self.on_start = on_start
         self.summary = Summary()
-        self.folder_settings = FolderSettings(self.inbox, settings)
+        self.folder_settings = FolderSettings(self.inbox, settings, self._target_roots())
         self._excluded: list[Path | None] = [self.outbox, self.move_originals]
         self._state_files = {
             self.state_path.with_name(self.state_path.name + s) for s in ("", "-wal", "-shm", "-journal")
@@ -330,7 +351,12 @@ class FolderWatcher:
                     log.info("removed a temp file left by a crash: %s", path)
         if self._state is None:
             self._state = WatchState(self.state_path)
-        self.folder_settings = FolderSettings(self.inbox, self.settings)
+        self.folder_settings = FolderSettings(self.inbox, self.settings, self._target_roots())
+
+    def _target_roots(self) -> tuple[Path, ...]:
+        """Where a ``.artshade.json`` may take a ``target_image`` from: the inbox, and the target folder the
+        artist configured at the machine."""
+        return (self.inbox, *((self.target_folder,) if self.target_folder else ()))
 
     def _lock_state(self) -> None:
         """One watcher per (inbox, outbox): a second one (daemon and CLI at once) is refused."""
@@ -388,11 +414,15 @@ class FolderWatcher:
         with self._cond:
             for path, w in list(self._pending.items()):
                 try:
-                    st = path.stat()
+                    st = path.lstat()
                 except OSError:
                     del self._pending[path]
                     continue
-                if not _is_regular(st.st_mode):
+                if stat.S_ISLNK(st.st_mode):  # never followed; _handle says so once
+                    ready.append((w.first_seen, path))
+                    del self._pending[path]
+                    continue
+                if not stat.S_ISREG(st.st_mode):
                     del self._pending[path]
                     continue
                 sig = (st.st_size, st.st_mtime_ns)
@@ -439,8 +469,14 @@ class FolderWatcher:
     def _handle(self, path: Path) -> None:
         if self._ignored(path):
             return
+        link = link_on_the_way(path, self.inbox)
+        if link is not None:  # a link could lead anywhere on the disk: never followed
+            self._report(
+                FileOutcome(path, "ignored", message=f"{link.name} is a symbolic link (not followed)")
+            )
+            return
         try:
-            st = path.stat()
+            st = path.lstat()
         except FileNotFoundError:
             return
         rel = path.relative_to(self.inbox).as_posix()
@@ -453,8 +489,13 @@ class FolderWatcher:
             return
         started = time.monotonic()
         try:
-            data = path.read_bytes()
+            data = _read_no_follow(path)
         except FileNotFoundError:
+            return
+        except OSError as err:  # replaced by a link meanwhile (ELOOP), or unreadable
+            self._report(
+                FileOutcome(path, "ignored", message=f"cannot be read safely ({err.strerror or err})")
+            )
             return
         if _changed(path, st):
             self.notice(path)  # still being written
@@ -519,6 +560,8 @@ class FolderWatcher:
         else:
             out, reserved = self._reserve(rules.mirrored(path, self.inbox, self.outbox)), False
         self.state.begin(key, sha, settings, rel, self._rel_out(out))
+        if self.on_start is not None:
+            self.on_start(path)
         try:
             result = self.runner.run(data, settings, priority="batch")
             if not result.data:
@@ -585,7 +628,8 @@ class FolderWatcher:
         sha = _sha256_file(path)
         if sniff_format(head) or path.suffix.lower() in rules.IMAGE_SUFFIXES:
             mb = self.limits.max_bytes / 1024 / 1024
-            self._failed(path, st, rel, sha, None, None, f"file is larger than the {mb:.0f} MB limit")
+            reason = f"file is larger than the {mb:.0f} MB limit (raise it with {self.limits.bytes_setting})"
+            self._failed(path, st, rel, sha, None, None, reason)
         else:
             self.state.record_source(rel, st.st_size, st.st_mtime_ns, sha, None, "ignored")
             self._report(FileOutcome(path, "ignored", message="not an image (jpeg, png, webp or tiff)"))
@@ -682,13 +726,25 @@ def _folder(path: Path) -> Path:
     return Path(os.path.abspath(Path(path).expanduser()))
 
 
-def _check_layout(inbox: Path, outbox: Path, move_to: Path | None) -> None:
-    if inbox == outbox:
-        raise SettingsError("the outbox must not be the inbox itself (use a subfolder or a sibling folder)")
-    if rules.is_within(inbox, outbox):
-        raise SettingsError("the inbox must not be inside the outbox")
-    if move_to is not None and (move_to in {inbox, outbox} or rules.is_within(inbox, move_to)):
-        raise SettingsError("--move-originals must be a folder other than the inbox and the outbox")
+def _check_layout(inbox: Path, outbox: Path, move_to: Path | None, target_folder: Path | None) -> None:
+    """The same folder rules for the command line and the daemon (``daemon.folder_guards``)."""
+    require_watch_layout(inbox, outbox, target_folder)
+    if move_to is not None:
+        if move_to in {inbox, outbox} or rules.is_within(inbox, move_to):
+            raise SettingsError("--move-originals must be a folder other than the inbox and the outbox")
+        for verdict in (
+            check_not_a_link(move_to, "originals folder"),
+            check_not_system(move_to, "originals folder"),
+        ):
+            if not verdict:
+                raise SettingsError(verdict.reason)
+
+
+def _read_no_follow(path: Path) -> bytes:
+    """The file's bytes, refusing (ELOOP) if it became a symbolic link since it was checked."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
 
 
 def _default_limits() -> Limits:
@@ -703,12 +759,6 @@ def _changed(path: Path, st: os.stat_result) -> bool:
     except OSError:
         return True
     return (now.st_size, now.st_mtime_ns) != (st.st_size, st.st_mtime_ns)
-
-
-def _is_regular(mode: int) -> bool:
-    import stat
-
-    return stat.S_ISREG(mode)
 
 
 def _sha256_file(path: Path) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
+from artshade.shading.cli import add_limit_flags, limits_from_args
 from artshade.shading.settings import INTENSITIES, MODES, PLATFORMS, PRESETS
 
 DESCRIPTION = """\
@@ -21,7 +23,9 @@ shaded stays where it is and OUTBOX/errors/NAME.txt says why.  The same picture 
 
 Settings: your saved defaults, then the flags below, then a .artshade.json file in the inbox or any
 subfolder, e.g. {"preset": "max", "platform": "instagram"} (nearest folder wins; a broken file holds its
-folder's pictures back until it is fixed)."""
+folder's pictures back until it is fixed).  Such a file may not set the device or name folders, and its
+target_image must be a file inside the inbox (or --target-folder).  The outbox must not be inside the inbox
+(nor the inbox inside the outbox); symbolic links, in the inbox or as the folders themselves, are refused."""
 
 EPILOG = """\
 exit status: 0 when everything went well (with --once: every picture in the inbox is shaded, a duplicate
@@ -59,6 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=MODES)
     p.add_argument("--platform", choices=PLATFORMS)
     p.add_argument("--models", type=Path, metavar="DIR", help="folder with the model weights")
+    add_limit_flags(p)
+    p.add_argument(
+        "--target-folder",
+        type=Path,
+        metavar="DIR",
+        help="a folder .artshade.json files may take a target_image from (besides the inbox itself)",
+    )
     p.add_argument(
         "--stable",
         type=float,
@@ -71,6 +82,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # every picture's outcome is printed by `show` below; the watcher's own warnings would repeat them
+    logger = logging.getLogger("artshade.watch")
+    level = logger.level
+    if not getattr(args, "verbose", False):
+        logger.setLevel(logging.ERROR)
+    try:
+        return _run(args)
+    finally:
+        logger.setLevel(level)
+
+
+def _run(args: argparse.Namespace) -> int:
     from . import watch
     from .watch_settings import global_settings
 
@@ -82,14 +105,29 @@ def run(args: argparse.Namespace) -> int:
     inbox = args.inbox or default_in
     outbox = args.outbox or (default_out if args.inbox is None else inbox.parent / f"{inbox.name}-protected")
 
+    from artshade.progress import ProgressPrinter
+
     handled = 0
+    shading: list[ProgressPrinter] = []  # the picture being shaded now: a bar, or a line every 10 s
+
+    def start(path: Path) -> None:
+        name = path.relative_to(watcher.inbox).as_posix()
+        total = handled + 1 + watcher.backlog()
+        shading[:] = [ProgressPrinter(f"[{handled + 1}/{total}] shading {name}", every=10)]
+
+    def progress(fraction: float, stage: str) -> None:
+        if shading:
+            shading[0](fraction, stage)
 
     def show(outcome: watch.FileOutcome) -> None:
         nonlocal handled
+        while shading:
+            shading.pop().close()
         handled += 1
         total = handled + watcher.backlog()
         print(f"[{handled}/{total}] {outcome.line(watcher.inbox)}", file=sys.stderr, flush=True)
 
+    limits = limits_from_args(args)
     options: dict[str, Any] = {}
     if args.stable is not None:
         options["stable_window"] = max(0.0, args.stable)
@@ -99,8 +137,11 @@ def run(args: argparse.Namespace) -> int:
         settings,
         state_path=args.state,
         move_originals=args.move_originals,
-        models_dir=args.models,
+        runner=watch.EngineRunner(args.models, limits, on_progress=progress),
+        limits=limits,
         on_file=show,
+        target_folder=args.target_folder,
+        on_start=start,
         **options,
     )
     if args.once:

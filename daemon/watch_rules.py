@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePath
 
+from artshade import files
+
 #: suffixes browsers, editors and copy tools use for files still being written.
 TEMP_SUFFIXES = frozenset(
     {".part", ".partial", ".crdownload", ".download", ".opdownload", ".tmp", ".temp", ".swp", ".lock"}
@@ -18,7 +20,7 @@ JUNK_NAMES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db"})
 #: the per-folder settings file (a dotfile, so never taken as a picture itself).
 SETTINGS_FILE = ".artshade.json"
 #: prefix of the watcher's own temporary files (hidden, in the folder of the final file).
-TEMP_PREFIX = ".artshade-tmp-"
+TEMP_PREFIX = files.TEMP_PREFIX
 #: folder of the outbox that explains failures, one ``NAME.txt`` per failed file.
 ERRORS_DIR = "errors"
 

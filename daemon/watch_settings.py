@@ -10,7 +10,10 @@ Layers, most general first, each overriding the one before:
        {"preset": "max", "intensity": "high", "platform": "instagram"}
 
    Names and values are those of the CLI flags, validated by ``Settings.from_mapping``; a relative
-   ``target_image`` is relative to the settings file.
+   ``target_image`` is relative to the settings file.  Whoever can write into the inbox can write these
+   files (a shared or synced folder), so they get no power over the machine: a ``target_image`` must be a
+   file inside the inbox (or the target folder the artist configured at the machine), reached through no
+   symbolic link, and machine-level keys (``device``, folders) are refused.  Each refused key is named.
 
 A settings file that is not valid JSON or holds a bad value *refuses its folder* (and its subfolders): their
 pictures are left untouched until the file is fixed, and one clear line says why.  Falling back to the global
@@ -22,12 +25,16 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
-from artshade.shading.errors import SettingsError
 from artshade.shading.settings import Settings
 
+from artshade.errors import SettingsError
+
+from .folder_guards import check_inside
 from .watch_rules import SETTINGS_FILE
 
 log = logging.getLogger(__name__)
@@ -59,10 +66,35 @@ def global_settings() -> Settings:
     return defaults if isinstance(defaults, Settings) else Settings()
 
 
-def read_settings_file(path: Path, base: Settings) -> Settings:
-    """Apply one ``.artshade.json`` on top of ``base``; raise FolderSettingsError if it is unusable."""
+#: names a per-folder file may not set: they belong to the artist at the machine (``daemon.powers``).
+MACHINE_KEYS = ("device", "inbox", "outbox", "move_originals", "target_folder", "models", "watch_folders")
+
+
+def refused_keys(values: dict[str, Any], folder: Path, roots: tuple[Path, ...]) -> list[str]:
+    """One line per key this file may not set (empty: none)."""
+    refused = [
+        f"{k!r} (only the artist at the machine may set it, in the settings or on the command line)"
+        for k in values
+        if k in MACHINE_KEYS
+    ]
+    target_image = values.get("target_image")
+    if target_image not in (None, ""):
+        if not isinstance(target_image, str):
+            refused.append("'target_image' (must be a file name)")
+        else:
+            verdict = check_inside(folder / Path(target_image).expanduser(), roots)
+            if not verdict:
+                refused.append(f"'target_image' ({verdict.reason})")
+    return refused
+
+
+def read_settings_file(path: Path, base: Settings, roots: tuple[Path, ...] = ()) -> Settings:
+    """Apply one ``.artshade.json`` on top of ``base``; raise FolderSettingsError if it is unusable.
+    ``roots``: the folders a ``target_image`` may come from (the inbox first)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as handle:
+            text = handle.read().decode("utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise FolderSettingsError(path, f"cannot be read ({err})") from None
     try:
@@ -71,6 +103,9 @@ def read_settings_file(path: Path, base: Settings) -> Settings:
         raise FolderSettingsError(path, f"is not valid JSON (line {err.lineno}: {err.msg})") from None
     if not isinstance(values, dict):
         raise FolderSettingsError(path, 'must hold a JSON object such as {"preset": "max"}')
+    refused = refused_keys(values, path.parent, roots or (path.parent,))
+    if refused:
+        raise FolderSettingsError(path, "refused " + ", refused ".join(refused))
     target_image = values.get("target_image")
     if isinstance(target_image, str) and target_image and not Path(target_image).is_absolute():
         values = {**values, "target_image": str(path.parent / target_image)}
@@ -83,9 +118,10 @@ def read_settings_file(path: Path, base: Settings) -> Settings:
 class FolderSettings:
     """Resolves (and caches by file size and mtime) the settings of each folder under the inbox."""
 
-    def __init__(self, inbox: Path, base: Settings) -> None:
+    def __init__(self, inbox: Path, base: Settings, target_roots: tuple[Path, ...] = ()) -> None:
         self.inbox = inbox
         self.base = base
+        self.roots = target_roots or (inbox,)
         self._cache: dict[Path, tuple[tuple[int, int], Settings, Settings]] = {}
 
     def for_folder(self, folder: Path) -> Settings:
@@ -98,17 +134,19 @@ class FolderSettings:
 
     def _apply(self, path: Path, base: Settings) -> Settings:
         try:
-            st = path.stat()
+            st = path.lstat()
         except FileNotFoundError:
             return base
         except OSError as err:
             raise FolderSettingsError(path, f"cannot be read ({err})") from None
+        if stat.S_ISLNK(st.st_mode):
+            raise FolderSettingsError(path, "is a symbolic link; links are not followed")
         stamp = (st.st_size, st.st_mtime_ns)
         cached = self._cache.get(path)
         # valid only for the same file and the same base (a file further up may have changed)
         if cached and cached[0] == stamp and cached[1] == base:
             return cached[2]
-        settings = read_settings_file(path, base)
+        settings = read_settings_file(path, base, self.roots)
         self._cache[path] = (stamp, base, settings)
         return settings
 

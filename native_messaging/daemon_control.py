@@ -9,12 +9,12 @@ import subprocess
 import sys
 import time
 import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from artshade import ids, paths
+from artshade.loopback import OPENER
 
 from .errors import Code, HostError
 
@@ -23,8 +23,6 @@ log = logging.getLogger(__name__)
 #: stdout/stderr of a daemon the host started (the daemon keeps its own log beside it).
 CONSOLE_LOG = "daemon-console.log"
 HEALTH_PATH = "/v1/health"
-# Loopback only: never let an http_proxy setting route the health check elsewhere.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def _runtime_port() -> int | None:
@@ -59,7 +57,7 @@ def health(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
     """The daemon's health JSON if artshade answers there (200, a JSON object naming the service),
     else None."""
     try:
-        with _OPENER.open(url + HEALTH_PATH, timeout=timeout) as response:
+        with OPENER.open(url + HEALTH_PATH, timeout=timeout) as response:
             if response.status != 200:
                 return None
             body = json.loads(response.read(64 * 1024).decode("utf-8"))

@@ -45,10 +45,8 @@ def pair(request: dict[str, Any], caller: Caller) -> dict[str, Any]:
     origin = caller.paired_origin(request.get("origin"))
     try:
         from artshade.daemon.pairing import PairingStore
-        from artshade.daemon.token import get_or_create_token
 
-        PairingStore().add(origin)
-        token = get_or_create_token()
+        token = PairingStore().issue_token(origin)  # this extension's own token, not the daemon's
     except (OSError, ValueError, RuntimeError) as err:
         log.exception("pairing %s failed", origin)
         raise HostError(Code.PAIRING_FAILED, f"could not pair {origin}: {err}") from err

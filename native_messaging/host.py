@@ -107,7 +107,7 @@ def _redirect_stdio_to_log() -> BinaryIO:
     log_path = paths.ensure(paths.log_dir()) / LOG_NAME
     try:
         if log_path.stat().st_size > LOG_ROTATE_BYTES:
-            os.replace(log_path, log_path.with_name(LOG_NAME + ".1"))
+            os.replace(log_path, log_path.with_name(LOG_NAME + ".1"))  # log rotation, not a write
     except OSError:
         pass
     sys.stdout.flush()

@@ -2,7 +2,8 @@
 
 For each browser: a host manifest named ``<NATIVE_HOST_NAME>.json`` in the folder that browser reads (Linux,
 macOS), or anywhere plus a registry key pointing at it (Windows). The manifest's ``path`` is a launcher,
-written once into the artshade data folder, that runs this Python with ``-m artshade native-host``.
+written once into the artshade data folder, that runs this Python with ``-m artshade.native_messaging``
+(the host alone: not the command line, not the engine).
 
 Everything written is listed in a record (``<data dir>/native-host/installed.json``) with a hash of its
 content; uninstall removes an entry only if it is still what was written.
@@ -15,15 +16,14 @@ import json
 import os
 import shlex
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artshade.shading.errors import ShadingError
-
 from artshade import ids, paths
+from artshade.errors import ShadingError
+from artshade.files import write_atomic
 
 from .registry import Registry, WindowsRegistry
 
@@ -94,12 +94,12 @@ def launcher_text(os_name: str) -> str:
         lines = ["@echo off", "rem artshade native-messaging host launcher (artshade install-browser-host)"]
         for key, value in env.items():
             lines.append(f'if not defined {key} set "{key}={value.replace("%", "%%")}"')
-        lines.append(f'"{sys.executable}" -m artshade native-host %*')
+        lines.append(f'"{sys.executable}" -m artshade.native_messaging %*')
         return "\r\n".join(lines) + "\r\n"
     lines = ["#!/bin/sh", "# artshade native-messaging host launcher (artshade install-browser-host)"]
     for key, value in env.items():
         lines.append(f': "${{{key}:={shlex.quote(value)}}}"; export {key}')
-    lines.append(f'exec {shlex.quote(sys.executable)} -m artshade native-host "$@"')
+    lines.append(f'exec {shlex.quote(sys.executable)} -m artshade.native_messaging "$@"')
     return "\n".join(lines) + "\n"
 
 
@@ -165,7 +165,9 @@ def _load_record() -> dict[str, Any]:
 
 
 def _save_record(record: dict[str, Any]) -> None:
-    _write_atomic(record_path(), (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8"), 0o600)
+    write_atomic(
+        record_path(), (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8"), mode=0o600
+    )
 
 
 def _sha256(data: bytes) -> str:
@@ -177,18 +179,6 @@ def _file_hash(path: Path) -> str | None:
         return _sha256(path.read_bytes())
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
-
-
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _make_dirs(folder: Path, record: dict[str, Any]) -> None:
@@ -207,7 +197,7 @@ def _make_dirs(folder: Path, record: dict[str, Any]) -> None:
 def _write_file(path: Path, data: bytes, mode: int, browser: str, record: dict[str, Any]) -> None:
     _make_dirs(path.parent, record)
     if _file_hash(path) != _sha256(data) or (path.stat().st_mode & 0o777) != mode:
-        _write_atomic(path, data, mode)
+        write_atomic(path, data, mode=mode)
     entry = record["files"].setdefault(str(path), {"browsers": []})
     entry["sha256"] = _sha256(data)
     if browser not in entry["browsers"]:

@@ -1,13 +1,16 @@
 """The engine's entry points: ``protect`` (an image), ``protect_bytes`` (a file's bytes), ``protect_file``.
 
 Flow: pick the device and encoders -> choose the working size (what the site keeps, capped where scrapers
-look) -> make the targets -> optimise a perturbation at the working size -> add it, upsampled, to the
-full-size original -> check SSIM at full size -> measure -> report.  Alpha, EXIF and ICC pass through
-``shading.io`` untouched.
+look) -> make the targets -> optimise a perturbation at the shade size -> notch periodic peaks out of it
+-> add it, upsampled, to the full-size original -> hold the colour-SSIM goal on the image as saved, then
+check flat areas and periodic structure once more (scaling the change down if either shows) -> measure
+-> report.  Alpha, EXIF and ICC pass through ``shading.io``
+untouched.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -18,26 +21,42 @@ from typing import Any
 
 import torch
 from PIL import Image
+from torch import Tensor
 
 from artshade import __version__
+from artshade.files import same_file
 
 from . import device as devices
 from . import io, models
+from .encoders.base import ImageEncoder
 from .encoders.ensemble import Ensemble, Member
 from .errors import ImageTooSmallError, OutputError
-from .measure import pull_report, quality_report
-from .optimize import BUDGETS, SCHEDULES, TargetTensor, optimise, scale_to_ssim, upsample
-from .settings import Settings
+from .measure import pull_report, robustness_report
+from .optimize import BUDGETS, SCHEDULES, Budget, TargetTensor, optimise, upsample
+from .perceptual import colour_ssim
+from .settings import ENGINE_VERSION, Settings
 from .targets import TargetRequest, make_targets
 from .tensors import fit_cover, resize, to_pil, to_tensor
 from .transforms.eot import EOTConfig
 from .transforms.platform import PROFILES
+from .visibility import (
+    PEAK_LIMIT,
+    compare_crops,
+    flat_delta_e,
+    periodic_peak,
+    remove_peaks,
+    visibility_report,
+)
 
 ProgressFn = Callable[[float, str], None]
 
 #: scrapers look at most at a 1024 px short side; shading finer than that is wasted work
 MAX_WORKING_SHORT_SIDE = 1024
 MIN_SIDE = 16
+#: the visibility goals held on the saved image (see ``shading.visibility``)
+FLAT_DELTA_E_LIMIT = 1.0
+#: the largest side the finished image is judged at (beyond it a smooth change only scores better)
+JUDGE_SIDE = 2048
 
 
 @dataclass
@@ -79,8 +98,12 @@ def protect(
     models_dir: str | Path | None = None,
     progress: ProgressFn | None = None,
     measure: bool = True,
+    robustness: bool = False,
 ) -> ProtectResult:
-    """Shade ``image`` (RGB or RGBA; alpha passes through untouched).  Blocking; see module docstring."""
+    """Shade ``image`` (RGB or RGBA; alpha passes through untouched).  Blocking; see module docstring.
+
+    ``measure`` adds visibility figures and the pull per encoder and site profile to the report;
+    ``robustness`` also the pull left after each cheap clean-up an attacker would try (``purify``)."""
     t0 = time.perf_counter()
     report_progress = _stages(progress)
     report_progress(0.0, "loading")
@@ -118,18 +141,17 @@ def protect(
     schedule, budget = SCHEDULES[settings.preset], BUDGETS[settings.intensity]
     profile = PROFILES[settings.platform]
     eot_cfg = EOTConfig(scales=schedule.scales, crop=schedule.crop, flips=schedule.flips,
-                        jpeg_quality=profile.jpeg_quality, subsampling=profile.subsampling)  # fmt: skip
+                        jpeg_quality=profile.jpeg_quality, subsampling=profile.subsampling,
+                        scale_jitter=schedule.scale_jitter, canonical_p=schedule.canonical_p)  # fmt: skip
     outcome = optimise(x, target_tensors, ensemble, schedule, budget, eot_cfg, seed=settings.seed,
                        progress=lambda f, s: report_progress(f, "optimising"))  # fmt: skip
     t_opt = time.perf_counter()
 
     report_progress(0.0, "finishing")
-    delta = upsample(outcome.delta, rgb.size[1], rgb.size[0])
-    # the SSIM goal holds against the original as saved: judged at full size (up to 2048 px, beyond
-    # which a smooth perturbation only scores higher), after rounding to 8 bits
-    jw, jh = rgb.size if max(rgb.size) <= 2048 else _fit_long_side(rgb.size, 2048)
-    extra_scale = scale_to_ssim(resize(full, jh, jw), resize(delta, jh, jw), budget.ssim_goal)
-    out = to_pil((full + extra_scale * delta).clamp(0, 1))
+    shade_delta, notched = remove_peaks(outcome.delta)
+    delta = upsample(shade_delta, rgb.size[1], rgb.size[0])
+    delta, factor, guard = finish(full, delta, budget, seed=settings.seed)
+    out = to_pil(quantise(full + factor * delta, seed=settings.seed))
     if alpha is not None:
         out = out.convert("RGBA")
         out.putalpha(alpha)
@@ -137,31 +159,43 @@ def protect(
 
     report: dict[str, Any] = {
         "artshade": __version__,
+        "engine": ENGINE_VERSION,
         "settings": settings.to_dict(),
         "device": str(dev),
         "input": {"width": rgb.size[0], "height": rgb.size[1]},
         "working_size": [ww, wh],
         "encoders": ensemble.names,
         "targets": [{"kind": t.kind, "weight": t.weight, **t.info} for t in targets],
-        "budget": {"epsilon_255": round(budget.epsilon * 255, 2), "ssim_goal": budget.ssim_goal},
-        "optimiser": {**outcome.summary(), "steps_planned": schedule.steps,
-                      "scale_back": round(extra_scale, 4)},
+        "budget": {**dataclasses.asdict(budget.jnd), "ssim_goal": budget.ssim_goal},
+        "optimiser": {**outcome.summary(), "steps_planned": schedule.steps},
+        "guard": {"periodic_bins_notched": notched, "scale": round(factor, 4), **guard},
     }  # fmt: skip
+    protected = out.convert("RGB")
     extras = {
         "x": x,
         "delta": outcome.delta,
         "targets": target_tensors,
         "ensemble": ensemble,
         "original": rgb,
+        "compare": compare_crops(rgb, protected),
     }
     if measure:
         report_progress(0.0, "measuring")
-        report["quality"] = quality_report(rgb, out.convert("RGB"))
+        report["visibility"] = visibility_report(rgb, protected)
+        seen = report["visibility"]
+        report["quality"] = {"psnr": seen["psnr"], "ssim": seen["ssim_colour"]}
         target_full = to_pil(target_tensors[0].image)
         profiles = ["none", "instagram", "x", settings.platform]
-        report["pull"] = pull_report(
-            [m.encoder for m in ensemble], rgb, out.convert("RGB"), target_full, profiles
-        )
+        encoders = [m.encoder for m in ensemble]
+        report["pull"] = pull_report(encoders, rgb, protected, target_full, profiles)
+        proxy = transfer_proxy(dev)
+        if proxy is not None:
+            # an encoder the optimiser never sees: the stand-in for models whose weights we cannot have
+            report["transfer"] = pull_report([proxy], rgb, protected, target_full, profiles)
+        if robustness:
+            report_progress(0.5, "measuring")
+            judged = [*encoders, *([proxy] if proxy is not None else [])]
+            report["robustness"] = robustness_report(judged, rgb, protected, target_full, settings.platform)
     t_end = time.perf_counter()
     report["timings"] = {
         "load_s": round(t_loaded - t0, 3),
@@ -209,6 +243,7 @@ def protect_file(
     limits: io.Limits | None = None,
     report_path: str | Path | None = None,
     preview_path: str | Path | None = None,
+    compare_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """Shade the file ``src`` into ``dst`` (never over ``src``; written atomically).  Returns the report.
 
@@ -216,14 +251,16 @@ def protect_file(
     """
     src, dst = Path(src), Path(dst)
     forbid = [src]
-    for extra in (report_path, preview_path):
-        if extra is not None and _same_path(Path(extra), src):
+    for extra in (report_path, preview_path, compare_path):
+        if extra is not None and same_file(Path(extra), src):
             raise OutputError(f"{extra} is the input file; choose another path for it")
-    if _same_path(dst, src):
+    if same_file(dst, src):
         raise OutputError(f"output {dst} is the input file; artshade never overwrites an original")
     limits = limits or io.Limits()
     loaded = io.load_image(io.read_input(src, limits), limits)
-    result = protect(loaded.rgb, settings, models_dir=models_dir, progress=progress)
+    result = protect(
+        loaded.rgb, settings, models_dir=models_dir, progress=progress, robustness=report_path is not None
+    )
     fmt = settings.format or loaded.format
     encoded = io.encode_image(result.image.convert("RGB"), loaded, fmt)
     io.write_atomic(dst, encoded, forbid=forbid)
@@ -234,23 +271,78 @@ def protect_file(
         buf = BytesIO()
         result.preview().save(buf, "PNG")
         io.write_atomic(Path(preview_path), buf.getvalue(), forbid=forbid)
+    if compare_path is not None:
+        buf = BytesIO()
+        result.extras["compare"].save(buf, "PNG")
+        io.write_atomic(Path(compare_path), buf.getvalue(), forbid=forbid)
     if report_path is not None:
         io.write_atomic(Path(report_path), json.dumps(report, indent=2).encode(), forbid=forbid)
     return report
 
 
+def quantise(image: Tensor, *, seed: int) -> Tensor:
+    """Round to 8-bit levels with a seeded dither (stochastic rounding): plain rounding turns a change
+    smaller than a level into hard one-level steps wherever it crosses a half level, which draws contours
+    and, for any faint regular part of the change, a regular pattern.  Unchanged pixels stay unchanged."""
+    gen = torch.Generator().manual_seed(seed)
+    dither = torch.rand(image.shape, generator=gen).to(image)
+    levels = image.clamp(0, 1) * 255
+    whole = (levels + 1e-3).floor()  # a level that float arithmetic left a hair below stays that level
+    up = (dither < (levels - whole).clamp(0, 1)).to(image)
+    return (whole + up).clamp(0, 255) / 255
+
+
+def finish(
+    full: Tensor, delta: Tensor, budget: Budget, *, seed: int = 0
+) -> tuple[Tensor, float, dict[str, Any]]:
+    """The change as it is added to the full-size image, and the factor it is added with.
+
+    The factor is the largest that keeps the mean colour-SSIM goal on the image as saved (8-bit); then, while
+    the flattest areas show a difference (CIEDE2000 over 1) the factor shrinks, and if the change has a
+    periodic peak its peaks are notched out (scaling would not help: the peak's ratio to its neighbours
+    does not depend on the scale).  Judged at full size, up to ``JUDGE_SIDE`` px."""
+    w, h = full.shape[-1], full.shape[-2]
+    jw, jh = (w, h) if max(w, h) <= JUDGE_SIDE else _fit_long_side((w, h), JUDGE_SIDE)
+    x, d = resize(full, jh, jw), resize(delta, jh, jw)
+
+    def saved(a: float) -> Tensor:
+        return quantise(x + a * d, seed=seed)
+
+    lo, hi = 0.0, 1.0
+    if float(colour_ssim(x, saved(1.0))[0]) >= budget.ssim_goal:
+        lo = 1.0
+    else:
+        for _ in range(10):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if float(colour_ssim(x, saved(mid))[0]) >= budget.ssim_goal else (lo, mid)
+    factor, reasons, notched = lo, [], 0
+    for _ in range(8):
+        flat, peak = flat_delta_e(x, saved(factor)), periodic_peak(x, saved(factor))
+        if flat <= FLAT_DELTA_E_LIMIT and peak <= PEAK_LIMIT:
+            break
+        reasons.append({"flat_delta_e": round(flat, 3), "periodic_peak": round(peak, 1)})
+        if peak > PEAK_LIMIT and not notched:
+            d, notched = remove_peaks(d)
+            notched = max(notched, 1)
+            delta = resize(d, h, w)
+        else:
+            factor *= 0.8
+    info = {"ssim_scale": round(lo, 4), "scaled_down_for": reasons, "full_size_bins_notched": notched}
+    return delta, factor, info
+
+
+def transfer_proxy(device: torch.device) -> ImageEncoder | None:
+    """The committed transfer proxy (``encoders.proxy``), or None where it is not in this install."""
+    from .encoders.proxy import TRAINED, ProxyAutoencoder
+
+    if not (TRAINED / "model.safetensors").is_file():
+        return None
+    return ProxyAutoencoder.from_pretrained(TRAINED).to(device)
+
+
 def _fit_long_side(size: tuple[int, int], longest: int) -> tuple[int, int]:
     scale = longest / max(size)
     return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
-
-
-def _same_path(a: Path, b: Path) -> bool:
-    try:
-        if a.exists() and b.exists():
-            return a.samefile(b)
-    except OSError:
-        pass
-    return a.expanduser().resolve() == b.expanduser().resolve()
 
 
 def _stages(progress: ProgressFn | None) -> ProgressFn:

@@ -8,7 +8,40 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .errors import SettingsError
+from .io import Limits, hard_max_megapixels
 from .settings import INTENSITIES, MODES, PLATFORMS, PRESETS, Settings
+
+DEFAULT_LIMITS = Limits()
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def add_limit_flags(p: argparse.ArgumentParser) -> None:
+    """--max-megapixels and --max-file-mb (``artshade protect`` and ``artshade watch``)."""
+    mp, mb = DEFAULT_LIMITS.max_pixels / 1e6, DEFAULT_LIMITS.max_bytes / 2**20
+    p.add_argument("--max-megapixels", type=_positive, default=mp, metavar="N",
+                   help=f"largest image accepted (default {mp:g}; memory and time grow with it)")  # fmt: skip
+    p.add_argument("--max-file-mb", type=_positive, default=mb, metavar="N",
+                   help=f"largest file accepted, in MiB (default {mb:g})")  # fmt: skip
+
+
+def limits_from_args(args: argparse.Namespace) -> Limits:
+    """The input limits the artist chose with --max-megapixels / --max-file-mb."""
+    if args.max_megapixels > hard_max_megapixels():
+        most = hard_max_megapixels()
+        raise SettingsError(
+            f"--max-megapixels can be at most {most:.0f}: the image decoder opens nothing larger"
+        )
+    return Limits(max_pixels=round(args.max_megapixels * 1e6), max_bytes=round(args.max_file_mb * 2**20))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,8 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", type=Path, metavar="INPUT")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTPUT")
     p.add_argument("--target-image", type=Path, metavar="PATH", help="pull toward this image's encoding")
-    p.add_argument("--target", default="auto", help="built-in target: auto (a restyle of the artwork), "
-                   "poster, mosaic, sketch, stripes, checker, blobs, rings")  # fmt: skip
+    p.add_argument("--target", default="auto", help="built-in target: auto (the restyle the encoders move "
+                   "toward most), poster, texture, sketch, blobs")  # fmt: skip
     p.add_argument("--preset", choices=PRESETS, default="default", help="quality vs time (default: default)")
     p.add_argument("--intensity", choices=INTENSITIES, default="default", help="how much change is allowed")
     p.add_argument("--platform", choices=PLATFORMS, default="none", help="where the image will be posted")
@@ -41,20 +74,38 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="models folder (default: $ARTSHADE_MODELS, then the user cache)")  # fmt: skip
     p.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON report")
     p.add_argument("--preview", type=Path, metavar="FILE.png", help="write a side-by-side preview")
+    p.add_argument("--compare", type=Path, metavar="FILE.png",
+                   help="write 1:1 crops of the flattest and busiest part, original beside "
+                   "protected")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_limit_flags(p)
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress (a bar, or a line every few seconds) and no summary")  # fmt: skip
     p.set_defaults(func=_protect)
 
-    m = sub.add_parser("models", help="list or fetch the models artshade uses")
+    m = sub.add_parser("models", help="list, add or fetch the models artshade uses")
     msub = m.add_subparsers(dest="models_command", metavar="ACTION")
     msub.required = True
     ml = msub.add_parser("list", help="what is installed and what each preset and mode needs")
     ml.add_argument("--models", type=Path, metavar="DIR")
     ml.add_argument("--json", action="store_true")
     ml.set_defaults(func=_models_list)
-    mf = msub.add_parser("fetch", help="download models from the model hub (needs internet once)")
+    ma = msub.add_parser(
+        "add",
+        help="copy model files from a folder you have (USB stick, shared drive) and check them",
+        description="Copy the model files artshade knows (e.g. taef2_encoder.pth + taef2_decoder.pth) from "
+        "each PATH (a file or a folder) into the models folder (--models, else $ARTSHADE_MODELS, else the "
+        "user cache that `artshade models list` names).  Files with a published checksum must match it; "
+        "nothing is installed if any check fails.",
+    )
+    ma.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ma.add_argument("--models", type=Path, metavar="DIR", help="install here instead")
+    ma.set_defaults(func=_models_add)
+    mf = msub.add_parser("fetch", help="download models from the model hub (or copy them with --from DIR)")
     mf.add_argument("names", nargs="+", metavar="NAME")
-    mf.add_argument("--models", type=Path, metavar="DIR")
+    mf.add_argument("--from", dest="source", type=Path, metavar="DIR",
+                    help="copy from this folder instead of downloading (like `models add`)")  # fmt: skip
+    mf.add_argument("--models", type=Path, metavar="DIR", help="install here instead")
     mf.set_defaults(func=_models_fetch)
 
 
@@ -69,24 +120,16 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def _protect(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from artshade.progress import ProgressPrinter
 
     from .api import protect_file
 
     settings = settings_from_args(args)
-    bar = tqdm(total=100, unit="%", desc="shading", disable=args.quiet or not sys.stderr.isatty(),
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")  # fmt: skip
-
-    def progress(fraction: float, stage: str) -> None:
-        bar.n = round(fraction * 100)
-        bar.set_postfix_str(stage, refresh=False)
-        bar.refresh()
-
-    try:
+    limits = limits_from_args(args)
+    with ProgressPrinter(f"shading {args.input.name}", enabled=not args.quiet) as progress:
         report = protect_file(args.input, args.output, settings, models_dir=args.models, progress=progress,
-                              report_path=args.report, preview_path=args.preview)  # fmt: skip
-    finally:
-        bar.close()
+                              limits=limits, report_path=args.report, preview_path=args.preview,
+                              compare_path=args.compare)  # fmt: skip
     if not args.quiet:
         q = report.get("quality", {})
         pulls = report.get("pull", {})
@@ -94,7 +137,7 @@ def _protect(args: argparse.Namespace) -> int:
         plat = first.get(settings.platform, first.get("none", {}))
         print(
             f"protected {args.input} -> {args.output} in {report['timings']['total_s']:.1f}s "
-            f"(SSIM {q.get('ssim', float('nan')):.3f}, PSNR {q.get('psnr', float('nan')):.1f} dB, "
+            f"(colour SSIM {q.get('ssim', float('nan')):.3f}, PSNR {q.get('psnr', float('nan')):.1f} dB, "
             f"pull {plat.get('pull', float('nan')):.2f} after {settings.platform})",
             file=sys.stderr,
         )
@@ -121,10 +164,29 @@ def _models_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models_add(args: argparse.Namespace) -> int:
+    from . import models
+
+    _print_added(models.add(args.paths, models.models_dir(args.models)))
+    return 0
+
+
 def _models_fetch(args: argparse.Namespace) -> int:
     from . import models
 
+    folder = models.models_dir(args.models)
+    if args.source is not None:
+        _print_added(models.add([args.source], folder, only=args.names))
+        return 0
     for name in args.names:
-        where = models.fetch(name, models.models_dir(args.models))
+        where = models.fetch(name, folder)
         print(f"{name}: installed in {where}")
     return 0
+
+
+def _print_added(added: list[Any]) -> None:
+    how = {"sha256": "checksums match", "loads": "no published checksum; the weights load",
+           "folder": "folder copied", "already installed": "already installed, same bytes"}  # fmt: skip
+    for a in added:
+        names = ", ".join(str(f) for f in a.files)
+        print(f"{a.model}: {names} ({how[a.checked]})")

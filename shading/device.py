@@ -27,22 +27,36 @@ def pick(preference: str = "auto") -> torch.device:
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """Reduced precision for the optimiser's encoder passes, where the hardware has it.
+    """Reduced precision for the optimiser's encoder passes, where the hardware has it natively.
 
-    bfloat16 on CPUs with native bf16 (AVX512-BF16 / AMX: about 2x faster, gradients within 1-2 %),
-    bfloat16 or float16 on CUDA; None (float32) elsewhere.  ``ARTSHADE_PRECISION=fp32`` turns it off.
-    Reports and measurements always run in float32.
+    bfloat16 on CPUs with native bf16 instructions (AVX512-BF16 or AMX: about 2x faster, gradients within
+    1-2 %), bfloat16 or float16 on CUDA; None (float32) elsewhere.  oneDNN also "supports" bf16 on plain
+    AVX-512 CPUs by emulating it, which is about 2.5x *slower* than float32: only the instruction sets
+    count.  ``ARTSHADE_PRECISION=fp32`` turns it off.  Reports and measurements always run in float32.
     """
     if os.environ.get("ARTSHADE_PRECISION", "auto").lower() in {"fp32", "float32"}:
         return None
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu":
-        try:
-            return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None
-        except (AttributeError, RuntimeError):
-            return None
+    if device.type == "cpu" and native_cpu_bf16():
+        return torch.bfloat16
     return None
+
+
+def native_cpu_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU has bf16 arithmetic in hardware (Linux: the avx512_bf16 or amx_bf16 flag)."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return False
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+            break
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def describe(preference: str = "auto") -> dict[str, Any]:

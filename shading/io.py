@@ -34,7 +34,6 @@ import contextlib
 import io
 import os
 import re
-import secrets
 import stat
 import struct
 import warnings
@@ -53,6 +52,8 @@ from artshade.shading.errors import (
     UnsupportedFormatError,
 )
 from PIL import Image, ImageCms, PngImagePlugin, UnidentifiedImageError
+
+from artshade import files
 
 FORMATS = ("jpeg", "png", "webp", "tiff")
 SUPPORTED = "JPEG, PNG, WebP or TIFF"
@@ -135,11 +136,21 @@ _OTHER_FORMATS: tuple[tuple[int, bytes, str], ...] = (
 
 @dataclass(frozen=True)
 class Limits:
-    """What an input may be.  ``max_pixels`` is checked on the header, before any pixel is decoded."""
+    """What an input may be.  ``max_pixels`` is checked on the header, before any pixel is decoded.
+
+    A refusal names the setting that raises the limit: ``pixels_setting`` / ``bytes_setting`` are how the
+    caller's artist changes it (the CLI's flags by default; the daemon names ``artshade serve``'s)."""
 
     max_pixels: int = 50_000_000
     max_bytes: int = 64 * 1024 * 1024
     min_side: int = 16
+    pixels_setting: str = "--max-megapixels N"
+    bytes_setting: str = "--max-file-mb N"
+
+
+def hard_max_megapixels() -> float:
+    """Megapixels beyond which Pillow refuses any image outright (see module docstring)."""
+    return 2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6 or float("inf")
 
 
 @dataclass
@@ -243,7 +254,8 @@ def read_input(path: str | os.PathLike[str], limits: Limits | None = None) -> by
 
 def _too_many_bytes(n: int, limits: Limits) -> ImageTooLargeError:
     return ImageTooLargeError(
-        f"the file is too large ({n / 2**20:.1f} MiB); the limit is {limits.max_bytes / 2**20:.0f} MiB"
+        f"the file is too large ({n / 2**20:.3g} MiB); the limit is {limits.max_bytes / 2**20:.3g} MiB "
+        f"(raise it with {limits.bytes_setting})"
     )
 
 
@@ -294,7 +306,8 @@ def _open_header(fmt: str, data: bytes) -> Image.Image:
             return Image.open(io.BytesIO(data), formats=[_PIL_NAME[fmt]])
     except Image.DecompressionBombError:
         raise ImageTooLargeError(
-            "the image declares far more pixels than it can reasonably hold (a decompression bomb); refused"
+            f"the image declares over {hard_max_megapixels():.0f} megapixels, more than artshade can open "
+            "(or a decompression bomb); refused"
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         if "too large" in str(exc).lower():
@@ -306,7 +319,8 @@ def _check_header(im: Image.Image, limits: Limits) -> None:
     w, h = im.size
     if w * h > limits.max_pixels:
         raise ImageTooLargeError(
-            f"the image is too large: {w}x{h} is {w * h:,} pixels, over the limit of {limits.max_pixels:,}"
+            f"the image is too large: {w}x{h} is {w * h / 1e6:.3g} megapixels, over the limit of "
+            f"{limits.max_pixels / 1e6:g} (raise it with {limits.pixels_setting})"
         )
     if min(w, h) < limits.min_side:
         raise ImageTooSmallError(
@@ -662,79 +676,12 @@ def encode_image(
     return buf.getvalue()
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
-
-
 def write_atomic(
     path: str | os.PathLike[str], data: bytes, *, forbid: Iterable[str | os.PathLike[str]] = ()
 ) -> None:
-    """Write ``data`` to ``path`` all at once: a hidden temp file in the same folder, fsync, ``os.replace``.
-
-    Refuses to write over any path in ``forbid`` (the originals), however it is spelled or linked.  On any
-    failure the temp file is removed and ``path`` is left as it was; an empty ``data`` is refused.
-    """
-    target = Path(path)
-    for original in forbid:
-        if _same_file(target, Path(original)):
-            raise OutputError(
-                f"refusing to overwrite the original {Path(original).name}; choose another output"
-            )
-    if not data:
-        raise OutputError("nothing to write: the encoded image is empty")
-    folder = target.parent
-    if not folder.is_dir():
-        raise OutputError(f"the output folder does not exist: {folder}")
-    if target.is_dir():
-        raise OutputError(f"the output is a folder, not a file: {target}")
-
-    mode = None
-    with contextlib.suppress(OSError):
-        st = target.stat()
-        if stat.S_ISREG(st.st_mode):
-            mode = stat.S_IMODE(st.st_mode)
-
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    tmp: Path | None = None
+    """Write ``data`` to ``path`` all at once (``artshade.files.write_atomic``), refusing to write over any
+    path in ``forbid`` (the originals), however it is spelled or linked; any failure is an OutputError."""
     try:
-        for _ in range(100):
-            candidate = folder / f".{target.name}.artshade-{secrets.token_hex(4)}.part"
-            try:
-                fd = os.open(candidate, flags, 0o666)  # the kernel applies the umask
-            except FileExistsError:
-                continue
-            tmp = candidate
-            break
-        else:
-            raise OutputError(f"could not create a temporary file in {folder}")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-        tmp = None
-        _fsync_folder(folder)
+        files.write_atomic(path, data, forbid=forbid)
     except OSError as exc:
-        raise OutputError(f"could not write {target.name}: {exc.strerror or exc}") from exc
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-
-
-def _fsync_folder(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        raise OutputError(f"could not write {Path(path).name}: {exc.strerror or exc}") from exc

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from .encoders.base import ImageEncoder
-from .perceptual import psnr, ssim
+from .purify import PURIFIERS
 from .tensors import to_tensor
 from .transforms.platform import PROFILES, apply_real, scraper_view
 
@@ -60,6 +60,25 @@ def pull_report(
 
 
 @torch.no_grad()
-def quality_report(original: Image.Image, protected: Image.Image) -> dict[str, float]:
-    a, b = to_tensor(original), to_tensor(protected)
-    return {"psnr": round(float(psnr(a, b)[0]), 3), "ssim": round(float(ssim(a, b)[0]), 5)}
+def robustness_report(
+    encoders: Iterable[ImageEncoder],
+    original: Image.Image,
+    protected: Image.Image,
+    target: Image.Image,
+    platform: str,
+) -> dict[str, dict[str, float]]:
+    """{encoder: {clean-up: pull}}: the pull left when an attacker cleans the protected image up (each of
+    ``purify.PURIFIERS``) and the site then applies its profile (``platform``, Instagram where none)."""
+    prof = PROFILES[platform if platform != "none" else "instagram"]
+    kept = protected.convert("RGB")
+    size = prof.kept_size(*kept.size)
+    if size != kept.size:  # the clean-ups run at the size the site keeps (it would shrink first anyway)
+        kept = kept.resize(size, Image.Resampling.LANCZOS)
+    cleaned = {name: apply_real(clean(kept), prof) for name, clean in PURIFIERS.items()}
+    out: dict[str, dict[str, float]] = {}
+    for enc in encoders:
+        zx, zt = encode_view(enc, original), encode_view(enc, target)
+        out[enc.name] = {
+            name: round(pull_value(encode_view(enc, img), zx, zt), 4) for name, img in cleaned.items()
+        }
+    return out

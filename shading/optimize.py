@@ -1,16 +1,18 @@
-"""The optimiser: pull the image's encodings toward the targets' under a perceptual budget.
+"""The optimiser: pull the image's encodings toward the targets' inside what people cannot see.
 
-The perturbation ``delta`` lives at the *shade size* (short side 512 for most presets): smooth enough,
-once upsampled to the size the site keeps, to survive its JPEG, and cheap to optimise.  Each step draws a
-random view (``transforms.eot``: the site's JPEG, a scraper's resize and crop, mild blur/noise), encodes it
-with every encoder of the ensemble and descends the squared distance of the crop's latents to the
-target's latents at the same place.  Target latents are computed once per scraper scale on the whole view;
-only the interior of a crop's latent grid is compared, where the crop sees everything the full view does.
+The perturbation lives at the *shade size* (short side 512 for most presets) in budget units: ``u`` in
+[-1, 1] per pixel and per YCbCr component, the change being ``ycc_to_rgb(budget * u)`` where ``budget`` is
+``perceptual.jnd_budget`` of the image (texture and edges get more, flat areas, skin and every tint far
+less).  Each step draws a random view (``transforms.eot``: the site's JPEG, a scraper's resize at a
+jittered scale and a crop at any pixel, sometimes a flip, blur or noise), encodes it with every encoder of
+the ensemble and descends the squared distance of the crop's latents to the target's latents at the same
+places (resampled from the target's full view, computed once per encoder, target and scale).
 
-``delta`` is kept inside a per-pixel box ``epsilon * budget_map`` (texture and edges get more, flat areas
-and skin less); an SSIM penalty steers it away from what people notice, and a final scale-back guarantees
-the intensity's SSIM goal.  Adam with a cosine step-size schedule; early stop when the running loss stops
-improving.
+Steps are sign steps on a momentum of normalised gradients (MI-FGSM; it spends the budget in few steps
+and transfers better than Adam), optionally smoothed (translation-invariant gradients), with a cosine
+step size.  After every step the change is projected back into the box and onto the mean colour-SSIM
+goal (closed form in the scale, ``perceptual.largest_scale_for_ssim``); early stop when the running
+loss stops improving.
 """
 
 from __future__ import annotations
@@ -27,17 +29,14 @@ from torch import Tensor
 
 from .device import autocast_dtype
 from .encoders.ensemble import Ensemble
-from .perceptual import budget_map, largest_scale_for_ssim, ssim, ssim_map
+from .perceptual import JND, jnd_budget, largest_scale_for_ssim, ycc_to_rgb
 from .tensors import resize
 from .transforms import eot
 
 ProgressFn = Callable[[float, str], None]
 
-#: how far below the SSIM goal a neighbourhood may fall before the step is scaled down there
-LOCAL_SSIM_SLACK = 0.15
-
 #: latent cells at a crop's edge left out of the loss (the encoder's receptive field reaches past the crop)
-INTERIOR_MARGIN = 3
+INTERIOR_MARGIN = 2
 
 
 @dataclass(frozen=True)
@@ -49,37 +48,46 @@ class Schedule:
     scales: tuple[int, ...]
     flips: bool
     shade_short_side: int = 512
-    views_per_step: int = 1
-    lr: float = 0.25  # in units of epsilon per step, at the start
-    lr_floor: float = 0.1  # final step size as a fraction of the first
+    #: first step size, in budget units (the box is [-1, 1])
+    step_size: float = 0.25
+    #: final step size as a fraction of the first (cosine decay in between)
+    step_floor: float = 0.2
+    momentum: float = 0.9
+    #: Gaussian smoothing of the gradient, in shade-size pixels (0: none)
+    smooth_sigma: float = 1.0
+    #: relative jitter of the scraper's scale, so crops meet the latent grid at every phase
+    scale_jitter: float = 0.1
+    #: share of steps on the canonical view (nominal scale, centre crop; see ``eot.EOTConfig``)
+    canonical_p: float = 0.35
     min_steps_fraction: float = 0.6
     patience: int = 30
-    #: project onto the mean-SSIM goal (at the working size) after every step
-    project_ssim: bool = True
 
 
 @dataclass(frozen=True)
 class Budget:
     """How much change is allowed: an intensity."""
 
-    epsilon: float  # L-inf bound where the budget map is 1
-    ssim_goal: float  # mean SSIM to the original the result must keep
-    floor: float = 0.3  # budget share of perfectly flat areas
+    jnd: JND
+    #: mean colour SSIM to the original the result must keep
+    ssim_goal: float
 
 
 SCHEDULES: dict[str, Schedule] = {
-    "fast": Schedule(steps=16, crop=512, scales=(512,), flips=False, lr=0.35),
-    # scales repeat to weight them: two views in three at 512, the size training pipelines use most
-    "default": Schedule(steps=60, crop=512, scales=(512, 512, 768), flips=False, lr=0.3),
+    "fast": Schedule(steps=4, crop=512, scales=(512,), flips=False, step_size=0.4),
+    # 512 px is the size training pipelines use most (jittered by 10 %); 768 and 1024 only for ``max``: a
+    # larger scale's full-view target latents alone cost as much as two steps
+    "default": Schedule(steps=12, crop=512, scales=(512,), flips=False),
     "max": Schedule(
-        steps=100, crop=512, scales=(512, 768, 1024), flips=True, shade_short_side=768, patience=40
+        steps=40, crop=512, scales=(512, 768, 1024), flips=True, shade_short_side=768, patience=20
     ),
 }
 
 BUDGETS: dict[str, Budget] = {
-    "low": Budget(epsilon=12 / 255, ssim_goal=0.975),
-    "default": Budget(epsilon=20 / 255, ssim_goal=0.955),
-    "high": Budget(epsilon=24 / 255, ssim_goal=0.92),
+    "low": Budget(
+        JND(flat_luma=0.4, flat_chroma=0.25, texture_luma=0.16, texture_chroma=0.05), ssim_goal=0.97
+    ),
+    "default": Budget(JND(), ssim_goal=0.95),
+    "high": Budget(JND(flat_luma=0.7, flat_chroma=0.45, texture_luma=0.36, max_luma=28.0), ssim_goal=0.93),
 }
 
 
@@ -91,7 +99,7 @@ class TargetTensor:
 
 @dataclass
 class Outcome:
-    delta: Tensor  # at the shade size
+    delta: Tensor  # RGB change at the shade size
     steps_run: int
     early_stopped: bool
     losses: list[float] = field(default_factory=list)
@@ -120,58 +128,49 @@ def upsample(delta: Tensor, height: int, width: int) -> Tensor:
     return resize(delta, height, width)
 
 
-class _TargetLatents:
-    """Each (encoder, target, scale, flip)'s latents of the whole view, computed on first use."""
+class TargetLatents:
+    """Each (encoder, target, scale)'s latents of the whole view, and the loss normaliser of each, computed
+    on first use."""
 
     def __init__(
         self, ensemble: Ensemble, targets: list[TargetTensor], x: Tensor, precision: Callable
     ) -> None:
         self.ensemble, self.targets, self.x, self.precision = ensemble, targets, x, precision
-        self.cache: dict[tuple[int, int, int, bool], Tensor] = {}
-        self.norms: dict[tuple[int, int], float] = {}
+        self.latents: dict[tuple[int, int, int, bool], Tensor] = {}
+        self.norms: dict[tuple[int, int, int], float] = {}
+
+    def _encode(self, e: int, img: Tensor) -> Tensor:
+        with self.precision():
+            return self.ensemble.members[e].encoder.encode(img).float()
 
     @torch.no_grad()
-    def get(self, e: int, k: int, scale: int, flip: bool) -> Tensor:
+    def get(self, e: int, k: int, scale: int, flip: bool = False) -> Tensor:
         key = (e, k, scale, flip)
-        if key not in self.cache:
+        if key not in self.latents:
             img = eot.full_view(self.targets[k].image, scale)
-            with self.precision():
-                self.cache[key] = (
-                    self.ensemble.members[e].encoder.encode(img.flip(-1) if flip else img).float()
-                )
-        return self.cache[key]
+            self.latents[key] = self._encode(e, img.flip(-1) if flip else img)
+        return self.latents[key]
 
     @torch.no_grad()
     def norm(self, e: int, k: int, scale: int) -> float:
-        """Mean squared latent distance original -> target: the scale of the loss for this pair."""
-        if (e, k) not in self.norms:
-            with self.precision():
-                zx = self.ensemble.members[e].encoder.encode(eot.full_view(self.x, scale)).float()
-            self.norms[(e, k)] = float((zx - self.get(e, k, scale, False)).pow(2).mean().clamp_min(1e-8))
-        return self.norms[(e, k)]
+        """Mean squared latent distance original -> target at this scale: the scale of the loss."""
+        key = (e, k, scale)
+        if key not in self.norms:
+            zx = self._encode(e, eot.full_view(self.x, scale))
+            self.norms[key] = float((zx - self.get(e, k, scale)).pow(2).mean().clamp_min(1e-8))
+        return self.norms[key]
 
 
-def _trim(view: eot.View, full_shape: tuple[int, int], margin: int) -> tuple[int, int, int, int]:
+def interior_trim(view: eot.View, margin: int) -> tuple[int, int, int, int]:
     """Latent cells to leave out at each side (top, bottom, left, right) of a crop: ``margin`` where the
     crop's edge lies inside the view (the encoder would have seen past it), none at the view's own edges."""
-    cells = view.size // 8
-    vy, vx = view.position[0] // 8, view.position[1] // 8
-    rows, cols = full_shape
+    vy, vx = view.position
     return (
         margin if vy > 0 else 0,
-        margin if vy + cells < rows else 0,
+        margin if vy + view.size < view.view_height else 0,
         margin if vx > 0 else 0,
-        margin if vx + cells < cols else 0,
+        margin if vx + view.size < view.view_width else 0,
     )
-
-
-def _window(z_full: Tensor, view: eot.View, trim: tuple[int, int, int, int]) -> Tensor:
-    """The latents of the full view under a crop, trimmed (flipped views: mirrored)."""
-    cells = view.size // 8
-    vy, vx = view.position[0] // 8, view.position[1] // 8
-    top, bottom, left, right = trim
-    window = z_full[..., vy + top : vy + cells - bottom, vx + left : vx + cells - right]
-    return window
 
 
 def _crop_latent(z: Tensor, trim: tuple[int, int, int, int], flip: bool) -> Tensor:
@@ -179,6 +178,10 @@ def _crop_latent(z: Tensor, trim: tuple[int, int, int, int], flip: bool) -> Tens
     if flip:  # the crop was mirrored before encoding; mirror back to compare with the unflipped full view
         z = z.flip(-1)
     return z[..., top : z.shape[-2] - bottom, left : z.shape[-1] - right]
+
+
+def _smooth(g: Tensor, sigma: float) -> Tensor:
+    return eot.gaussian_blur(g, sigma) if sigma > 0 else g
 
 
 def optimise(
@@ -192,17 +195,16 @@ def optimise(
     seed: int,
     progress: ProgressFn | None = None,
 ) -> Outcome:
-    """Return the perturbation (at the shade size) for the working image ``x`` (1, 3, H, W) in [0, 1]."""
+    """Return the RGB perturbation (at the shade size) for the working image ``x`` (1, 3, H, W) in [0, 1]."""
     start = time.perf_counter()
     torch.manual_seed(seed)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     _, _, height, width = x.shape
     sh, sw = shade_size(height, width, schedule.shade_short_side)
     x_shade = resize(x, sh, sw)
-    bound = budget.epsilon * budget_map(x_shade, floor=budget.floor)
-    delta = torch.zeros_like(x_shade, requires_grad=True)
-    base_lr = schedule.lr * budget.epsilon
-    opt = torch.optim.Adam([delta], lr=base_lr, betas=(0.9, 0.99))
+    bound = jnd_budget(x_shade, budget.jnd)
+    u = torch.zeros_like(x_shade, requires_grad=True)
+    momentum = torch.zeros_like(x_shade)
     dtype = autocast_dtype(x.device)
 
     def precision() -> contextlib.AbstractContextManager:
@@ -210,8 +212,10 @@ def optimise(
             return contextlib.nullcontext()
         return torch.autocast(x.device.type, dtype=dtype)
 
-    latents = _TargetLatents(ensemble, targets, x, precision)
-    margin = INTERIOR_MARGIN
+    def change(u: Tensor) -> Tensor:
+        return ycc_to_rgb(bound * u)
+
+    latents = TargetLatents(ensemble, targets, x, precision)
     losses: list[float] = []
     history: list[float] = []
     ema: float | None = None
@@ -219,42 +223,34 @@ def optimise(
     steps_run = 0
     for step in range(schedule.steps):
         frac = step / max(1, schedule.steps - 1)
-        cos = 0.5 * (1 + math.cos(math.pi * frac))
-        for group in opt.param_groups:
-            group["lr"] = base_lr * (schedule.lr_floor + (1 - schedule.lr_floor) * cos)
-        opt.zero_grad(set_to_none=True)
-        protected = x + upsample(delta, height, width)
-        pull_loss = torch.zeros((), device=x.device)
-        for _ in range(schedule.views_per_step):
-            view = eot.sample_view(eot_cfg, height, width, gen)
-            seen = eot.apply(protected, view)
-            m = min(margin, view.size // 8 // 6)
-            for e, member in enumerate(ensemble):
-                with precision():
-                    z = member.encoder.encode(seen).float()
-                for k, target in enumerate(targets):
-                    z_full = latents.get(e, k, view.scale, view.flip)
-                    if view.flip:
-                        z_full = z_full.flip(-1)  # latents of the mirrored view, in unmirrored positions
-                    trim = _trim(view, (z_full.shape[-2], z_full.shape[-1]), m)
-                    zt = _window(z_full, view, trim)
-                    z_crop = _crop_latent(z, trim, view.flip)
-                    dist = (z_crop - zt).pow(2).mean() / latents.norm(e, k, eot_cfg.scales[0])
-                    pull_loss = pull_loss + member.weight * target.weight * dist
-        (pull_loss / schedule.views_per_step).backward()
-        opt.step()
+        size = schedule.step_size * (
+            schedule.step_floor + (1 - schedule.step_floor) * 0.5 * (1 + math.cos(math.pi * frac))
+        )
+        protected = (x + upsample(change(u), height, width)).clamp(0, 1)
+        view = eot.sample_view(eot_cfg, height, width, gen)
+        seen = eot.apply(protected, view)
+        trim = interior_trim(view, min(INTERIOR_MARGIN, view.size // 8 // 6))
+        loss = torch.zeros((), device=x.device)
+        for e, member in enumerate(ensemble):
+            with precision():
+                z = member.encoder.encode(seen).float()
+            z_crop = _crop_latent(z, trim, view.flip)
+            for k, target in enumerate(targets):
+                zt = eot.latent_window(latents.get(e, k, view.scale), view, trim)
+                dist = (z_crop - zt).pow(2).mean() / latents.norm(e, k, view.scale)
+                loss = loss + member.weight * target.weight * dist
+        (grad,) = torch.autograd.grad(loss, u)
         with torch.no_grad():
-            delta.copy_(torch.maximum(torch.minimum(delta, bound), -bound))
-            delta.mul_(_local_ssim_shrink(x_shade, delta, budget.ssim_goal))
-            delta.copy_((x_shade + delta).clamp(0, 1) - x_shade)
-            if schedule.project_ssim:
-                # hold the mean SSIM goal at the working size as the run goes, so later steps spend the
-                # budget where it is cheap instead of being scaled back uniformly at the end
-                delta.mul_(largest_scale_for_ssim(x, upsample(delta, height, width), budget.ssim_goal))
+            grad = _smooth(grad, schedule.smooth_sigma)
+            momentum.mul_(schedule.momentum).add_(grad / grad.abs().mean().clamp_min(1e-12))
+            u.sub_(size * momentum.sign()).clamp_(-1, 1)
+            # hold the mean colour-SSIM goal at the shade size, so later steps spend the budget where it
+            # is cheap instead of being scaled back uniformly at the end
+            u.mul_(largest_scale_for_ssim(x_shade, change(u), budget.ssim_goal))
         steps_run = step + 1
-        value = float(pull_loss.detach()) / schedule.views_per_step
+        value = float(loss.detach())
         losses.append(value)
-        ema = value if ema is None else 0.9 * ema + 0.1 * value
+        ema = value if ema is None else 0.8 * ema + 0.2 * value
         history.append(ema)
         if progress is not None:
             progress(steps_run / schedule.steps, "optimising")
@@ -265,42 +261,5 @@ def optimise(
         ):
             early = True
             break
-    # the mean SSIM goal is enforced by the caller, on the image as it will be saved (see api.protect)
-    return Outcome(delta.detach(), steps_run, early, losses, time.perf_counter() - start)
-
-
-def _local_ssim_shrink(x: Tensor, delta: Tensor, goal: float, *, slack: float = LOCAL_SSIM_SLACK) -> Tensor:
-    """A per-pixel factor <= 1 that scales the change down where it shows locally.
-
-    A projection rather than a penalty: the optimiser's direction stays the encoder's, and only places
-    whose local SSIM falls below ``goal - slack`` (a visible spot) are scaled down, in proportion to the
-    shortfall.  The mean SSIM goal itself is met by the final scale-back: holding every pixel to the goal
-    would keep the mean far above it and waste most of the budget.
-    """
-    local = ssim_map(x, x + delta)
-    shortfall = (goal - slack - local).clamp_min(0)
-    return (1 - 4 * shortfall).clamp(0.5, 1.0)
-
-
-@torch.no_grad()
-def scale_to_ssim(x: Tensor, delta: Tensor, goal: float, *, iters: int = 8, quantise: bool = True) -> float:
-    """The largest factor in (0, 1] that keeps mean SSIM(x, x + factor * delta) >= goal (bisection).
-
-    ``quantise`` rounds to 8-bit samples first, as the saved file will be."""
-
-    def quality(factor: float) -> float:
-        out = (x + factor * delta).clamp(0, 1)
-        if quantise:
-            out = (out * 255).round() / 255
-        return float(ssim(x, out).mean())
-
-    if quality(1.0) >= goal:
-        return 1.0
-    lo, hi = 0.0, 1.0
-    for _ in range(iters):
-        mid = (lo + hi) / 2
-        if quality(mid) >= goal:
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    # the mean colour-SSIM goal is enforced once more by the caller, on the image as it will be saved
+    return Outcome(change(u.detach()), steps_run, early, losses, time.perf_counter() - start)

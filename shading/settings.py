@@ -15,6 +15,10 @@ from typing import Any
 
 from .errors import SettingsError
 
+#: bumped whenever the engine's output for the same input and settings changes (optimiser, budget, targets,
+#: trained start): results cached under another version are never served
+ENGINE_VERSION = "2.0"
+
 PRESETS = ("fast", "default", "max")
 INTENSITIES = ("low", "default", "high")
 MODES = ("guard", "cloak", "poison", "cloak+poison")
@@ -22,6 +26,8 @@ PLATFORMS = ("none", "instagram", "x", "artstation")
 FALLBACKS = ("none", "guard")
 FORMATS = ("jpeg", "png", "webp", "tiff")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+#: ``auto`` and the built-in targets (``shading.targets.builtin.BUILTIN_TARGETS``, which a test keeps equal)
+TARGETS = ("auto", "poster", "texture", "sketch", "blobs")
 
 
 @dataclass(frozen=True)
@@ -60,8 +66,7 @@ class Settings:
             _check("format", self.format, FORMATS)
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:
             raise SettingsError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if not self.target or not isinstance(self.target, str):
-            raise SettingsError("target must be 'auto' or a built-in target name")
+        _check("target", self.target, TARGETS)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, base: Settings | None = None) -> Settings:
@@ -76,10 +81,7 @@ class Settings:
             if raw is None or raw == "":
                 continue
             if key == "seed":
-                try:
-                    changes[key] = int(raw)
-                except (TypeError, ValueError):
-                    raise SettingsError(f"seed must be an integer, got {raw!r}") from None
+                changes[key] = _seed(raw)
             elif key == "target_image":
                 changes[key] = Path(str(raw))
             elif key == "encoders":
@@ -119,6 +121,17 @@ def normalise_format(name: str) -> str:
     return name
 
 
+def _seed(raw: object) -> int:
+    """A JSON integer or a string of digits (a query string); never a bool, a float or ``1e3``."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
+        return int(raw.strip())
+    shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "..."
+    raise SettingsError(f"seed must be a non-negative integer, got {shown}")
+
+
 def _check(name: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise SettingsError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}; got {shown}")

@@ -54,3 +54,31 @@ def test_no_bare_imports_of_the_parts() -> None:
         if bare.search(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_every_test_import_is_declared() -> None:
+    """`pip install -e '.[test]'` brings every third-party module the tests import, nothing else needed."""
+    import ast
+    import importlib.metadata as md
+    import re
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    declared = {norm(re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0]) for r in md.requires("artshade") or []
+                if 'extra == "bench"' not in r}  # fmt: skip
+    ours = {"artshade"} | {p.stem for p in (REPO / "tests").rglob("*.py")}
+    owners = md.packages_distributions()
+    undeclared: dict[str, str] = {}
+    for path in (REPO / "tests").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for top in {name.split(".")[0] for name in names} - ours - set(sys.stdlib_module_names):
+                if not {norm(d) for d in owners.get(top, [])} & declared:
+                    undeclared[top] = str(path.relative_to(REPO))
+    assert undeclared == {}, "add these to pyproject's [test] extra"

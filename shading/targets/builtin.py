@@ -1,21 +1,22 @@
 """Targets the engine makes itself, with no downloaded data, or the user's own ``--target-image``.
 
-Two families:
-- *restyles* of the artwork itself (the model-free cousin of Glaze's style target): the same layout drawn
-  in another style — flat poster colours, a coarse mosaic, a pencil sketch.  A model trained on images
-  pulled toward these learns the wrong style; because the layout matches, the pull is reachable within an
-  imperceptible budget.
-- procedural high-contrast *patterns* (stripes, checker, rings, blobs), drawn from a seeded generator:
-  an aggressive target that destroys what the encoder sees, at a lower pull for the same budget.
+Every built-in target is the artwork itself redrawn in another look, or a smooth field with no geometry:
+a target's shapes can print themselves faintly into the protected image (a grid target printed a grid),
+so nothing here has tiles, stripes, checkers or any other regular structure.
 
-With ``target="auto"`` the restyle whose encoding is farthest from the artwork's (summed over the attacked
-encoders, judged on a small copy) is chosen.
+- *restyles* of the artwork (the model-free cousin of Glaze's style target): the same layout in another
+  style: ``poster`` (smoothed, flat colours), ``texture`` (the artwork's colours and shapes with its fine
+  brushwork replaced by a foreign, non-periodic texture), ``sketch`` (dark edges on paper white).  Because
+  the layout matches, the pull is reachable within an imperceptible budget.
+- ``blobs``: smooth coloured noise drawn from a seeded generator (no geometry at all).
+
+With ``target="auto"`` the candidate that the encoders are predicted to move toward most for the
+change people cannot see is chosen (``choose``: one gradient per candidate on a small copy).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -23,28 +24,11 @@ from PIL import Image
 
 from .. import io
 from ..errors import SettingsError
+from ..perceptual import jnd_budget, ycc_to_rgb
 from ..tensors import fit_cover, to_tensor
 from .base import Target, TargetRequest
 
 PatternFn = Callable[[int, int, np.random.Generator], np.ndarray]
-
-
-def _stripes(w: int, h: int, rng: np.random.Generator) -> np.ndarray:
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    angle = rng.uniform(0, math.pi)
-    period = max(w, h) / rng.uniform(10, 18)
-    phase = (xx * math.cos(angle) + yy * math.sin(angle)) / period
-    band = (np.sin(2 * math.pi * phase) > 0).astype(np.float32)
-    a, b = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
-    return band[..., None] * a + (1 - band[..., None]) * b
-
-
-def _checker(w: int, h: int, rng: np.random.Generator) -> np.ndarray:
-    cell = max(8, int(max(w, h) / rng.uniform(12, 20)))
-    yy, xx = np.mgrid[0:h, 0:w]
-    band = (((xx // cell) + (yy // cell)) % 2).astype(np.float32)
-    a, b = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
-    return band[..., None] * a + (1 - band[..., None]) * b
 
 
 def _blobs(w: int, h: int, rng: np.random.Generator) -> np.ndarray:
@@ -58,17 +42,7 @@ def _blobs(w: int, h: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def _rings(w: int, h: int, rng: np.random.Generator) -> np.ndarray:
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    cx, cy = rng.uniform(0, w), rng.uniform(0, h)
-    period = max(w, h) / rng.uniform(8, 14)
-    r = np.hypot(xx - cx, yy - cy) / period
-    band = (np.sin(2 * math.pi * r) > 0).astype(np.float32)
-    a, b = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
-    return band[..., None] * a + (1 - band[..., None]) * b
-
-
-PATTERNS: dict[str, PatternFn] = {"stripes": _stripes, "checker": _checker, "blobs": _blobs, "rings": _rings}
+PATTERNS: dict[str, PatternFn] = {"blobs": _blobs}
 
 
 def _poster(img: Image.Image) -> Image.Image:
@@ -79,38 +53,56 @@ def _poster(img: Image.Image) -> Image.Image:
     return ImageOps.posterize(img.filter(ImageFilter.MedianFilter(2 * radius + 1)), 2)
 
 
-def _mosaic(img: Image.Image) -> Image.Image:
-    """A coarse mosaic: about 24 tiles across the short side."""
-    w, h = img.size
-    cell = max(2, round(min(w, h) / 24))
-    small = img.resize((max(1, w // cell), max(1, h // cell)), Image.Resampling.BOX)
-    return small.resize((w, h), Image.Resampling.NEAREST)
+def _fractal(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
+    """Zero-mean, unit-variance fractal noise (octaves of bicubically enlarged random grids): a texture
+    with no period and no direction."""
+    out = np.zeros((height, width), np.float32)
+    for cells, amp in ((64, 1.0), (32, 0.7), (16, 0.5), (8, 0.35), (4, 0.25)):
+        grid = rng.normal(0, 1, (max(2, round(height / cells)), max(2, round(width / cells)))).astype(
+            np.float32
+        )
+        layer = Image.fromarray(grid, "F").resize((width, height), Image.Resampling.BICUBIC)
+        out += amp * np.asarray(layer, np.float32)
+    return (out - out.mean()) / max(1e-6, float(out.std()))
+
+
+def _texture(img: Image.Image, seed: int = 0) -> Image.Image:
+    """The artwork's colours and shapes (a 2 px blur keeps them) with a foreign fine texture instead of its
+    own brushwork: fractal noise of 40 levels in luma."""
+    from PIL import ImageFilter
+
+    base = np.asarray(img.filter(ImageFilter.GaussianBlur(2)), np.float32)
+    grain = _fractal(img.size[0], img.size[1], np.random.default_rng([seed, 7])) * 40
+    return Image.fromarray(np.clip(base + grain[..., None], 0, 255).astype(np.uint8), "RGB")
 
 
 def _sketch(img: Image.Image) -> Image.Image:
     """A pencil sketch: dark edges on paper white."""
     from PIL import ImageFilter, ImageOps
 
-    grey = ImageOps.grayscale(img)
-    edges = ImageOps.invert(grey.filter(ImageFilter.FIND_EDGES))
-    edges = ImageOps.autocontrast(edges.filter(ImageFilter.SMOOTH), cutoff=2)
-    return edges.convert("RGB")
+    pad = 4  # the edge filters see replicated borders, so the image's own border draws no frame
+    grey = np.pad(np.asarray(ImageOps.grayscale(img)), pad, mode="edge")
+    edges = ImageOps.invert(Image.fromarray(grey).filter(ImageFilter.FIND_EDGES).filter(ImageFilter.SMOOTH))
+    edges = edges.crop((pad, pad, pad + img.size[0], pad + img.size[1]))
+    return ImageOps.autocontrast(edges, cutoff=2).convert("RGB")
 
 
-RESTYLES: dict[str, Callable[[Image.Image], Image.Image]] = {
-    "poster": _poster,
-    "mosaic": _mosaic,
-    "sketch": _sketch,
+RESTYLES: dict[str, Callable[[Image.Image, int], Image.Image]] = {
+    "poster": lambda img, seed: _poster(img),
+    "texture": _texture,
+    "sketch": lambda img, seed: _sketch(img),
 }
 
 #: every name ``--target`` accepts besides ``auto``
 BUILTIN_TARGETS = (*RESTYLES, *PATTERNS)
+#: what ``auto`` chooses from
+AUTO_CANDIDATES = ("poster", "texture", "sketch")
 
 
 def builtin_target(name: str, artwork: Image.Image, seed: int) -> Image.Image:
     """The built-in target ``name`` for ``artwork`` (restyles use the artwork, patterns only its size)."""
     if name in RESTYLES:
-        return RESTYLES[name](artwork.convert("RGB"))
+        return RESTYLES[name](artwork.convert("RGB"), seed)
     return pattern(name, artwork.size[0], artwork.size[1], seed)
 
 
@@ -126,7 +118,6 @@ def pattern(name: str, width: int, height: int, seed: int) -> Image.Image:
 
 def make_guard_targets(request: TargetRequest) -> list[Target]:
     s = request.settings
-    w, h = request.image.size
     if s.target_image is not None:
         loaded = io.load_image(s.target_image)
         return [Target(loaded.rgb, "image", {"path": str(s.target_image), "size": list(loaded.rgb.size)})]
@@ -135,35 +126,47 @@ def make_guard_targets(request: TargetRequest) -> list[Target]:
         return [
             Target(builtin_target(s.target, request.image, s.seed), kind, {"name": s.target, "seed": s.seed})
         ]
-    return [_farthest(request, RESTYLES)]
+    return [choose(request, AUTO_CANDIDATES)]
 
 
-@torch.no_grad()
-def _farthest(request: TargetRequest, family: Mapping[str, object]) -> Target:
-    """Pick the member of ``family`` whose encoding differs most from the artwork's, on a small copy."""
-    w, h = request.image.size
+#: the short side of the small copy ``choose`` judges candidates on
+CHOICE_SIDE = 192
+
+
+def choose(request: TargetRequest, names: Sequence[str]) -> Target:
+    """The candidate the encoders are predicted to move toward most for a change people cannot see.
+
+    For each candidate, one gradient on a small copy: the loss is the encoders' squared latent distance to
+    the candidate over the distance of the unprotected artwork, the change is ``ycc_to_rgb(budget * u)``
+    with ``u`` in [-1, 1] (``perceptual.jnd_budget``), and the first-order gain of the best change in that
+    box is the sum of the gradient's magnitudes.  That is the relative progress a step can make, so
+    near and far candidates compare fairly."""
     s = request.settings
-    scale = min(1.0, 256 / max(w, h))
+    w, h = request.image.size
+    scale = min(1.0, CHOICE_SIDE / min(w, h))
     sw, sh = max(8, round(w * scale / 8) * 8), max(8, round(h * scale / 8) * 8)
     art = to_tensor(request.image.resize((sw, sh), Image.Resampling.BILINEAR), request.device)
-    candidates = {name: builtin_target(name, request.image, s.seed) for name in family}
+    bound = jnd_budget(art)
+    candidates = {name: builtin_target(name, request.image, s.seed) for name in names}
+    with torch.no_grad():
+        plain = [enc.encode(art) for enc in request.encoders]
     scores: dict[str, float] = {}
     for name, img in candidates.items():
         t = fit_cover(to_tensor(img, request.device), sh, sw)
-        total = 0.0
-        for enc in request.encoders:
-            za, zt = enc.encode(art), enc.encode(t)
-            total += float((za - zt).pow(2).mean() / za.pow(2).mean().clamp_min(1e-8))
-        scores[name] = total
-    best = max(scores, key=scores.__getitem__) if request.encoders else next(iter(family))
+        u = torch.zeros_like(art, requires_grad=True)
+        loss = torch.zeros((), device=art.device)
+        for enc, z_art in zip(request.encoders, plain, strict=True):
+            with torch.no_grad():
+                zt = enc.encode(t)
+                norm = (z_art - zt).pow(2).sum().clamp_min(1e-8)
+            loss = loss + (enc.encode(art + ycc_to_rgb(bound * u)) - zt).pow(2).sum() / norm
+        scores[name] = float(torch.autograd.grad(loss, u)[0].abs().sum()) if loss.requires_grad else 0.0
+    best = max(scores, key=scores.__getitem__) if request.encoders else names[0]
     kind = "restyle" if best in RESTYLES else "pattern"
-    return Target(
-        candidates[best],
-        kind,
-        {
-            "name": best,
-            "seed": s.seed,
-            "chosen_by": "farthest encoding",
-            "scores": {k: round(v, 4) for k, v in scores.items()},
-        },
-    )
+    info = {
+        "name": best,
+        "seed": s.seed,
+        "chosen_by": "largest first-order pull for the budget",
+        "scores": {k: round(v, 4) for k, v in scores.items()},
+    }
+    return Target(candidates[best], kind, info)

@@ -1,17 +1,23 @@
 """Expectation over transformations: random views of the image as a site and then a scraper would make.
 
-One ``View`` is: the site's JPEG re-encode (differentiable, ``jpeg.jpeg``) of the region that matters,
-the scraper's resize to a short side of 512/768/1024, a crop the encoder sees, an optional horizontal flip
-(training augmentation), and optional mild blur and noise.  Only the region of the working image that the
-crop needs (plus a margin, aligned to the 16 px JPEG grid) is processed, so a step's cost depends on the
-crop size, not on the upload's size.  ``geometry`` applies the same resize/crop/flip without the lossy
-parts, for the target.
+One ``View`` is: the site's JPEG re-encode (differentiable, ``jpeg.jpeg``, with the site's chroma
+subsampling) of the region that matters, the scraper's resize to a short side of 512/768/1024, a crop the
+encoder sees, an optional horizontal flip (training augmentation), and optional mild blur and noise.  Only
+the region of the working image that the crop needs (plus a margin, aligned to the 16 px JPEG grid) is
+processed, so a step's cost depends on the crop size, not on the upload's size.  ``geometry`` applies the
+same resize/crop/flip without the lossy parts, for the target.
+
+Crops start at any pixel, not only on the encoder's 8 px latent grid: a perturbation fitted to one grid
+phase prints that grid into the image (a regular imprint people see on flat areas) and fails for the
+scrapers whose crops fall elsewhere.  The optimiser compares a crop's latents with the target's latents
+resampled at the crop's fractional cell positions (``latent_window``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import torch
 import torch.nn.functional as F
@@ -39,15 +45,27 @@ class EOTConfig:
     noise_p: float = 0.25
     #: probability that a crop lies inside the view's centre square
     centre_p: float = 0.75
+    #: the scraper's short side varies by up to this fraction around each scale (scrapers differ, and the
+    #: latent grid then meets the image at every phase)
+    scale_jitter: float = 0.0
+    #: probability of the canonical view: the nominal scale exactly and the centre crop (what the most
+    #: common training pipeline, resize-and-centre-crop, sees)
+    canonical_p: float = 0.0
 
 
 @dataclass(frozen=True)
 class View:
+    #: the nominal scraper short side, and the view's actual resize factor (jittered around it)
     scale: int
     factor: float
+    #: the resize factor of the nominal view (``full_view(x, scale)``), whose latents are the target's
+    full_factor: float
+    #: the view's size
+    view_height: int
+    view_width: int
     #: working-image region (top, left, bottom, right) that is processed
     region: tuple[int, int, int, int]
-    #: crop position in the full view, and inside the resized region; its size
+    #: crop position in the view, and inside the resized region; its size
     position: tuple[int, int]
     offset: tuple[int, int]
     size: int
@@ -57,6 +75,12 @@ class View:
     kernel: str
     blur_sigma: float
     noise_sigma: float
+    subsampling: str = "4:2:0"
+
+    def seed(self) -> int:
+        """A seed that depends on the view's fields only: the same in every process (``hash`` of a view
+        holding a string changes with PYTHONHASHSEED)."""
+        return int.from_bytes(hashlib.blake2b(repr(astuple(self)).encode(), digest_size=8).digest(), "little")
 
 
 def sample_view(cfg: EOTConfig, height: int, width: int, gen: torch.Generator) -> View:
@@ -64,23 +88,29 @@ def sample_view(cfg: EOTConfig, height: int, width: int, gen: torch.Generator) -
         return lo + (hi - lo) * float(torch.rand((), generator=gen))
 
     scale = cfg.scales[int(torch.randint(len(cfg.scales), (), generator=gen))]
-    factor, vh, vw = view_size(height, width, scale)
-    size = min(cfg.crop, vh, vw)
-    # crops start on the encoder's 8 px latent grid, so a crop's latents line up with the full view's;
-    # most fall inside the view's centre square, which resize-and-centre-crop training pipelines keep
+    full_factor, _, _ = view_size(height, width, scale)
+    canonical = float(torch.rand((), generator=gen)) < cfg.canonical_p
+    jittered = scale
+    if cfg.scale_jitter and not canonical:
+        jittered = round(scale * uniform(1 - cfg.scale_jitter, 1 + cfg.scale_jitter))
+    factor, vh, vw = view_size(height, width, jittered)
+    size = min(cfg.crop, vh, vw) // 8 * 8
+    # crops start at any pixel (see the module docstring); most fall inside the view's centre square,
+    # which resize-and-centre-crop training pipelines keep
     lo_y, hi_y, lo_x, hi_x = 0, vh - size, 0, vw - size
-    if float(torch.rand((), generator=gen)) < cfg.centre_p:
+    if canonical:
+        lo_y = hi_y = (vh - size) // 2
+        lo_x = hi_x = (vw - size) // 2
+    elif float(torch.rand((), generator=gen)) < cfg.centre_p:
         side = min(vh, vw)
         cy, cx = (vh - side) // 2, (vw - side) // 2
         lo_y, hi_y = cy, max(cy, cy + side - size)
         lo_x, hi_x = cx, max(cx, cx + side - size)
 
-    def on_grid(lo: int, hi: int) -> int:
-        first, last = -(-lo // 8), hi // 8
-        first = min(first, last)
-        return 8 * int(torch.randint(first, last + 1, (), generator=gen))
+    def anywhere(lo: int, hi: int) -> int:
+        return int(torch.randint(lo, max(lo, hi) + 1, (), generator=gen))
 
-    vy, vx = on_grid(lo_y, hi_y), on_grid(lo_x, hi_x)
+    vy, vx = anywhere(lo_y, hi_y), anywhere(lo_x, hi_x)
     margin = 8
     top = max(0, math.floor(vy / factor) - margin) // _GRID * _GRID
     left = max(0, math.floor(vx / factor) - margin) // _GRID * _GRID
@@ -97,19 +127,9 @@ def sample_view(cfg: EOTConfig, height: int, width: int, gen: torch.Generator) -
     kernel = "bicubic" if float(torch.rand((), generator=gen)) < 0.5 else "bilinear"
     blur = uniform(0.3, 1.0) if float(torch.rand((), generator=gen)) < cfg.blur_p else 0.0
     noise = uniform(0.5, 2.0) / 255 if float(torch.rand((), generator=gen)) < cfg.noise_p else 0.0
-    return View(
-        scale,
-        factor,
-        (top, left, bottom, right),
-        (vy, vx),
-        (oy, ox),
-        size,
-        flip,
-        quality,
-        kernel,
-        blur,
-        noise,
-    )
+    region = (top, left, bottom, right)
+    return View(scale, factor, full_factor, vh, vw, region, (vy, vx), (oy, ox), size, flip, quality,
+                kernel, blur, noise, cfg.subsampling)  # fmt: skip
 
 
 def effective_scale(height: int, width: int, scale: int) -> int:
@@ -153,15 +173,40 @@ def apply(x: Tensor, view: View) -> Tensor:
     """The full lossy view of the working image ``x`` (differentiable)."""
     sub = _region(x, view)
     if view.quality is not None:
-        sub = jpeg(sub, view.quality, rounding="ste")
+        sub = jpeg(sub, view.quality, subsampling=view.subsampling, rounding="ste")
     out = _resize_crop_flip(sub, view)
     if view.blur_sigma > 0:
         out = gaussian_blur(out, view.blur_sigma)
     if view.noise_sigma > 0:
-        # deterministic given the view: seeded from its geometry
-        g = torch.Generator(device="cpu").manual_seed(hash(view) & 0xFFFFFFFF)
+        # deterministic given the view, in every process
+        g = torch.Generator(device="cpu").manual_seed(view.seed())
         out = out + torch.randn(out.shape, generator=g).to(out) * view.noise_sigma
     return out
+
+
+def latent_window(z_full: Tensor, view: View, trim: tuple[int, int, int, int] = (0, 0, 0, 0)) -> Tensor:
+    """The nominal full view's latents (B, C, h, w) at the cells of ``view``'s crop, ``trim`` cells left out
+    at each side (top, bottom, left, right).  A crop may start at any pixel of a view resized by a jittered
+    factor, so each cell's centre is mapped back to the nominal view and the latents are resampled there
+    (bilinear).  Not mirrored: compare with the crop's latents mirrored back."""
+    top, bottom, left, right = trim
+    cells = view.size // 8
+    ratio = view.full_factor / view.factor
+    dev, dt = z_full.device, z_full.dtype
+    rows, cols = z_full.shape[-2:]
+    ys = (
+        (view.position[0] + 8 * torch.arange(top, cells - bottom, device=dev, dtype=dt) + 3.5) * ratio - 3.5
+    ) / 8
+    xs = (
+        (view.position[1] + 8 * torch.arange(left, cells - right, device=dev, dtype=dt) + 3.5) * ratio - 3.5
+    ) / 8
+    if ratio == 1 and view.position[0] % 8 == 0 and view.position[1] % 8 == 0:  # on the grid: exact slice
+        y0, x0 = int(ys[0]), int(xs[0])
+        return z_full[..., y0 : y0 + len(ys), x0 : x0 + len(xs)]
+    gy, gx = (2 * ys + 1) / rows - 1, (2 * xs + 1) / cols - 1
+    grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1).unsqueeze(0)
+    grid = grid.expand(z_full.shape[0], -1, -1, -1)
+    return F.grid_sample(z_full, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 def geometry(x: Tensor, view: View) -> Tensor:

@@ -63,8 +63,9 @@ def canonical(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Can
 
 
 @pytest.fixture
-async def daemons(models_dir: Path, tmp_path: Path) -> AsyncIterator[Daemons]:
-    pool = Daemons(models_dir, tmp_path)
+async def daemons(tmp_path: Path) -> AsyncIterator[Daemons]:
+    """Daemons on the test's ARTSHADE_MODELS: the real weights when the test uses them (``canonical``)."""
+    pool = Daemons(None, tmp_path)
     try:
         yield pool
     finally:
@@ -73,9 +74,9 @@ async def daemons(models_dir: Path, tmp_path: Path) -> AsyncIterator[Daemons]:
 
 
 @pytest.fixture
-def threaded_daemon(models_dir: Path, tmp_path: Path) -> Iterator[Callable[..., ThreadedDaemon]]:
+def threaded_daemon(tmp_path: Path) -> Iterator[Callable[..., ThreadedDaemon]]:
     def make(**overrides: Any) -> ThreadedDaemon:
-        values: dict[str, Any] = {"port": 0, "token": TOKEN, "models_dir": models_dir,
+        values: dict[str, Any] = {"port": 0, "token": TOKEN, "models_dir": None,
                                   "cache_dir": tmp_path / "cache", "watch_folders": False}  # fmt: skip
         values.update(overrides)
         return ThreadedDaemon(DaemonConfig(**values))

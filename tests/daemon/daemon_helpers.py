@@ -97,7 +97,7 @@ class GatedEngine:
 
 @dataclass
 class Daemons:
-    models_dir: Path
+    models_dir: Path | None
     tmp_path: Path
     started: list[Server] = field(default_factory=list)
 

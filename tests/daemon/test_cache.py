@@ -21,6 +21,15 @@ def test_key_depends_on_input_and_settings() -> None:
     assert a != cache_key(b"abc", Settings(preset="fast", seed=1))
 
 
+def test_key_depends_on_the_engine_version(monkeypatch) -> None:
+    """An improved engine must not serve results an older one made for the same input and settings."""
+    from artshade.shading import settings as settings_module
+
+    before = cache_key(b"abc", Settings(preset="fast"))
+    monkeypatch.setattr(settings_module, "ENGINE_VERSION", settings_module.ENGINE_VERSION + "-next")
+    assert cache_key(b"abc", Settings(preset="fast")) != before
+
+
 def test_put_get_survives_a_new_instance(tmp_path: Path) -> None:
     cache = ResultCache(tmp_path, max_bytes=10_000)
     cache.put("k1", result(1))

@@ -103,3 +103,38 @@ def test_refusals_say_why_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
         verdict = check_origin("https://evil.example", PAIRED)
     assert "not a browser extension" in verdict.reason
     assert "evil.example" in caplog.text
+
+
+def test_extension_tokens_name_their_extension() -> None:
+    from artshade.daemon.guards import check_extension_token
+
+    known = {"ext-token": CHROME}
+    verdict = check_extension_token("Bearer ext-token", known.get)
+    assert verdict and verdict.subject == CHROME
+    for header in (None, "", "Bearer", "Basic ext-token", "Bearer other"):
+        assert not check_extension_token(header, known.get)
+
+
+@pytest.mark.parametrize(
+    ("origin", "ok"), [(None, True), (CHROME, True), (CHROME + "/", True), (FIREFOX, False), ("null", False)]
+)
+def test_an_extension_token_only_from_its_own_origin(origin: str | None, ok: bool) -> None:
+    from artshade.daemon.guards import check_token_origin
+
+    assert bool(check_token_origin(CHROME, origin)) is ok
+
+
+@pytest.mark.parametrize(
+    ("kind", "needed", "ok"),
+    [("machine", "machine", True), ("machine", "extension", True), ("extension", "extension", True),
+     ("extension", "machine", False)],
+)  # fmt: skip
+def test_power(kind: str, needed: str, ok: bool) -> None:
+    from artshade.daemon.guards import check_power, check_setting_keys
+
+    assert bool(check_power(kind, CHROME, needed, "do it")) is ok
+    keys = ["watch_folders", "defaults.device"] if needed == "machine" else []
+    verdict = check_setting_keys(kind, CHROME, keys)
+    assert bool(verdict) is ok
+    if not ok:
+        assert "watch_folders, defaults.device" in verdict.reason

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
+import threading
+import time
 
+import pytest
 from artshade.daemon.keys import QUEUE
 from artshade.shading.settings import Settings
 from daemon_helpers import CANON_QUERY, Canonical, Daemons, GatedEngine, client, image_bytes, wait_for_state
@@ -12,6 +16,7 @@ from daemon_helpers import CANON_QUERY, Canonical, Daemons, GatedEngine, client,
 PNG = {"Content-Type": "image/png"}
 
 
+@pytest.mark.usefixtures("models_dir")
 async def test_cancel_a_running_real_job(daemons: Daemons) -> None:
     server = await daemons.start()
     async with client(server) as http:
@@ -71,6 +76,7 @@ async def test_fifty_concurrent_requests_each_answered_none_lost(
         for status, headers, body in answers:
             if status == 429:
                 assert body["error"] == "queue_full" and int(headers["Retry-After"]) >= 1
+                assert "(5 waiting; `artshade serve --queue-length N` raises it)" in body["detail"]
         engine.release.set()
         accepted = [body["id"] for status, _, body in answers if status == 202]
         for job_id in accepted:
@@ -171,3 +177,39 @@ async def test_submit_bytes_from_another_thread(daemons: Daemons, canonical: Can
         assert "\n" not in str(err)
     else:
         raise AssertionError("a broken picture must raise the engine's InputError")
+
+
+async def test_progress_numbers_in_the_job_its_events_and_the_log(daemons: Daemons, caplog) -> None:
+    """GET /v1/jobs/{id}, its progress events and the daemon log give percent, stage and time left."""
+    from artshade.daemon.cache import Result
+
+    halfway, release = threading.Event(), threading.Event()
+
+    def engine(data: bytes, settings: Settings, *, progress, **_: object) -> Result:
+        progress(0.1, "target")
+        time.sleep(0.2)
+        progress(0.5, "optimising")
+        halfway.set()
+        release.wait(60)
+        progress(1.0, "done")
+        return Result(data, "png", "image/png", 64, 64, {})
+
+    caplog.set_level(logging.INFO, logger="artshade.daemon.jobs")
+    server = await daemons.start(engine=engine)
+    async with client(server) as http:
+        job = await (await http.post("/v1/protect", data=image_bytes(variant=5), headers=PNG)).json()
+        assert (job["percent"], job["eta_s"]) == (0, None)
+        assert await asyncio.to_thread(halfway.wait, 60)
+        for _ in range(200):  # the engine thread's report reaches the event loop soon after
+            running = await (await http.get(f"/v1/jobs/{job['id']}")).json()
+            if running["percent"] == 50:
+                break
+            await asyncio.sleep(0.02)
+        assert (running["state"], running["percent"], running["stage"]) == ("running", 50, "optimising")
+        assert running["progress"] == 0.5 and running["eta_s"] is not None and running["eta_s"] >= 0
+        release.set()
+        done = await wait_for_state(http, job["id"], ("done",))
+        assert (done["percent"], done["eta_s"]) == (100, None)
+    lines = [r.getMessage() for r in caplog.records if job["id"] in r.getMessage()]
+    assert any("50% optimising" in line and "left" in line for line in lines), lines
+    assert any(line.startswith(f"job {job['id']}: done after") for line in lines), lines

@@ -20,6 +20,10 @@ def test_the_real_engine_ran_with_progress_in_order(canonical: Canonical) -> Non
     assert not {"error", "cancelled"} & set(names)
     progress = [data["progress"] for name, data in canonical.events if name == "progress"]
     assert len(progress) >= 3, canonical.events
+    for name, data in canonical.events:
+        if name == "progress":
+            assert set(data) == {"progress", "percent", "stage", "eta_s"}
+            assert data["percent"] == int(data["progress"] * 100)
     assert progress == sorted(progress) and all(0 <= p <= 1 for p in progress)
     final = canonical.events[-1][1]
     assert final["state"] == "done" and final["result_url"] == f"/v1/jobs/{final['id']}/result"
@@ -54,7 +58,8 @@ async def test_async_job_then_result_and_report(daemons: Daemons, canonical: Can
         assert response.status == 202
         job = await response.json()
         assert response.headers["Location"] == f"/v1/jobs/{job['id']}"
-        assert set(job) == {"id", "state", "progress", "stage", "error", "created", "finished", "result_url"}
+        assert set(job) == {"id", "state", "progress", "percent", "stage", "eta_s", "error", "created",
+                            "finished", "result_url"}  # fmt: skip
         job = await wait_for_state(http, job["id"], ("done",))
         result = await http.get(job["result_url"])
         assert await result.read() == canonical.result
@@ -114,18 +119,33 @@ async def test_bad_uploads_get_a_clear_4xx_and_the_daemon_still_answers(
         assert (await http.get("/v1/status")).status == 200
 
 
+async def test_too_many_pixels_names_the_serve_flag_that_raises_the_limit(daemons: Daemons) -> None:
+    server = await daemons.start(max_pixels=1000)  # what `artshade serve --max-megapixels` sets
+    async with client(server) as http:
+        response = await http.post("/v1/protect", params={"wait": "1"}, data=image_bytes(size=64),
+                                   headers={"Content-Type": "image/png"})  # fmt: skip
+        body = await response.json()
+        assert (response.status, body["error"]) == (422, "image_too_large"), body
+        assert "64x64 is 0.0041 megapixels" in body["detail"]
+        assert "`artshade serve --max-megapixels N`" in body["detail"]
+
+
 async def test_oversize_body_is_413_and_the_daemon_still_answers(daemons: Daemons) -> None:
     server = await daemons.start(max_body=1 * MB)
     big = image_bytes() + b"\0" * (2 * MB)
     async with client(server) as http:
         response = await http.post("/v1/protect", data=big, headers={"Content-Type": "image/png"})
-        assert response.status == 413 and (await response.json())["error"] == "body_too_large"
+        body = await response.json()
+        assert response.status == 413 and body["error"] == "body_too_large"
+        assert "`artshade serve --max-body-mb N`" in body["detail"]
         import aiohttp
 
         form = aiohttp.FormData()
         form.add_field("image", big, filename="big.png", content_type="image/png")
         response = await http.post("/v1/protect", data=form)
-        assert response.status == 413 and (await response.json())["error"] == "body_too_large"
+        body = await response.json()
+        assert response.status == 413 and body["error"] == "body_too_large"
+        assert "`artshade serve --max-body-mb N`" in body["detail"]
     async with client(server) as http:
         assert (await http.get("/v1/health")).status == 200
 
@@ -135,9 +155,13 @@ async def test_oversize_body_is_413_and_the_daemon_still_answers(daemons: Daemon
     [
         {"preset": "ultra"},
         {"colour": "red"},
-        {"target_image": "/etc/passwd"},
-        {"device": "cuda"},
+        {"target_image": "relative.png"},  # machine-level, open to the command line: but a bad value
+        {"device": "quantum"},
         {"seed": "-1"},
+        {"seed": "1.5"},
+        {"intensity": ""},  # a name given must have a value (the extension leaves empty ones out)
+        {"target": "mosaic"},
+        {"target": "0" * 65},
     ],
 )
 async def test_bad_settings_are_422(daemons: Daemons, query: dict[str, str]) -> None:

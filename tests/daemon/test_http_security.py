@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 from artshade.daemon.pairing import PairingStore
-from daemon_helpers import CHROME_ORIGIN, FIREFOX_ORIGIN, TOKEN, Daemons, client
+from daemon_helpers import CHROME_ORIGIN, FIREFOX_ORIGIN, TOKEN, Daemons, client, image_bytes
 
 
 async def test_health_needs_no_token_and_reveals_only_liveness(daemons: Daemons) -> None:
@@ -133,12 +133,29 @@ async def test_pairing_with_a_one_time_code(daemons: Daemons) -> None:
     async with client(server, token=None, Origin=CHROME_ORIGIN) as ext:
         response = await ext.post("/v1/pair", json={"code": issued["code"]})
         assert response.status == 200
-        assert await response.json() == {"token": TOKEN, "url": f"http://127.0.0.1:{server.port}"}
+        paired = await response.json()
+        assert set(paired) == {"token", "url"} and paired["url"] == f"http://127.0.0.1:{server.port}"
+        assert paired["token"] != TOKEN and len(paired["token"]) >= 43  # its own token, not the daemon's
         again = await ext.post("/v1/pair", json={"code": issued["code"]})
         assert again.status == 403 and (await again.json())["error"] == "pairing_failed"
     assert CHROME_ORIGIN in PairingStore(config.pairing_path).origins()
-    async with client(server, Origin=CHROME_ORIGIN) as ext:
+    async with client(server, token=paired["token"], Origin=CHROME_ORIGIN) as ext:
         assert (await ext.get("/v1/status")).status == 200
+
+
+@pytest.mark.parametrize("body", [{"code": "\r"}, {"code": 7}, {}, [], {"code": "{code}", "extra": 1}])
+async def test_pairing_needs_exactly_a_code(daemons: Daemons, body: object) -> None:
+    # What the description says: one property, a code with a letter or digit in it. A real code with
+    # something beside it is refused too (and is not used up).
+    server = await daemons.start()
+    async with client(server) as cli:
+        code = (await (await cli.post("/v1/pair/code")).json())["code"]
+    if isinstance(body, dict) and body.get("code") == "{code}":
+        body["code"] = code
+    async with client(server, token=None, Origin=CHROME_ORIGIN) as ext:
+        response = await ext.post("/v1/pair", json=body)
+        assert response.status == 400 and (await response.json())["error"] == "bad_request"
+        assert (await ext.post("/v1/pair", json={"code": code})).status == 200
 
 
 @pytest.mark.parametrize("origin", [None, "https://evil.example", "null"])
@@ -182,3 +199,40 @@ async def test_responses_are_not_cached_or_sniffed(daemons: Daemons) -> None:
         response = await http.get("/v1/status")
         assert response.headers["Cache-Control"] == "no-store"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("origin", [None, "https://evil.example", "0"])
+@pytest.mark.parametrize(
+    ("method", "path"), [("TRACE", "/v1/pair"), ("PATCH", "/v1/settings"), ("PUT", "/v1/protect")]
+)
+async def test_a_method_no_route_has_is_405_for_anyone(
+    daemons: Daemons, origin: str | None, method: str, path: str
+) -> None:
+    # What the published description says anyway: no guard verdict is needed to say a method does not exist,
+    # and a 405 carries no data and no CORS headers.
+    server = await daemons.start()
+    headers = {"Origin": origin} if origin else {}
+    async with client(server, token=None, **headers) as http:
+        response = await http.request(method, path)
+        assert response.status == 405
+        assert (await response.json())["error"] == "method_not_allowed"
+        assert "Allow" in response.headers
+        assert "Access-Control-Allow-Origin" not in response.headers
+
+
+async def test_a_bad_host_is_refused_before_the_method_is_looked_at(daemons: Daemons) -> None:
+    server = await daemons.start()
+    async with client(server, Host="evil.example") as http:
+        assert (await http.request("TRACE", "/v1/pair")).status == 421
+
+
+@pytest.mark.parametrize(("query", "detail"), [("target=" + "0" * 65, "target must be one of auto"),
+                                               ("site=" + "a" * 254, "at most 253 characters")])  # fmt: skip
+async def test_over_long_settings_in_the_query_are_400(daemons: Daemons, query: str, detail: str) -> None:
+    server = await daemons.start()
+    async with client(server) as http:
+        response = await http.post(
+            f"/v1/protect?{query}", data=image_bytes(), headers={"Content-Type": "image/png"}
+        )
+        assert response.status in (400, 422)
+        assert detail in (await response.json())["detail"]

@@ -38,9 +38,9 @@ def test_store_persists_privately_and_atomically(tmp_path: Path) -> None:
     assert store.origins() == set()
     assert store.add(CHROME + "/") == CHROME
     store.add(FIREFOX)
-    assert json.loads(path.read_text()) == {"origins": sorted([CHROME, FIREFOX])}
+    assert json.loads(path.read_text()) == {"origins": sorted([CHROME, FIREFOX]), "tokens": []}
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert not [p for p in tmp_path.iterdir() if p.name != path.name]  # no temp files left
+    assert not [p for p in tmp_path.iterdir() if p.name not in {path.name, path.name + ".lock"}]  # no temp
     assert PairingStore(path).origins() == {CHROME, FIREFOX}
     store.remove(CHROME)
     assert PairingStore(path).origins() == {FIREFOX}

@@ -19,7 +19,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # ext_harness, for the test modules too
 
-from ext_harness import ARTIFACTS, EXTENSION, Daemon, ExtensionBrowser, SiteServer, chromium_with, configure  # noqa: E402
+from ext_harness import (  # noqa: E402
+    ARTIFACTS,
+    CHROMIUM,
+    EXTENSION,
+    Daemon,
+    ExtensionBrowser,
+    SiteServer,
+    chromium_with,
+    configure,
+)
 
 # -- fixtures ------------------------------------------------------------------------------------------------
 
@@ -53,8 +62,10 @@ def real_daemon(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> I
 
 @pytest.fixture(scope="module")
 def browser(
-    built_extension: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+    built_extension: dict[str, Path], tmp_path_factory: pytest.TempPathFactory, unavailable: Any
 ) -> Iterator[ExtensionBrowser]:
+    if not Path(CHROMIUM).exists():
+        unavailable(f"needs Chromium at {CHROMIUM} (`apt install chromium`; .ci/run installs it)")
     with chromium_with(built_extension["chromium"], tmp_path_factory.mktemp("chromium-profile")) as b:
         yield b
 

@@ -269,6 +269,13 @@ class Daemon:
         """The next start listens elsewhere (as when the old port is taken after a restart)."""
         self.port = free_port()
 
+    def token_origin(self, token: str) -> str | None:
+        """The extension origin ``token`` was issued to by pairing (None for the daemon's own token)."""
+        with artshade_env(self.env):
+            from artshade.daemon.pairing import PairingStore
+
+            return PairingStore().token_origin(token)
+
     def healthy(self) -> bool:
         try:
             with urllib.request.urlopen(f"{self.url}/v1/health", timeout=2) as r:

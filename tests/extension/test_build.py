@@ -68,9 +68,9 @@ def test_both_builds_carry_the_same_sources(built_extension: dict[str, Path]) ->
     assert files(built_extension["chromium"]) == files(built_extension["firefox"])
 
 
-def test_firefox_build_passes_web_ext_lint(built_extension: dict[str, Path]) -> None:
+def test_firefox_build_passes_web_ext_lint(built_extension: dict[str, Path], unavailable) -> None:
     if not (EXTENSION / "node_modules" / "web-ext").is_dir():
-        pytest.fail("web-ext is not installed: run `npm ci` in extension/ (CI does)")
+        unavailable("needs web-ext: run `npm ci` in extension/ (.ci/run does)")
     proc = subprocess.run(
         [
             "npx",

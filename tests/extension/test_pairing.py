@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from ext_harness import (
+    EXTENSION_ORIGIN,
     Daemon,
     ExtensionBrowser,
     make_image,
@@ -61,6 +62,9 @@ def test_pairing_code_from_the_options_page(
     page.wait_for_function("() => document.querySelector('#paired').textContent.startsWith('yes')")
     assert page.locator("#paired").inner_text() == "yes (pairing code)"
     stored = browser.storage_get(["token", "daemonUrl"])
-    assert stored == {"token": real_daemon.token, "daemonUrl": real_daemon.url}
+    assert stored["daemonUrl"] == real_daemon.url
+    # the extension's own token (only its hash is on disk), never the daemon's
+    assert stored["token"] != real_daemon.token
+    assert real_daemon.token_origin(stored["token"]) == EXTENSION_ORIGIN
     page.screenshot(path=str(artifacts / "options-paired.png"), full_page=True)
     page.close()

@@ -11,9 +11,9 @@ import sys
 import tempfile
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -168,7 +168,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture
-def chromium_with_extension(tmp_path: Path) -> Iterator[Any]:
+def chromium_with_extension(tmp_path: Path, unavailable: Callable[[str], NoReturn]) -> Iterator[Any]:
     """Start real Chromium (own ``--user-data-dir``) with an unpacked extension; yields a starter.
 
     ``start(extension_dir, profile_dir)`` returns ``(context, service_worker)``; everything is closed after
@@ -177,7 +177,7 @@ def chromium_with_extension(tmp_path: Path) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing (installed by .ci/run)")
+        unavailable(f"needs Chromium at {CHROMIUM} (`apt install chromium`; .ci/run installs it)")
     manager = sync_playwright()
     playwright = manager.start()
     contexts: list[Any] = []

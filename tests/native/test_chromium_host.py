@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from artshade.daemon.pairing import PairingStore
 from artshade.native_messaging import install
 
 from artshade import ids
@@ -61,7 +62,11 @@ def test_chromium_starts_the_host_and_pairs(
     assert paired["url"] == f"http://127.0.0.1:{daemon_port}"
     origins = json.loads((isolated_home / "config" / "paired-origins.json").read_text())["origins"]
     assert origins == [paired["origin"]]
-    assert paired["token"] == (isolated_home / "config" / "token").read_text().strip()
+    # Its own token, kept only as a hash; the daemon's token is not what an extension gets.
+    store = PairingStore(isolated_home / "config" / "paired-origins.json")
+    assert store.token_origin(paired["token"]) == paired["origin"]
+    daemon_token = isolated_home / "config" / "token"
+    assert not daemon_token.exists() or daemon_token.read_text().strip() != paired["token"]
 
 
 def test_chromium_refuses_the_host_to_another_extension(

@@ -179,6 +179,7 @@ def assert_shaded(sent: bytes, original: bytes) -> None:
         assert image.size == Image.open(io.BytesIO(original)).size
 
 
+@pytest.mark.usefixtures("models_dir")  # the daemon the host starts shades with the real weights
 def test_extension_pairs_starts_daemon_and_shades_upload(
     tmp_path: Path,
     isolated_home: Path,

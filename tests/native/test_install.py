@@ -123,7 +123,7 @@ def test_install_one_browser_writes_manifest_and_launcher(
     assert stat.S_IMODE(launcher.stat().st_mode) == 0o755
     text = launcher.read_text()
     assert text.startswith("#!/bin/sh\n")
-    assert text.rstrip().endswith(f'exec {sys.executable} -m artshade native-host "$@"')
+    assert text.rstrip().endswith(f'exec {sys.executable} -m artshade.native_messaging "$@"')
     assert {p.name for p in host_dir(isolated_home).iterdir()} == {"artshade-native-host", "installed.json"}
 
 
@@ -299,7 +299,7 @@ def test_windows_writes_manifests_launcher_and_registry(home: Path, isolated_hom
     launcher = host_dir(isolated_home) / "artshade-native-host.bat"
     text = launcher.read_bytes().decode()
     assert text.startswith("@echo off\r\n")
-    assert f'"{sys.executable}" -m artshade native-host %*\r\n' in text
+    assert f'"{sys.executable}" -m artshade.native_messaging %*\r\n' in text
     assert f'if not defined ARTSHADE_HOME set "ARTSHADE_HOME={isolated_home}"' in text
     for browser in BROWSERS:
         manifest_path = host_dir(isolated_home) / browser / MANIFEST

@@ -219,8 +219,10 @@ def paired_origins(home: Path) -> list[str]:
     return json.loads((home / "config" / "paired-origins.json").read_text())["origins"]  # type: ignore[no-any-return]
 
 
-def token_on_disk(home: Path) -> str:
-    return (home / "config" / "token").read_text().strip()  # tests use the failing keyring: a 0600 file
+def extension_token_origin(home: Path, token: str) -> str | None:
+    from artshade.daemon.pairing import PairingStore
+
+    return PairingStore(home / "config" / "paired-origins.json").token_origin(token)
 
 
 def test_pair_from_chrome_registers_origin_and_returns_token(
@@ -231,11 +233,17 @@ def test_pair_from_chrome_registers_origin_and_returns_token(
     assert reply["ok"] is True and reply["origin"] == origin
     assert reply["url"] == f"http://127.0.0.1:{daemon_port}"
     assert paired_origins(isolated_home) == [origin]
-    assert reply["token"] == token_on_disk(isolated_home) and len(reply["token"]) >= 40
-    # pairing again (with the origin spelled out, trailing slash and all) changes nothing
+    assert extension_token_origin(isolated_home, reply["token"]) == origin and len(reply["token"]) >= 40
+    assert not (isolated_home / "config" / "token").exists()  # the daemon's own token is not handed out
+    # pairing again (with the origin spelled out, trailing slash and all) pairs nothing new; the extension
+    # gets a fresh token and the one it had keeps working
     again = host.ask({"action": "pair", "origin": origin + "/"})
-    assert again["ok"] is True and again["token"] == reply["token"]
+    assert again["ok"] is True and again["token"] != reply["token"]
     assert paired_origins(isolated_home) == [origin]
+    for token in (reply["token"], again["token"]):
+        assert extension_token_origin(isolated_home, token) == origin
+    stored = (isolated_home / "config" / "paired-origins.json").read_text()
+    assert reply["token"] not in stored and again["token"] not in stored  # hashes only
     assert host.finish() == 0
 
 
@@ -253,7 +261,7 @@ def test_pair_from_firefox_registers_claimed_moz_origin(start_host: Any, isolate
     reply = host.ask({"action": "pair", "origin": MOZ_ORIGIN + "/"})
     assert reply["ok"] is True and reply["origin"] == MOZ_ORIGIN
     assert paired_origins(isolated_home) == [MOZ_ORIGIN]
-    assert reply["token"] == token_on_disk(isolated_home)
+    assert extension_token_origin(isolated_home, reply["token"]) == MOZ_ORIGIN
     assert host.finish() == 0
 
 

@@ -64,7 +64,10 @@ def test_missing_weights_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ModelError) as err:
         models.load_encoder("taef2", folder=tmp_path)
     msg = str(err.value)
-    assert "artshade models fetch taef2" in msg and "\n" not in msg
+    assert "\n" not in msg
+    for needle in ("taef2_encoder.pth", str(tmp_path), "artshade models add DIR", "--models DIR",
+                   "ARTSHADE_MODELS", "artshade models fetch taef2"):  # fmt: skip
+        assert needle in msg, msg
 
 
 def test_corrupt_weights_are_a_clear_error(tmp_path: Path) -> None:
@@ -114,19 +117,19 @@ def test_fetch_offline_fails_with_one_line(tmp_path: Path) -> None:
     with pytest.raises(ModelError) as err:
         models.fetch("taef2", tmp_path, progress=False)
     msg = str(err.value)
-    assert "artshade models fetch taef2" in msg and "\n" not in msg
+    assert "artshade models add DIR" in msg and "\n" not in msg
     assert not list(tmp_path.iterdir()), "a failed fetch leaves nothing behind"
 
 
 def test_ensemble_of_tiny_ae_and_diffusers_vae_through_protect(dummy_vae_dir: Path, models_dir: Path,
-                                                                small_photo) -> None:  # fmt: skip
+                                                                small_painting) -> None:  # fmt: skip
     """Both kinds of encoder in one run: each gets its own pull row in the report."""
     from artshade.shading import Settings, protect
 
     for name in ("taef2_encoder.pth", "taef2_decoder.pth"):
         (dummy_vae_dir / name).symlink_to(models_dir / name)
-    settings = Settings(preset="fast", encoders=("taef2", "sd-vae"), target="stripes")
-    report = protect(small_photo, settings, models_dir=dummy_vae_dir).report
+    settings = Settings(preset="fast", encoders=("taef2", "sd-vae"), target="poster")
+    report = protect(small_painting, settings, models_dir=dummy_vae_dir).report
     assert report["encoders"] == ["taef2", "sd-vae"]
     assert set(report["pull"]) == {"taef2", "sd-vae"}
     assert report["pull"]["taef2"]["none"]["pull"] > 0.05

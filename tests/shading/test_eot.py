@@ -1,9 +1,15 @@
-"""Views the optimiser trains on: always inside the image, on the latent grid, matching the full view."""
+"""Views the optimiser trains on: always inside the image, at any pixel and jittered scale, matching the
+full view; deterministic in every process; with the site's JPEG as configured."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import torch
 from artshade.shading.transforms import eot
+from artshade.shading.transforms.jpeg import jpeg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,18 +21,93 @@ from hypothesis import strategies as st
     crop=st.sampled_from([64, 256, 512]),
     seed=st.integers(0, 2**31),
 )
-def test_views_stay_inside_and_on_the_latent_grid(height: int, width: int, crop: int, seed: int) -> None:
-    cfg = eot.EOTConfig(scales=(512, 768, 1024), crop=crop, flips=True, jpeg_quality=(70, 80))
+def test_views_stay_inside(height: int, width: int, crop: int, seed: int) -> None:
+    cfg = eot.EOTConfig(
+        scales=(512, 768, 1024), crop=crop, flips=True, jpeg_quality=(70, 80), scale_jitter=0.1
+    )
     view = eot.sample_view(cfg, height, width, torch.Generator().manual_seed(seed))
-    _, vh, vw = eot.view_size(height, width, view.scale)
     vy, vx = view.position
-    assert vy % 8 == 0 and vx % 8 == 0 and view.size % 8 == 0
-    assert 0 <= vy <= vh - view.size and 0 <= vx <= vw - view.size
+    assert view.size % 8 == 0
+    assert 0 <= vy <= view.view_height - view.size and 0 <= vx <= view.view_width - view.size
     top, left, bottom, right = view.region
     assert top % 16 == 0 and left % 16 == 0, "regions start on the site's JPEG grid"
     assert 0 <= top < bottom <= height and 0 <= left < right <= width
     assert top * view.factor <= vy and (vy + view.size) <= bottom * view.factor + 1
     assert 70 <= view.quality <= 80
+
+
+def test_crops_meet_the_latent_grid_at_every_phase() -> None:
+    """A perturbation fitted to one phase of the encoder's 8 px grid prints that grid into the image."""
+    cfg = eot.EOTConfig(scales=(512,), crop=256, scale_jitter=0.1)
+    gen = torch.Generator().manual_seed(0)
+    views = [eot.sample_view(cfg, 600, 800, gen) for _ in range(200)]
+    assert {v.position[0] % 8 for v in views} == set(range(8))
+    assert {v.position[1] % 8 for v in views} == set(range(8))
+    assert len({round(v.factor, 4) for v in views}) > 20, "the scraper's scale varies"
+
+
+def test_canonical_views_are_the_measured_view() -> None:
+    cfg = eot.EOTConfig(scales=(512,), crop=512, scale_jitter=0.1, canonical_p=1.0)
+    view = eot.sample_view(cfg, 700, 1000, torch.Generator().manual_seed(0))
+    factor, vh, vw = eot.view_size(700, 1000, 512)
+    assert view.factor == factor and (view.view_height, view.view_width) == (vh, vw)
+    assert view.position == ((vh - 512) // 2, (vw - 512) // 2)
+
+
+def test_latent_window_matches_the_encoding_of_an_off_grid_crop() -> None:
+    """The target's latents resampled at a crop's cells are what encoding that crop would give (for a smooth
+    stand-in encoder: an 8x8 average pool)."""
+    gen = torch.Generator().manual_seed(1)
+    x = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 700, 1000, generator=gen), 31, stride=1, padding=15)
+
+    def encode(img: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.avg_pool2d(img, 8)
+
+    cfg = eot.EOTConfig(scales=(512,), crop=256, scale_jitter=0.1, stray_jpeg_p=0, blur_p=0, noise_p=0)
+    z_full = encode(eot.full_view(x, 512))
+    for _ in range(5):
+        view = eot.sample_view(cfg, 700, 1000, gen)
+        crop = eot.geometry(x, view)
+        got = eot.latent_window(z_full, view, (1, 1, 1, 1))
+        want = encode(crop.flip(-1) if view.flip else crop)[..., 1:-1, 1:-1]
+        assert float((got - want).abs().mean()) < 0.01
+
+
+def test_noise_is_the_same_in_every_process() -> None:
+    """Seeded from a digest of the view, not ``hash``: a view holds a string, whose hash changes with
+    PYTHONHASHSEED."""
+    code = (
+        "import torch\n"
+        "from artshade.shading.transforms import eot\n"
+        "cfg = eot.EOTConfig(scales=(64,), crop=64, noise_p=1.0, blur_p=0, stray_jpeg_p=0)\n"
+        "v = eot.sample_view(cfg, 64, 64, torch.Generator().manual_seed(0))\n"
+        "print(float(eot.apply(torch.full((1, 3, 64, 64), 0.5), v).sum()))\n"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout  # fmt: skip
+        for seed in ("1", "2", "3")
+    }
+    assert len(runs) == 1, runs
+
+
+def test_the_sites_chroma_subsampling_reaches_the_jpeg() -> None:
+    gen = torch.Generator().manual_seed(4)
+    x = torch.rand(1, 3, 64, 64, generator=gen)
+    views = {}
+    for sub in ("4:2:0", "4:4:4"):
+        cfg = eot.EOTConfig(
+            scales=(64,), crop=64, jpeg_quality=(75, 75), subsampling=sub, blur_p=0, noise_p=0
+        )
+        views[sub] = eot.sample_view(cfg, 64, 64, torch.Generator().manual_seed(0))
+        expected = eot.geometry(jpeg(x, 75, subsampling=sub), views[sub])
+        assert torch.allclose(eot.apply(x, views[sub]), expected, atol=1e-6), sub
+    assert not torch.allclose(eot.apply(x, views["4:2:0"]), eot.apply(x, views["4:4:4"]))
 
 
 def test_lossless_view_matches_the_full_view_crop() -> None:
@@ -37,6 +118,7 @@ def test_lossless_view_matches_the_full_view_crop() -> None:
     for _ in range(6):
         view = eot.sample_view(cfg, 720, 1080, gen)
         full = eot.full_view(x, view.scale)
+        assert view.factor == view.full_factor, "no jitter asked for"
         vy, vx = view.position
         expected = full[..., vy : vy + view.size, vx : vx + view.size]
         got = eot.geometry(x, view)

@@ -609,9 +609,15 @@ BAD_INPUTS: list[tuple[str, Callable[[], bytes], sio.Limits | None, type[Shading
         lambda: save(pattern(), "png"),
         sio.Limits(max_pixels=1000),
         ImageTooLargeError,
-        "1,536 pixels",
+        "0.00154 megapixels, over the limit of 0.001 (raise it with --max-megapixels N)",
     ),
-    ("over-max-bytes", lambda: save(pattern(), "png"), sio.Limits(max_bytes=100), ImageTooLargeError, "MiB"),
+    (
+        "over-max-bytes",
+        lambda: save(pattern(), "png"),
+        sio.Limits(max_bytes=100),
+        ImageTooLargeError,
+        "MiB (raise it with --max-file-mb N)",
+    ),
     ("tiny-4x4", lambda: save(Image.new("RGB", (4, 4)), "png"), None, ImageTooSmallError, "4x4"),
     ("thin-200x8", lambda: save(Image.new("RGB", (200, 8)), "jpeg"), None, ImageTooSmallError, "16"),
 ]

@@ -1,34 +1,105 @@
-"""The perceptual pieces: SSIM, the closed-form SSIM scale search, and the budget map."""
+"""The perceptual pieces: colour SSIM and CIEDE2000 as scikit-image computes them, the closed-form SSIM
+scale search, and the JND budget map (texture hides more than flat areas, tints are held tighter)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
-from artshade.shading.perceptual import budget_map, largest_scale_for_ssim, ssim
+from artshade.shading.perceptual import (
+    JND,
+    ciede2000,
+    colour_ssim,
+    jnd_budget,
+    largest_scale_for_ssim,
+    levels_per_delta_e,
+    luma_ssim,
+    rgb_to_ycc,
+    srgb_to_lab,
+    ycc_to_rgb,
+)
+from skimage.color import deltaE_ciede2000, rgb2lab
+from skimage.metrics import structural_similarity
 
 
 @pytest.fixture
 def image() -> torch.Tensor:
     gen = torch.Generator().manual_seed(0)
-    x = torch.rand(1, 3, 96, 128, generator=gen)
-    x[..., :, :64] = torch.nn.functional.avg_pool2d(x[..., :, :64], 15, stride=1, padding=7)  # flat half
+    x = torch.rand(1, 3, 96, 128, generator=gen, dtype=torch.float64)  # busy right half
+    ramp = torch.linspace(0.3, 0.5, 64, dtype=torch.float64)  # a smooth gradient, like a sky: the flat half
+    x[..., :, :64] = torch.stack([ramp, 0.9 * ramp, 1.1 * ramp]).view(1, 3, 1, 64)
     return x.clamp(0.1, 0.9)
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t[0].permute(1, 2, 0).numpy()
+
+
+def test_colour_ssim_is_scikit_images_figure(image: torch.Tensor) -> None:
+    noisy = (image + 0.03 * torch.randn(image.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    ref = structural_similarity(_np(image), _np(noisy), channel_axis=2, gaussian_weights=True, sigma=1.5,
+                                use_sample_covariance=False, data_range=1.0)  # fmt: skip
+    assert float(colour_ssim(image, noisy)) == pytest.approx(ref, abs=1e-9)
+
+
+def test_a_tint_costs_colour_ssim_more_than_luma_ssim(image: torch.Tensor) -> None:
+    tint = image + ycc_to_rgb(torch.tensor([0.0, 0.0, 6 / 255], dtype=image.dtype).view(1, 3, 1, 1))
+    assert float(luma_ssim(image, tint)) > float(colour_ssim(image, tint))
+
+
+def test_ciede2000_is_scikit_images_figure(image: torch.Tensor) -> None:
+    other = (image + 0.05 * torch.randn(image.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
+    lab1, lab2 = srgb_to_lab(image), srgb_to_lab(other)
+    assert np.abs(_np(lab1) - rgb2lab(_np(image))).max() < 1e-3
+    ref_lab1, ref_lab2 = rgb2lab(_np(image)), rgb2lab(_np(other))
+    ref = deltaE_ciede2000(ref_lab1, ref_lab2)
+
+    def t(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a).permute(2, 0, 1)[None]
+
+    assert np.abs(ciede2000(t(ref_lab1), t(ref_lab2))[0, 0].numpy() - ref).max() < 1e-9
+    assert np.abs(ciede2000(lab1, lab2)[0, 0].numpy() - ref).max() < 1e-3
+
+
+def test_ycc_round_trip(image: torch.Tensor) -> None:
+    assert torch.allclose(ycc_to_rgb(rgb_to_ycc(image)), image, atol=1e-12)
 
 
 @pytest.mark.parametrize("goal", [0.99, 0.95, 0.9, 0.8])
 def test_scale_search_meets_the_goal_exactly(image: torch.Tensor, goal: float) -> None:
-    delta = 0.08 * torch.randn(image.shape, generator=torch.Generator().manual_seed(1))
+    delta = 0.08 * torch.randn(image.shape, generator=torch.Generator().manual_seed(1), dtype=image.dtype)
     a = largest_scale_for_ssim(image, delta, goal)
     assert 0 < a < 1
-    assert float(ssim(image, image + a * delta)) >= goal - 1e-4
-    assert float(ssim(image, image + min(1.0, a * 1.05) * delta)) < goal, "it is the largest such scale"
+    assert float(colour_ssim(image, image + a * delta)) >= goal - 1e-4
+    larger = float(colour_ssim(image, image + min(1.0, a * 1.05) * delta))
+    assert larger < goal, "it is the largest such scale"
 
 
 def test_scale_search_keeps_small_changes_whole(image: torch.Tensor) -> None:
     assert largest_scale_for_ssim(image, 1e-4 * torch.ones_like(image), 0.95) == 1.0
 
 
-def test_budget_map_gives_texture_more_than_flat_areas(image: torch.Tensor) -> None:
-    share = budget_map(image, floor=0.3)
-    assert float(share.min()) >= 0.3 * 0.5 - 1e-6 and float(share.max()) <= 1.0
-    assert float(share[..., 10:-10, 80:].mean()) > 1.5 * float(share[..., 10:-10, 5:50].mean())
+def test_budget_gives_texture_more_than_flat_areas(image: torch.Tensor) -> None:
+    b = jnd_budget(image.float()) * 255
+    flat, busy = b[..., 10:-10, 5:50], b[..., 10:-10, 80:]
+    assert float(busy[:, 0].mean()) > 2 * float(flat[:, 0].mean()), "luma: texture hides more"
+    assert float(busy[:, 1:].mean()) > float(flat[:, 1:].mean())
+    assert float(flat[:, 0].max()) < 3.0, "a flat area moves a couple of levels at most"
+
+
+def test_budget_holds_chroma_tighter_than_luma_in_flat_areas(image: torch.Tensor) -> None:
+    b = jnd_budget(image.float())[..., 10:-10, 5:50]
+    assert float(b[:, 1:].mean()) < 0.6 * float(b[:, 0].mean())
+
+
+def test_budget_respects_the_caps() -> None:
+    noise = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    jnd = JND(max_luma=5.0, max_chroma=2.0)
+    b = jnd_budget(noise, jnd) * 255
+    assert float(b[:, 0].max()) <= 5.0 + 1e-4 and float(b[:, 1:].max()) <= 2.0 + 1e-4
+
+
+def test_levels_per_delta_e_is_larger_in_dark_and_bright_greys_than_mid_grey() -> None:
+    greys = torch.tensor([0.08, 0.5, 0.95]).view(1, 1, 1, 3).expand(1, 3, 8, 3).contiguous()
+    luma = levels_per_delta_e(greys)[0, 0, 4]
+    assert float(luma[0]) > float(luma[1]) < float(luma[2])

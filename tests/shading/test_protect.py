@@ -15,6 +15,7 @@ from artshade.shading.errors import Cancelled, OutputError
 from artshade.shading.measure import encode_view, pull_value
 from artshade.shading.optimize import BUDGETS
 from artshade.shading.tensors import to_pil, to_tensor
+from artshade.shading.visibility import PEAK_LIMIT
 from PIL import Image
 
 
@@ -25,7 +26,7 @@ def taef2(models_dir: Path):
 
 @pytest.fixture(scope="module")
 def shaded(small_photo: Image.Image, models_dir: Path):
-    return protect(small_photo, Settings(preset="fast", target="stripes", seed=1), models_dir=models_dir)
+    return protect(small_photo, Settings(preset="fast", target="poster", seed=1), models_dir=models_dir)
 
 
 def _pull(enc, original: Image.Image, candidate: Image.Image, target: Image.Image) -> float:
@@ -42,17 +43,19 @@ def test_protection_pulls_toward_target_more_than_equal_energy_noise(shaded, sma
     noisy = to_pil((x + noise).clamp(0, 1))
     pull_shaded = _pull(taef2, small_photo, shaded.image, target)
     pull_noise = _pull(taef2, small_photo, noisy, target)
-    assert pull_shaded > 0.15, pull_shaded
-    assert pull_shaded > pull_noise + 0.1, (pull_shaded, pull_noise)
+    assert pull_shaded > 0.04, pull_shaded
+    assert pull_shaded > pull_noise + 0.03, (pull_shaded, pull_noise)
 
 
 def test_protected_image_looks_the_same(shaded, small_photo) -> None:
-    q = shaded.report["quality"]
-    assert q["ssim"] >= 0.955, "the default intensity keeps SSIM >= its goal"
-    assert q["psnr"] > 28
+    seen = shaded.report["visibility"]
+    assert seen["ssim_colour"] >= BUDGETS["default"].ssim_goal, "the intensity's colour-SSIM goal holds"
+    assert seen["flat_delta_e_p95"] <= 1.0, "no difference shows in the flattest areas"
+    assert seen["periodic_peak"] <= PEAK_LIMIT, "no regular imprint"
+    assert shaded.report["quality"] == {"psnr": seen["psnr"], "ssim": seen["ssim_colour"]}
     diff = np.abs(np.asarray(shaded.image, np.int16) - np.asarray(small_photo, np.int16))
-    limit = round(BUDGETS["default"].epsilon * 255) + 1  # +1: rounding to 8 bits
-    assert diff.max() <= limit, "never more than the intensity's epsilon anywhere"
+    jnd = BUDGETS["default"].jnd
+    assert diff.max() <= np.ceil(jnd.max_luma + 2 * jnd.max_chroma) + 1, "never beyond the budget's caps"
     assert shaded.image.size == small_photo.size and shaded.image.mode == "RGB"
 
 
@@ -62,7 +65,8 @@ def test_report_has_pull_per_encoder_and_profile(shaded) -> None:
     assert set(r["pull"]["taef2"]) == {"none", "instagram", "x"}
     for row in r["pull"]["taef2"].values():
         assert set(row) == {"pull", "baseline"}
-    assert r["targets"][0]["kind"] == "pattern" and r["targets"][0]["name"] == "stripes"
+    assert r["targets"][0]["kind"] == "restyle" and r["targets"][0]["name"] == "poster"
+    assert set(r["guard"]) >= {"periodic_bins_notched", "scale", "ssim_scale", "scaled_down_for"}
     assert r["optimiser"]["steps_run"] > 0
     json.dumps(r)  # JSON-able
 
@@ -77,8 +81,12 @@ def test_same_seed_same_result(small_painting, models_dir) -> None:
 def test_auto_target_is_a_restyle_of_the_artwork(small_painting, models_dir) -> None:
     r = protect(small_painting, Settings(preset="fast"), models_dir=models_dir, measure=False).report
     t = r["targets"][0]
-    assert t["kind"] == "restyle" and t["name"] in {"poster", "mosaic", "sketch"}
-    assert t["chosen_by"] == "farthest encoding" and t["name"] == max(t["scores"], key=t["scores"].get)
+    assert t["kind"] == "restyle" and t["name"] in {"poster", "texture", "sketch"}
+    assert t["name"] == max(t["scores"], key=t["scores"].get) and set(t["scores"]) == {
+        "poster",
+        "texture",
+        "sketch",
+    }
 
 
 def test_target_image(small_photo, small_painting, tmp_path, models_dir) -> None:
@@ -154,10 +162,17 @@ def test_protect_file_writes_output_report_and_preview(tmp_path, small_photo, mo
     dst.parent.mkdir()
     small_photo.save(src)
     report = protect_file(src, dst, Settings(preset="fast", format="webp"), models_dir=models_dir,
-                          report_path=tmp_path / "r.json", preview_path=tmp_path / "p.png")  # fmt: skip
+                          report_path=tmp_path / "r.json", preview_path=tmp_path / "p.png",
+                          compare_path=tmp_path / "c.png")  # fmt: skip
     assert report["output"]["format"] == "webp"
     with Image.open(dst) as im:
         assert im.format == "WEBP"
-    assert json.loads((tmp_path / "r.json").read_text())["quality"]["ssim"] > 0.9
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved["visibility"]["ssim_colour"] > 0.9
+    assert set(saved["robustness"]["taef2"]) == {"jpeg75", "noise", "bilateral", "down_up"}, (
+        "asked for a report"
+    )
+    with Image.open(tmp_path / "c.png") as crops:
+        assert crops.size[0] > 2 * 64 and crops.size[1] > 2 * 64
     with Image.open(tmp_path / "p.png") as prev:
-        assert prev.size[1] == 2 * 320, "two rows: images, then what the encoder sees"
+        assert prev.size[1] > 2 * 320, "two rows: images, then what the encoder sees; then the legend"

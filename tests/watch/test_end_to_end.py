@@ -23,10 +23,12 @@ from PIL import Image
 from artshade.cli import main
 
 pytestmark = pytest.mark.slow
+real_weights = pytest.mark.usefixtures("models_dir")  # found by the engine through ARTSHADE_MODELS
 
 FAST = Settings(preset="fast")
 
 
+@real_weights
 def test_twenty_files_dropped_concurrently_are_each_shaded_once(folders, tools, tmp_path) -> None:
     inbox, outbox = folders
     runner = tools.CountingRunner(EngineRunner())
@@ -66,6 +68,7 @@ def test_twenty_files_dropped_concurrently_are_each_shaded_once(folders, tools, 
     tools.assert_clean_outbox(outbox)
 
 
+@real_weights
 def test_sigkill_mid_batch_then_restart_reaches_the_same_end_state(folders, tools, tmp_path) -> None:
     inbox, outbox = folders
     state_path = tmp_path / "state.sqlite3"
@@ -147,6 +150,7 @@ def test_sigkill_mid_batch_then_restart_reaches_the_same_end_state(folders, tool
     assert tools.states(state_path).get("done") == len(good)
 
 
+@real_weights
 def test_once_exit_status_and_move_originals(tmp_path, tools, capsys) -> None:
     inbox, outbox, moved = tmp_path / "in", tmp_path / "out", tmp_path / "done"
     data = tools.write_picture(inbox / "a.png", 1, size=64)
@@ -171,6 +175,9 @@ def test_once_exit_status_and_move_originals(tmp_path, tools, capsys) -> None:
     err = capsys.readouterr().err
     assert rc == 0, err
     assert "[1/1] shaded     a.png -> " in err and "done: 1 shaded" in err
+    # stderr is not a terminal: the picture's progress in plain lines first, then its outcome with the time
+    assert "[1/1] shading a.png:   0% loading, 0s elapsed" in err and "[1/1] shading a.png: 100% done" in err
+    assert err.index("shading a.png: 100% done") < err.index("[1/1] shaded     a.png -> ")
     assert (moved / "a.png").read_bytes() == data and not (inbox / "a.png").exists()
     with Image.open(outbox / "a.png") as im:
         assert im.size == (64, 64)

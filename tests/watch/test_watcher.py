@@ -73,16 +73,60 @@ def test_ignores_hidden_temporary_and_non_image_files(folders, tools, tmp_path, 
     assert summary.failed == 0  # a non-image is not an error: no note, exit 0
 
 
-def test_outbox_inside_inbox_is_never_taken_again(tmp_path, tools) -> None:
-    inbox = tmp_path / "inbox"
-    outbox = inbox / "protected"
-    tools.write_picture(inbox / "a.png", 1)
+@pytest.mark.parametrize(
+    ("inbox", "outbox", "message"),
+    [
+        ("in", "in/protected", "inside the inbox"),
+        ("out/in", "out", "inside the outbox"),
+        ("in", "in", "the inbox itself"),
+        ("/", "out", "root of a disk"),
+        ("/etc", "out", "system folder"),
+        ("/usr/share", "out", "system folder"),
+        ("in", "/var/lib/x", "system folder"),
+    ],
+)
+def test_nested_or_system_folders_are_refused(tmp_path, inbox: str, outbox: str, message: str) -> None:
+    from artshade.shading.errors import SettingsError
+
+    with pytest.raises(SettingsError, match=message) as info:
+        FolderWatcher(tmp_path / inbox, tmp_path / outbox, FAST, state_path=tmp_path / "s.sqlite3")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("which", ["inbox", "outbox"])
+def test_a_symlinked_inbox_or_outbox_is_refused(tmp_path, which: str) -> None:
+    from artshade.shading.errors import SettingsError
+
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    folders = {"inbox": tmp_path / "in", "outbox": tmp_path / "out", which: link}
+    with pytest.raises(SettingsError, match="symbolic link"):
+        FolderWatcher(folders["inbox"], folders["outbox"], FAST, state_path=tmp_path / "s.sqlite3")
+
+
+def test_links_inside_the_inbox_are_never_followed(folders, tools, tmp_path) -> None:
+    inbox, outbox = folders
+    secret = tmp_path / "elsewhere" / "private.png"
+    tools.write_picture(secret, 7)
+    tools.write_picture(inbox / "own.png", 1)
+    inbox.mkdir(exist_ok=True)
+    (inbox / "link.png").symlink_to(secret)
+    (inbox / "linked-folder").symlink_to(secret.parent, target_is_directory=True)
     runner = tools.FakeRunner()
-    make(inbox, outbox, runner, tmp_path).scan_once()
-    summary = make(inbox, outbox, runner, tmp_path).scan_once()
+    watcher = make(inbox, outbox, runner, tmp_path)
+    seen = outcomes(watcher)
+    watcher.notice(inbox / "linked-folder" / "private.png")  # as a file event through the link would
+    summary = watcher.scan_once()
+    assert summary.counts == {"shaded": 1, "ignored": 2}
     assert runner.total == 1
-    assert summary.counts == {}
-    assert [p.relative_to(inbox).as_posix() for p in tools.files_under(inbox)] == ["a.png", "protected/a.png"]
+    assert [p.relative_to(outbox).as_posix() for p in tools.files_under(outbox)] == ["own.png"]
+    ignored = sorted(o.message for o in seen if o.outcome == "ignored")
+    assert ignored == [
+        "link.png is a symbolic link (not followed)",
+        "linked-folder is a symbolic link (not followed)",
+    ]
 
 
 def test_name_collisions_get_a_suffix_and_never_overwrite(folders, tools, tmp_path) -> None:
@@ -182,7 +226,8 @@ def test_too_large_files_are_refused_without_shading(folders, tools, tmp_path) -
     summary = make(inbox, outbox, runner, tmp_path, limits=Limits(max_bytes=1000)).scan_once()
     assert summary.counts == {"failed": 1, "ignored": 1}
     assert runner.total == 0
-    assert "larger than" in (outbox / "errors" / "big.png.txt").read_text()
+    note = (outbox / "errors" / "big.png.txt").read_text()
+    assert "larger than" in note and "(raise it with --max-file-mb N)" in note
 
 
 def test_an_engine_failure_is_retried_on_next_start(folders, tools, tmp_path) -> None:
@@ -353,15 +398,6 @@ def test_stop_returns_while_a_picture_is_being_shaded(folders, tools, tmp_path) 
     assert watcher.summary.counts == {"shaded": 1}
 
 
-def test_refuses_the_inbox_as_outbox(tmp_path) -> None:
-    from artshade.shading.errors import SettingsError
-
-    with pytest.raises(SettingsError, match="must not be the inbox"):
-        FolderWatcher(tmp_path, tmp_path, FAST)
-    with pytest.raises(SettingsError, match="inside the outbox"):
-        FolderWatcher(tmp_path / "out" / "in", tmp_path / "out", FAST)
-
-
 def test_twenty_files_dropped_concurrently_fake_engine(folders, tools, tmp_path) -> None:
     """The end-to-end scenario of test_end_to_end with the fake engine (fast; the watcher's logic only)."""
     import hashlib
@@ -401,3 +437,63 @@ def test_a_second_watcher_on_the_same_folders_is_refused(folders, tools, tmp_pat
         first.stop()
     tools.write_picture(inbox / "a.png", 1)
     assert make(inbox, outbox, tools.FakeRunner(), tmp_path).scan_once().counts == {"shaded": 1}
+
+
+def test_a_folder_settings_file_gets_no_power_over_the_machine(folders, tools, tmp_path) -> None:
+    """A shared or synced inbox hands its .artshade.json to whoever writes there: machine-level keys and
+    target images outside the inbox are refused, each by name, and that folder is not shaded."""
+    inbox, outbox = folders
+    outside = tmp_path / "elsewhere" / "target.png"
+    tools.write_picture(outside, 5)
+    tools.write_picture(inbox / "shared" / "a.png", 1)
+    tools.write_picture(inbox / "shared" / "look.png", 2)
+    (inbox / "shared" / ".artshade.json").write_text(
+        json.dumps({"device": "cuda", "outbox": "/tmp/x", "target_image": "../../elsewhere/target.png"})
+    )
+    tools.write_picture(inbox / "fine" / "b.png", 3)
+    tools.write_picture(inbox / "fine" / "refs" / "look.png", 4)
+    (inbox / "fine" / ".artshade.json").write_text(json.dumps({"target_image": "refs/look.png"}))
+    tools.write_picture(inbox / "linked" / "c.png", 6)
+    (inbox / "linked" / ".artshade.json").symlink_to(tmp_path / "elsewhere" / "settings.json")
+    (tmp_path / "elsewhere" / "settings.json").write_text('{"preset": "max"}')
+
+    seen: list[Settings] = []
+    runner = tools.FakeRunner()
+
+    class Recording:
+        def run(self, data, settings, *, priority):
+            seen.append(settings)
+            return runner.run(data, settings, priority=priority)
+
+    summary = make(inbox, outbox, Recording(), tmp_path).scan_once()
+    assert summary.counts.get("held") == 3  # shared/a.png, shared/look.png, linked/c.png
+    note = (outbox / "errors" / "shared" / "artshade.json.txt").read_text()
+    for key in ("'device'", "'outbox'", "'target_image'"):
+        assert f"refused {key}" in note
+    assert "outside" in note and "\n" not in note.strip()
+    assert "symbolic link" in (outbox / "errors" / "linked" / "artshade.json.txt").read_text()
+    assert not (outbox / "shared").exists() and not (outbox / "linked").exists()
+    targets = {s.target_image for s in seen}
+    assert targets == {inbox / "fine" / "refs" / "look.png"}  # inside the inbox: fine
+    assert all(s.device == "auto" for s in seen)
+
+
+def test_a_configured_target_folder_may_hold_target_images(folders, tools, tmp_path) -> None:
+    inbox, outbox = folders
+    looks = tmp_path / "looks"
+    tools.write_picture(looks / "ink.png", 5)
+    tools.write_picture(inbox / "a.png", 1)
+    (inbox / ".artshade.json").write_text(json.dumps({"target_image": str(looks / "ink.png")}))
+    seen: list[Settings] = []
+    runner = tools.FakeRunner()
+
+    class Recording:
+        def run(self, data, settings, *, priority):
+            seen.append(settings)
+            return runner.run(data, settings, priority=priority)
+
+    assert make(inbox, outbox, Recording(), tmp_path).scan_once().counts == {"held": 1}
+    (outbox / "errors" / "artshade.json.txt").unlink()
+    summary = make(inbox, outbox, Recording(), tmp_path, target_folder=looks).scan_once()
+    assert summary.counts == {"shaded": 1}
+    assert seen[-1].target_image == looks / "ink.png"

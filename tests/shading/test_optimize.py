@@ -1,0 +1,103 @@
+"""The optimiser with a tiny random encoder (seconds on a CPU): it pulls, it stays inside the budget and the
+SSIM goal, it repeats for a seed, and its settings are all alive."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from artshade.shading.encoders.base import ImageEncoder
+from artshade.shading.encoders.ensemble import Ensemble, Member
+from artshade.shading.optimize import BUDGETS, Schedule, TargetLatents, TargetTensor, optimise
+from artshade.shading.perceptual import colour_ssim, jnd_budget, rgb_to_ycc
+from artshade.shading.transforms import eot
+from torch import nn
+
+
+class TinyEncoder(ImageEncoder):
+    """Three stride-2 convs: an x8 encoder like the real ones, random but fixed."""
+
+    name = "tiny"
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = nn.Sequential(
+            nn.Conv2d(3, 16, 3, 2, 1),
+            nn.ReLU(),
+            nn.Conv2d(16, 16, 3, 2, 1),
+            nn.ReLU(),
+            nn.Conv2d(16, 8, 3, 2, 1),
+        ).requires_grad_(False)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@pytest.fixture(scope="module")
+def setup() -> tuple[torch.Tensor, list[TargetTensor], Ensemble]:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 96, 128, generator=gen), 5, stride=1, padding=2)
+    x = x * 0.6 + 0.2 + 0.1 * torch.rand(1, 3, 96, 128, generator=gen)  # texture to hide a change in
+    target = torch.rand(1, 3, 96, 128, generator=gen)
+    return x, [TargetTensor(target, 1.0)], Ensemble([Member(TinyEncoder())])
+
+
+SCHEDULE = Schedule(steps=8, crop=64, scales=(64,), flips=False, shade_short_side=96)
+EOT = eot.EOTConfig(scales=(64,), crop=64, scale_jitter=0.1, canonical_p=0.5, blur_p=0, noise_p=0)
+
+
+def _loss(ensemble: Ensemble, x: torch.Tensor, target: torch.Tensor) -> float:
+    enc = ensemble.members[0].encoder
+    return float((enc.encode(eot.full_view(x, 64)) - enc.encode(eot.full_view(target, 64))).pow(2).mean())
+
+
+def test_it_pulls_within_the_budget_and_the_ssim_goal(setup) -> None:
+    x, targets, ensemble = setup
+    budget = BUDGETS["default"]
+    out = optimise(x, targets, ensemble, SCHEDULE, budget, EOT, seed=0)
+    assert _loss(ensemble, (x + out.delta).clamp(0, 1), targets[0].image) < 0.97 * _loss(
+        ensemble, x, targets[0].image
+    )
+    bound = jnd_budget(x, budget.jnd)
+    assert bool((rgb_to_ycc(out.delta).abs() <= bound + 1e-5).all()), "never outside the box"
+    assert float(colour_ssim(x, x + out.delta)) >= budget.ssim_goal - 1e-3
+    assert out.steps_run == SCHEDULE.steps and len(out.losses) == SCHEDULE.steps
+
+
+def test_same_seed_same_result(setup) -> None:
+    x, targets, ensemble = setup
+    budget = BUDGETS["default"]
+    a = optimise(x, targets, ensemble, SCHEDULE, budget, EOT, seed=3)
+    b = optimise(x, targets, ensemble, SCHEDULE, budget, EOT, seed=3)
+    assert torch.equal(a.delta, b.delta)
+
+
+def test_target_norms_are_kept_per_scale(setup) -> None:
+    x, targets, ensemble = setup
+    latents = TargetLatents(ensemble, targets, x, precision=lambda: torch.autocast("cpu", enabled=False))
+    small, large = latents.norm(0, 0, 64), latents.norm(0, 0, 96)
+    assert small != large
+    assert latents.norm(0, 0, 64) == small
+
+
+@pytest.mark.parametrize("name", ["views_per_step", "project_ssim"])
+def test_dead_settings_are_gone(name: str) -> None:
+    assert name not in {f.name for f in dataclasses.fields(Schedule)}
+    with pytest.raises(TypeError):
+        Schedule(steps=1, crop=64, scales=(64,), flips=False, **{name: 1})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"step_size": 0.05}, {"step_floor": 1.0}, {"momentum": 0.0}, {"smooth_sigma": 0.0},
+     {"scale_jitter": 0.0}, {"canonical_p": 1.0}, {"shade_short_side": 48}],
+)  # fmt: skip
+def test_every_setting_changes_the_result(setup, change: dict) -> None:
+    x, targets, ensemble = setup
+    base = optimise(x, targets, ensemble, SCHEDULE, BUDGETS["default"], EOT, seed=1)
+    schedule = dataclasses.replace(SCHEDULE, **change)
+    cfg = dataclasses.replace(EOT, scale_jitter=schedule.scale_jitter, canonical_p=schedule.canonical_p)
+    other = optimise(x, targets, ensemble, schedule, BUDGETS["default"], cfg, seed=1)
+    assert other.delta.shape != base.delta.shape or not torch.equal(other.delta, base.delta)

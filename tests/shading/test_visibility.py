@@ -1,0 +1,104 @@
+"""What the report says about visibility: flat-area colour difference, periodic imprint, the peak guard,
+and the 1:1 comparison crops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from artshade.shading.perceptual import ycc_to_rgb
+from artshade.shading.tensors import to_pil
+from artshade.shading.visibility import (
+    PEAK_LIMIT,
+    compare_crops,
+    flat_delta_e,
+    periodic_peak,
+    remove_peaks,
+    visibility_report,
+)
+
+
+@pytest.fixture(scope="module")
+def picture() -> torch.Tensor:
+    """Top half a smooth sky (flat), bottom half busy texture, 256 x 256."""
+    gen = torch.Generator().manual_seed(0)
+    sky = torch.linspace(0.55, 0.75, 128).view(1, 1, 128, 1).expand(1, 3, 128, 256) * torch.tensor(
+        [0.8, 0.9, 1.0]
+    ).view(1, 3, 1, 1)
+    busy = torch.rand(1, 3, 128, 256, generator=gen) * 0.6 + 0.2
+    return torch.cat([sky, busy], dim=2).contiguous()
+
+
+def _rounded(x: torch.Tensor) -> torch.Tensor:
+    return (x.clamp(0, 1) * 255).round() / 255
+
+
+def test_flat_delta_e_sees_a_tint_on_the_sky_not_noise_in_texture(picture: torch.Tensor) -> None:
+    assert flat_delta_e(picture, picture) == 0.0
+    tint = ycc_to_rgb(torch.tensor([0.0, 3 / 255, -3 / 255]).view(1, 3, 1, 1))
+    assert flat_delta_e(picture, _rounded(picture + tint)) > 1.0, "a 3-level tint on a sky shows"
+    busy_only = torch.zeros_like(picture)
+    gen = torch.Generator().manual_seed(1)
+    busy_only[..., 128:, :] = 20 / 255 * torch.randn(1, 3, 128, 256, generator=gen)
+    assert flat_delta_e(picture, _rounded(picture + busy_only)) < 0.3, "texture is not judged here"
+
+
+def test_periodic_peak_tells_a_grid_from_noise(picture: torch.Tensor) -> None:
+    gen = torch.Generator().manual_seed(2)
+    noise = 2 / 255 * torch.randn(picture.shape, generator=gen)
+    assert periodic_peak(picture, picture + noise) < PEAK_LIMIT
+    grid = torch.zeros_like(picture)
+    grid[..., ::8, :] = 3 / 255
+    grid[..., :, ::8] = 3 / 255
+    assert periodic_peak(picture, picture + noise + grid) > 20 * PEAK_LIMIT
+
+
+def test_remove_peaks_takes_a_grid_out_and_leaves_noise_alone(picture: torch.Tensor) -> None:
+    gen = torch.Generator().manual_seed(3)
+    noise = 2 / 255 * torch.randn(picture.shape, generator=gen)
+    grid = torch.zeros_like(picture)
+    grid[..., ::8, :] = 3 / 255
+    cleaned, notched = remove_peaks(noise + grid)
+    assert notched > 0
+    assert periodic_peak(picture, picture + cleaned) <= PEAK_LIMIT
+    assert float((cleaned - noise).pow(2).mean()) < 0.2 * float(grid.pow(2).mean()), "the grid went"
+    kept, none = remove_peaks(noise)
+    assert none == 0 and torch.equal(kept, noise.to(kept.dtype))
+
+
+def test_visibility_report_has_every_figure(picture: torch.Tensor) -> None:
+    report = visibility_report(to_pil(picture), to_pil(picture + 1 / 255))
+    assert set(report) == {"ssim_colour", "ssim_luma", "psnr", "flat_delta_e_p95", "flat_delta_e_limit",
+                           "periodic_peak", "periodic_peak_limit"}  # fmt: skip
+    assert 0.9 < report["ssim_colour"] <= 1.0
+
+
+def test_compare_crops_put_the_flattest_and_busiest_parts_side_by_side(picture: torch.Tensor) -> None:
+    original = to_pil(picture)
+    marked = picture.clone()
+    marked[..., 10:20, 10:20] = 0.0  # a mark in the sky: it must show in the protected flat crop
+    sheet = compare_crops(original, to_pil(marked), side=64)
+    assert sheet.size == (2 * 64 + 3 * 8, 2 * (64 + 18) + 3 * 8)
+    arr = np.asarray(sheet, np.int16)
+    top_left = arr[8 + 18 : 8 + 18 + 64, 8 : 8 + 64]
+    top_right = arr[8 + 18 : 8 + 18 + 64, 16 + 64 : 16 + 128]
+    assert top_left.std(axis=(0, 1)).max() < 10, "the flattest crop comes from the sky"
+    assert np.abs(top_left - top_right).max() > 100, "original beside protected, the same place"
+    bottom = arr[8 + 2 * 18 + 64 + 8 :, 8 : 8 + 64]
+    assert bottom.std(axis=(0, 1)).min() > 30, "the busiest crop comes from the texture"
+
+
+def test_dithered_rounding_drowns_a_faint_regular_change() -> None:
+    """The saved image is rounded to 8 bits with a seeded dither: a noise floor of a fraction of a level,
+    under which a faint regular part of the change drowns, as it does for the eye; plain rounding keeps it
+    as hard one-level steps."""
+    from artshade.shading.api import quantise
+
+    x = torch.full((1, 3, 256, 256), 128 / 255)
+    gen = torch.Generator().manual_seed(4)
+    faint = 0.45 / 255 + 0.2 / 255 * torch.randn(x.shape, generator=gen)
+    faint[..., ::8, :] += 0.04 / 255  # a regular part far below a level
+    plain = ((x + faint) * 255).round() / 255
+    assert periodic_peak(x, plain) > PEAK_LIMIT, "the trap is real"
+    assert periodic_peak(x, quantise(x + faint, seed=0)) <= PEAK_LIMIT
+    assert torch.equal(quantise(x, seed=0), x), "unchanged pixels stay unchanged"
