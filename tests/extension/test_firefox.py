@@ -80,9 +80,10 @@ def firefox(
     site_server: SiteServer,
     tmp_path_factory: pytest.TempPathFactory,
     artifacts: Path,
+    unavailable: Any,
 ) -> Iterator[FirefoxExtension]:
     if not FIREFOX_BIN.exists():
-        pytest.fail(f"{FIREFOX_BIN} is missing (.ci/run installs firefox-esr)")
+        unavailable(f"needs Firefox ESR at {FIREFOX_BIN} (`apt install firefox-esr`; .ci/run installs it)")
     home = tmp_path_factory.mktemp("firefox-home")  # Firefox's HOME: where it reads host manifests
     env = {**real_daemon.env, "ARTSHADE_PORT": str(real_daemon.port)}
     with artshade_env({**env, "HOME": str(home)}):
@@ -108,9 +109,18 @@ def ready(firefox: FirefoxExtension, real_daemon: Daemon, site_server: SiteServe
 
     def paired() -> bool:
         stored = firefox.storage(["pairedBy", "daemonUrl", "token"])
-        return stored == {"pairedBy": "native host", "daemonUrl": real_daemon.url, "token": real_daemon.token}
+        return (
+            stored.get("pairedBy") == "native host"
+            and stored.get("daemonUrl") == real_daemon.url
+            and bool(stored.get("token"))
+        )
 
     wait_until(paired, 120, "the Firefox extension to pair through the native host")
+    # its own token (only the hash is on disk), issued to this profile's moz-extension origin; never the
+    # daemon's token
+    token = firefox.storage(["token"])["token"]
+    assert token != real_daemon.token
+    assert real_daemon.token_origin(token) == firefox.origin
     firefox.call("setOptions", preset="fast")
     for site, platform in ((site_server.host, "instagram"), (f"localhost:{site_server.port}", "artstation")):
         firefox.call("addSite", site=site)
@@ -174,7 +184,9 @@ def test_pairing_with_a_code_from_the_options_page(ready: FirefoxExtension, real
     status = ready.call("pairWithCode", code=printed.stdout.strip())
     assert status["running"] is True and status["status"]["version"]  # a token-protected call went through
     stored = ready.storage(["token", "pairedBy", "daemonUrl"])
-    assert stored == {"token": real_daemon.token, "pairedBy": "pairing code", "daemonUrl": real_daemon.url}
+    assert stored["pairedBy"] == "pairing code" and stored["daemonUrl"] == real_daemon.url
+    assert stored["token"] != real_daemon.token
+    assert real_daemon.token_origin(stored["token"]) == ready.origin
     with artshade_env(real_daemon.env):
         assert ready.origin in PairingStore().origins()
 
