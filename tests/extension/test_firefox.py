@@ -45,6 +45,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 JPEG = make_image("JPEG", seed=70)
 PNG = make_image("PNG", seed=71)
 FIREFOX_BIN = Path(os.environ.get("ARTSHADE_TEST_FIREFOX", "/usr/bin/firefox-esr"))
+#: Firefox stops an idle event page after 30 s; shortened here so that a job outliving it takes less time.
+#: The extension's keepalive (an API call every 5 s while a job is in flight) must still beat it.
+IDLE_TIMEOUT_S = 10
 
 
 class FirefoxExtension:
@@ -94,6 +97,7 @@ def firefox(
         env={**os.environ, **env, "HOME": str(home)},
         log=artifacts / "firefox.log",
         extension_uuids={ids.GECKO_EXTENSION_ID: pinned},
+        prefs={"extensions.background.idle.timeout": IDLE_TIMEOUT_S * 1000},
     )
     try:
         assert browser.install_extension(built_extension["firefox"]) == ids.GECKO_EXTENSION_ID
@@ -325,8 +329,8 @@ def test_page_code_sends_the_shaded_image(
 
 @pytest.fixture
 def slow_daemon(ready: FirefoxExtension, real_daemon: Daemon) -> Iterator[StandInDaemon]:
-    """A daemon whose job takes longer than Firefox lets an idle event page live (30 s)."""
-    daemon = StandInDaemon("slow", seconds=45, result=(make_image("PNG", seed=79), "image/png")).start()
+    """A daemon whose job takes twice as long as Firefox lets an idle event page live."""
+    daemon = StandInDaemon("slow", seconds=2 * IDLE_TIMEOUT_S, result=(make_image("PNG", seed=79), "image/png")).start()
     ready.set_storage({"daemonUrl": daemon.url})
     try:
         yield daemon
@@ -340,6 +344,6 @@ def test_a_job_longer_than_the_idle_timeout_still_arrives(
 ) -> None:
     tab.goto(f"http://localhost:{site_server.port}/artstation.html")
     tab.call("(items) => dropFiles(items)", [[b64(PNG), "long.png", "image/png"]])
-    [upload] = site_server.wait_for("artstation", timeout=180)
+    [upload] = site_server.wait_for("artstation", timeout=6 * IDLE_TIMEOUT_S)
     assert {p.name: p.data for p in upload.parts}["file"] == slow_daemon.result[0]  # type: ignore[index]
     assert status(tab, "uploaded") == "uploaded 1"
