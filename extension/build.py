@@ -94,7 +94,9 @@ def upload_profiles(path: Path = PROFILES_FILE) -> dict[str, Any]:
         raise SystemExit(f"build.py: {path.name} must define the platform 'none'")
     for entry in sites:
         if entry["platform"] not in platforms:
-            raise SystemExit(f"build.py: {path.name}: {entry['site']} names unknown platform {entry['platform']!r}")
+            raise SystemExit(
+                f"build.py: {path.name}: {entry['site']} names unknown platform {entry['platform']!r}"
+            )
     return {"platforms": platforms, "sites": sites}
 
 
@@ -109,7 +111,9 @@ def check_default_sites(manifest: dict[str, Any], profiles: dict[str, Any]) -> N
     for entry in profiles["sites"]:
         missing = [p for p in site_patterns(entry["site"]) if p not in granted]
         if entry["protected_by_default"] and missing:
-            raise SystemExit(f"build.py: {entry['site']} is protected by default but the manifest lacks {missing}")
+            raise SystemExit(
+                f"build.py: {entry['site']} is protected by default but the manifest lacks {missing}"
+            )
 
 
 def profiles_js(profiles: dict[str, Any]) -> str:
