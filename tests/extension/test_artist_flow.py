@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from artshade.native_messaging import install
 from ext_harness import (
+    EXTENSION_ORIGIN,
     SHADE_TIMEOUT_S,
     Daemon,
     ExtensionBrowser,
@@ -67,18 +68,22 @@ def install_host(profile: Path, env: dict[str, str]) -> None:
         install.install(["chromium"], user_data_dir=str(profile), os_name="linux")
 
 
-def wait_paired(browser: ExtensionBrowser, url: str) -> None:
-    """The extension paired through the host on its own, with the daemon at ``url``."""
+def wait_paired(browser: ExtensionBrowser, daemon: Daemon) -> None:
+    """The extension paired through the host on its own, with ``daemon`` where it now listens, and holds
+    its own token (issued to its origin, only the hash on disk), never the daemon's."""
 
     def paired() -> bool:
         stored = browser.storage_get(["pairedBy", "daemonUrl", "token"])
         return (
             stored.get("pairedBy") == "native host"
-            and stored.get("daemonUrl") == url
+            and stored.get("daemonUrl") == daemon.url
             and bool(stored.get("token"))
         )
 
-    wait_until(paired, PAIR_WAIT_S, f"the extension to pair through the native host with {url}")
+    wait_until(paired, PAIR_WAIT_S, f"the extension to pair through the native host with {daemon.url}")
+    token = browser.storage_get(["token"])["token"]
+    assert token != daemon.token
+    assert daemon.token_origin(token) == EXTENSION_ORIGIN
 
 
 class Sites:
@@ -151,7 +156,7 @@ def test_daemon_already_running_before_the_browser(
         profile = tmp_path / "chromium"
         install_host(profile, daemon.env)  # no port baked in: the host reads the daemon's runtime file
         with chromium_with(built_extension["chromium"], profile, env=daemon.env) as browser:
-            wait_paired(browser, daemon.url)
+            wait_paired(browser, daemon)
             assert daemon.proc is not None and daemon.proc.poll() is None
             assert serve_processes(artist_home) == [daemon.proc.pid]  # the host started no second daemon
             sites.set_up(browser)
@@ -179,7 +184,7 @@ def test_watch_folder_already_running_before_the_browser(
         profile = tmp_path / "chromium"
         install_host(profile, env)
         with chromium_with(built_extension["chromium"], profile, env=env) as browser:
-            wait_paired(browser, daemon.url)
+            wait_paired(browser, daemon)
             assert len(serve_processes(artist_home)) == 1  # started by the host, beside the watcher
             sites.set_up(browser)
             sites.upload_both(sites.open(browser), daemon, seed=50)
@@ -206,7 +211,7 @@ def test_daemon_restarted_while_the_browser_stays_open(
         profile = tmp_path / "chromium"
         install_host(profile, daemon.env)
         with chromium_with(built_extension["chromium"], profile, env=daemon.env) as browser:
-            wait_paired(browser, daemon.url)
+            wait_paired(browser, daemon)
             sites.set_up(browser)
             tabs = sites.open(browser)
             sites.upload_both(tabs, daemon, seed=60)
@@ -219,7 +224,7 @@ def test_daemon_restarted_while_the_browser_stays_open(
             daemon.move_to_a_new_port()
             daemon.start()
             sites.upload_both(tabs, daemon, seed=64)
-            wait_paired(browser, daemon.url)
+            wait_paired(browser, daemon)
             assert serve_processes(artist_home) == [daemon.proc.pid if daemon.proc else -1]
     finally:
         daemon.stop()

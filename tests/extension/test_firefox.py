@@ -330,7 +330,9 @@ def test_page_code_sends_the_shaded_image(
 @pytest.fixture
 def slow_daemon(ready: FirefoxExtension, real_daemon: Daemon) -> Iterator[StandInDaemon]:
     """A daemon whose job takes twice as long as Firefox lets an idle event page live."""
-    daemon = StandInDaemon("slow", seconds=2 * IDLE_TIMEOUT_S, result=(make_image("PNG", seed=79), "image/png")).start()
+    daemon = StandInDaemon(
+        "slow", seconds=2 * IDLE_TIMEOUT_S, result=(make_image("PNG", seed=79), "image/png")
+    ).start()
     ready.set_storage({"daemonUrl": daemon.url})
     try:
         yield daemon
