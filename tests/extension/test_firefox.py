@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 from artshade.daemon.pairing import PairingStore
 from artshade.native_messaging import install
-from bidi import Firefox, Tab, wait_until
 from ext_harness import (
     PAGE_PATHS,
     SHADE_TIMEOUT_S,
@@ -36,9 +35,17 @@ from ext_harness import (
     b64,
     free_port,
     make_image,
+    wait_until,
 )
 
 from artshade import ids
+
+try:
+    from bidi import Firefox, Tab
+except ModuleNotFoundError as err:  # websockets, a [test] dependency
+    NO_BIDI: str | None = f"needs the websockets package for WebDriver BiDi ({err}; pip install -e '.[test]')"
+else:
+    NO_BIDI = None
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -87,6 +94,8 @@ def firefox(
 ) -> Iterator[FirefoxExtension]:
     if not FIREFOX_BIN.exists():
         unavailable(f"needs Firefox ESR at {FIREFOX_BIN} (`apt install firefox-esr`; .ci/run installs it)")
+    if NO_BIDI:
+        unavailable(NO_BIDI)
     home = tmp_path_factory.mktemp("firefox-home")  # Firefox's HOME: where it reads host manifests
     env = {**real_daemon.env, "ARTSHADE_PORT": str(real_daemon.port)}
     with artshade_env({**env, "HOME": str(home)}):

@@ -187,19 +187,21 @@
     if (event.cancelable) event.preventDefault();
   }
 
-  // Events this script dispatches are never caught again.  Dispatch is synchronous, so one that arrives
-  // while ours is being dispatched is ours (in Firefox an event made in the page's realm, see
-  // transferEvent, is seen here through a wrapper that the WeakSet may not recognise).
-  let dispatching = 0;
-  const isOurs = (event) => ours.has(event) || (dispatching > 0 && !event.isTrusted);
+  // Events this script dispatches are never caught again.  Dispatch is synchronous, so an untrusted event
+  // of the same type that arrives while ours is being dispatched is ours (in Firefox an event made in the
+  // page's realm, see transferEvent, is seen here through a wrapper that the WeakSet may not recognise).
+  // Only that type: anything else the page's handlers dispatch meanwhile is still caught.
+  let dispatching = null;
+  const isOurs = (event) => ours.has(event) || (event.type === dispatching && !event.isTrusted);
 
   function dispatchOurs(target, event) {
     ours.add(event);
-    dispatching++;
+    const outer = dispatching;
+    dispatching = event.type;
     try {
       (target?.isConnected ? target : document).dispatchEvent(event);
     } finally {
-      dispatching--;
+      dispatching = outer;
     }
   }
 
