@@ -31,12 +31,14 @@ from ext_harness import (
     Daemon,
     ExtensionBrowser,
     SiteServer,
+    Upload,
     assert_no_original,
     assert_shaded,
     b64,
     chromium_with,
     decode,
     make_image,
+    overlay,
     serve_processes,
     stop_processes,
     wait_status,
@@ -108,6 +110,21 @@ class Sites:
         artstation.goto(f"http://{self.artstation}/artstation.html")
         return instagram, artstation
 
+    def arrived(self, tab: Any, sink: str) -> Upload:
+        """The one upload at ``sink``; fails at once if the extension blocked it (its overlay says why)
+        rather than at the give-up point."""
+
+        def check() -> list[Upload] | None:
+            if got := self.server.received(sink):
+                return got
+            state, message = overlay(tab)
+            if state == "error":
+                raise AssertionError(f"the upload to /sink/{sink} was blocked: {message}")
+            return None
+
+        [upload] = wait_until(check, SHADE_TIMEOUT_S, f"an upload at /sink/{sink}")
+        return upload
+
     def upload_both(self, tabs: tuple[Any, Any], daemon: Daemon, seed: int) -> None:
         """An Instagram-like and an ArtStation-like upload, in the open tabs; both must arrive shaded."""
         instagram, artstation = tabs
@@ -119,14 +136,14 @@ class Sites:
         )
         assert wait_status(instagram, "picked") == "picked"
         instagram.click("#share")
-        [upload] = self.server.wait_for("rupload", timeout=SHADE_TIMEOUT_S)
+        upload = self.arrived(instagram, "rupload")
         sent = upload.parts[0].data
         assert_shaded(sent, jpeg, daemon, "image/jpeg", self.instagram, platform="instagram")
         assert upload.headers["X-Entity-Length"] == str(len(sent))
         assert wait_status(instagram, "uploaded") == "uploaded 1"
 
         artstation.evaluate("(items) => dropFiles(items)", [[b64(png), "sketch.png", "image/png"]])
-        [upload] = self.server.wait_for("artstation", timeout=SHADE_TIMEOUT_S)
+        upload = self.arrived(artstation, "artstation")
         fields = {p.name: p for p in upload.parts}
         assert fields["file"].filename == "sketch.png"
         assert_shaded(fields["file"].data, png, daemon, "image/png", self.artstation, platform="artstation")
