@@ -241,9 +241,14 @@ async def read_parts(reader: MultipartReader, max_body: int) -> tuple[bytes, dic
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
             raise ApiError("bad_request", "nested multipart bodies are not accepted")
-        if part.name == "image" and image is None:
+        if part.name not in ("image", "settings"):
+            raise ApiError("bad_request", f"unknown multipart part {str(part.name)[:40]!r}; send 'image' "
+                           "and, if you like, 'settings'")  # fmt: skip
+        if part.name == "image":
+            if image is not None:
+                raise ApiError("bad_request", "the multipart body has more than one 'image' part")
             image = await read_part(part, max_body)
-        elif part.name == "settings":
+        else:
             raw = await read_part(part, JSON_LIMIT)
             try:
                 value = json.loads(raw or b"{}")
@@ -252,8 +257,6 @@ async def read_parts(reader: MultipartReader, max_body: int) -> tuple[bytes, dic
             if not isinstance(value, dict):
                 raise SettingsError("the settings part must be a JSON object")
             settings = value
-        else:
-            await part.release()
     if image is None:
         raise ApiError("bad_request", "the multipart body has no 'image' part")
     return image, settings

@@ -222,6 +222,12 @@ class JND:
     texture_chroma: float = 0.1
     #: fine detail below this contrast (8-bit levels) counts as flat
     texture_floor: float = 1.5
+    #: the flat allowance needs grain to hide in: where the picture's own fine detail (smoothed over a few
+    #: pixels) is below ``grain_full`` levels the allowance shrinks in proportion, down to ``grain_min`` of
+    #: it on a grain-free digital gradient (where a faint mottle otherwise shows); photos and paintings
+    #: keep about 0.5-2 levels of grain even in their flattest tenth
+    grain_full: float = 1.0
+    grain_min: float = 0.2
     #: hard caps, in 8-bit levels (the intensity's epsilon): luma, chroma
     max_luma: float = 20.0
     max_chroma: float = 8.0
@@ -276,8 +282,10 @@ def jnd_budget(x: Tensor, jnd: JND = JND()) -> Tensor:
     # detail below a few levels (paper grain, sensor noise) masks little: the eye still sees a flat area;
     # along a clean edge hardly anything is masked (Yang et al. weight edges at a tenth)
     masked = (contrast - jnd.texture_floor).clamp_min(0) * (1 - 0.9 * coherence)
-    allowed_luma = jnd.flat_luma + jnd.texture_luma * masked
-    allowed_chroma = jnd.flat_chroma + jnd.texture_chroma * masked
+    grain = blur(contrast, gaussian_window(9, 2.0, x.device, x.dtype))
+    flat = (grain / jnd.grain_full).clamp(jnd.grain_min, 1.0)
+    allowed_luma = jnd.flat_luma * flat + jnd.texture_luma * masked
+    allowed_chroma = jnd.flat_chroma * flat + jnd.texture_chroma * masked
     levels = levels_per_delta_e(x)
     luma = (levels[:, 0:1] * allowed_luma).clamp(max=jnd.max_luma)
     chroma = (levels[:, 1:3] * allowed_chroma).clamp(max=jnd.max_chroma)

@@ -81,6 +81,35 @@ async def test_multipart_upload_with_a_settings_part(daemons: Daemons, canonical
         assert await response.read() == canonical.result
 
 
+@pytest.mark.parametrize(
+    ("parts", "detail"),
+    [
+        (["image", "file"], "unknown multipart part 'file'"),
+        (["image", "image"], "more than one 'image' part"),
+        (["settings"], "no 'image' part"),
+    ],
+)
+async def test_multipart_holds_an_image_and_settings_only(
+    daemons: Daemons, parts: list[str], detail: str
+) -> None:
+    # As the description says (additionalProperties: false): a part the daemon would ignore is refused, so a
+    # client that misnames its image learns it at once.
+    import aiohttp
+
+    server = await daemons.start()
+    form = aiohttp.FormData()
+    for name in parts:
+        if name == "settings":
+            form.add_field(name, "{}", content_type="application/json")
+        else:
+            form.add_field(name, image_bytes(), filename="art.png", content_type="image/png")
+    async with client(server) as http:
+        response = await http.post("/v1/protect", data=form)
+        body = await response.json()
+        assert (response.status, body["error"]) == (400, "bad_request"), body
+        assert detail in body["detail"]
+
+
 def bomb() -> bytes:
     """A small PNG that claims 64 megapixels (over the 50 MP limit)."""
     buf = io.BytesIO()

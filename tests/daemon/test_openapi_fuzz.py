@@ -14,6 +14,7 @@ media type names (the description says "a PNG image"; JSON Schema cannot say wha
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -33,6 +34,10 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation import GenerationMode
 
 SPEC = resources.files("artshade.daemon").joinpath("openapi.yaml")
+#: The suite runs the same examples every time (a CI run that fails, fails again on a rerun, and a
+#: finding becomes a fixed case below).  ARTSHADE_FUZZ_EXPLORE=1 draws new ones: run it for a while after
+#: changing the daemon or its description (each finding so far is now a regression test elsewhere).
+EXPLORE = os.environ.get("ARTSHADE_FUZZ_EXPLORE", "") not in ("", "0")
 
 
 def pictures(fmt: str) -> list[bytes]:
@@ -153,7 +158,8 @@ def test_every_job_endpoint_and_pairing_are_reachable_through_links() -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+          derandomize=not EXPLORE)  # fmt: skip
 def test_no_server_errors(case: schemathesis.Case, live: Server) -> None:
     case.call_and_validate(
         base_url=live.url,
@@ -198,5 +204,6 @@ def test_stateful(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) ->
             deadline=None,
             suppress_health_check=list(HealthCheck),
             database=None,
+            derandomize=not EXPLORE,
         )
     )

@@ -45,14 +45,12 @@ def test_protect_writes_output_report_and_preview(art: Path, tmp_path: Path, cap
         (lambda d: _write(d / "notes.png", b"hello"), [], "not an image"),
         (lambda d: _write(d / "empty.jpg", b""), [], "empty"),
         (None, ["--preset", "turbo"], "invalid choice"),
-        (None, ["--target", "spirals"], "unknown built-in target"),
+        (None, ["--target", "spirals"], "target must be one of auto, poster"),  # before any weights load
         (None, ["--format", "gif"], "format must be one of"),
     ],
 )
 def test_bad_input_is_one_line_and_nonzero(make_input, extra, needle, art, tmp_path, capsys, request) -> None:
     src = make_input(tmp_path) if make_input else art
-    if needle == "unknown built-in target":  # checked once the encoder is loaded: needs the real weights
-        extra = [*extra, "--models", str(request.getfixturevalue("models_dir"))]
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
     with pytest.raises(SystemExit) if "invalid choice" in needle else _no_raise():
         code = main(["protect", str(src), "-o", str(tmp_path / "out.png"), "--preset", "fast", *extra])

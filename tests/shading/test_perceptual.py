@@ -92,6 +92,22 @@ def test_budget_holds_chroma_tighter_than_luma_in_flat_areas(image: torch.Tensor
     assert float(b[:, 1:].mean()) < 0.6 * float(b[:, 0].mean())
 
 
+def test_flat_allowance_needs_grain_to_hide_in() -> None:
+    # A digital gradient has no grain: a change the size of a flat area's allowance shows there as a mottle
+    # (docs/crops/painted.flat-x3.png before this), so it gets a fifth of it; a photo's sky, with a level or
+    # so of sensor grain, keeps all of it.
+    ramp = torch.linspace(0.3, 0.7, 96, dtype=torch.float64).view(1, 1, 1, 96).expand(1, 3, 96, 96)
+    grain = (
+        1.2 / 255 * torch.randn(1, 1, 96, 96, generator=torch.Generator().manual_seed(4), dtype=ramp.dtype)
+    )
+    smooth, grainy = (jnd_budget(x) * 255 for x in (ramp.contiguous(), (ramp + grain).clamp(0, 1)))
+    ratio = smooth[..., 16:-16, 16:-16].mean() / grainy[..., 16:-16, 16:-16].mean()
+    assert 0.15 < float(ratio) < 0.3
+    no_grain_rule = JND(grain_min=1.0)
+    assert torch.allclose(jnd_budget(ramp.contiguous(), no_grain_rule)[..., 16:-16, 16:-16] * 255 * 0.2,
+                          smooth[..., 16:-16, 16:-16], rtol=0.05)  # fmt: skip
+
+
 def test_budget_respects_the_caps() -> None:
     noise = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
     jnd = JND(max_luma=5.0, max_chroma=2.0)
