@@ -1,6 +1,8 @@
 """What sites and scrapers do to an uploaded image.
 
 ``PROFILES`` describe each site's processing (longest-side cap, JPEG quality range, chroma subsampling).
+They are read from ``artshade/upload_profiles.json``, the one definition the browser extension's build reads
+too.
 ``apply_real`` runs a profile with Pillow's real resizer and JPEG encoder, for reports and benchmarks;
 the optimiser uses the differentiable stand-ins in ``eot``.  ``scraper_view`` is the measurement view: the
 short side resized to N and a centre N x N crop, as dataset builders do.
@@ -9,7 +11,10 @@ short side resized to N and a centre N x N crop, as dataset builders do.
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
+from importlib import resources
+from typing import Any
 
 from PIL import Image
 
@@ -38,12 +43,27 @@ class Profile:
         return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-PROFILES: dict[str, Profile] = {
-    "none": Profile("none", None, None),
-    "instagram": Profile("instagram", 1080, (70, 80)),
-    "x": Profile("x", 4096, (85, 85)),
-    "artstation": Profile("artstation", 1920, (85, 92)),
-}
+PROFILES_FILE = "upload_profiles.json"
+
+
+def _profile(name: str, entry: dict[str, Any]) -> Profile:
+    quality = entry["jpeg_quality"]
+    return Profile(
+        name,
+        None if entry["max_side"] is None else int(entry["max_side"]),
+        None if quality is None else (int(quality[0]), int(quality[1])),
+        str(entry["subsampling"]),
+    )
+
+
+def _load_profiles() -> dict[str, Profile]:
+    """The platforms of ``artshade/upload_profiles.json`` (shipped with the package)."""
+    text = resources.files("artshade").joinpath(PROFILES_FILE).read_text(encoding="utf-8")
+    platforms = json.loads(text)["platforms"]
+    return {name: _profile(name, entry) for name, entry in platforms.items()}
+
+
+PROFILES: dict[str, Profile] = _load_profiles()
 
 _SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
 

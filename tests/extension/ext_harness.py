@@ -9,7 +9,9 @@ import asyncio
 import base64
 import contextlib
 import io
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from multidict import CIMultiDict
 from PIL import Image
 
@@ -134,6 +136,35 @@ class SiteServer:
             self.uploads.append(upload)
         return web.json_response({"ok": True})
 
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        """Every message on ``/ws/{name}`` is recorded as an upload; each is acknowledged (``got <text>``)."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            if message.type == WSMsgType.BINARY:
+                data, ack = bytes(message.data), f"got {len(message.data)} bytes"
+            elif message.type == WSMsgType.TEXT:
+                data, ack = str(message.data).encode(), f"got {message.data}"
+            else:
+                continue
+            upload = Upload(
+                request.match_info["name"], CIMultiDict(request.headers), [Part(None, None, None, data)]
+            )
+            with self._lock:
+                self.uploads.append(upload)
+            await ws.send_str(ack)
+        return ws
+
+    async def _strict(self, request: web.Request) -> web.FileResponse:
+        """``/strict/{name}``: a page file served with a policy that allows workers only from the site
+        itself (no ``blob:``), as some sites' Content-Security-Policy does."""
+        path = (PAGES / request.match_info["name"]).resolve()
+        if path.parent != PAGES.resolve() or not path.is_file():
+            raise web.HTTPNotFound()
+        response = web.FileResponse(path)
+        response.headers["Content-Security-Policy"] = "worker-src 'self'"
+        return response
+
     async def _auto(self, request: web.Request) -> web.Response:
         data, media_type = self.images[request.match_info["name"]]
         html = f"""<!doctype html><html><head><meta charset="utf-8"><title>Upload on load</title></head>
@@ -152,6 +183,8 @@ class SiteServer:
         app = web.Application(client_max_size=64 * 2**20)
         app.router.add_post("/sink/{name}", self._sink)
         app.router.add_get("/auto/{name}", self._auto)
+        app.router.add_get("/ws/{name}", self._websocket)
+        app.router.add_get("/strict/{name}", self._strict)
         app.router.add_static("/", PAGES)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -207,12 +240,12 @@ def artshade_env(env: dict[str, str]) -> Iterator[None]:
 
 
 class Daemon:
-    """``artshade serve`` in a subprocess with its own ARTSHADE_HOME, pre-paired with the extension."""
+    """``artshade serve`` in a subprocess with its own ARTSHADE_HOME, pre-paired with the Chromium extension
+    unless ``pair_extension`` is false (then the extension pairs itself, through the native host)."""
 
-    def __init__(self, home: Path, models: Path) -> None:
+    def __init__(self, home: Path, models: Path, *, pair_extension: bool = True) -> None:
         self.home = home
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
             "ARTSHADE_HOME": str(home),
             "ARTSHADE_MODELS": str(models),
@@ -225,7 +258,16 @@ class Daemon:
             from artshade.daemon.token import get_or_create_token
 
             self.token = get_or_create_token()
-            PairingStore().add(EXTENSION_ORIGIN)
+            if pair_extension:
+                PairingStore().add(EXTENSION_ORIGIN)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def move_to_a_new_port(self) -> None:
+        """The next start listens elsewhere (as when the old port is taken after a restart)."""
+        self.port = free_port()
 
     def token_origin(self, token: str) -> str | None:
         """The extension origin ``token`` was issued to by pairing (None for the daemon's own token)."""
@@ -258,7 +300,7 @@ class Daemon:
                 )
             return self.healthy()
 
-        wait_until(up, 120, "the daemon to answer /v1/health", interval=0.3)
+        wait_until(up, 300, "the daemon to answer /v1/health", interval=0.3)
         return self
 
     def stop(self) -> None:
@@ -284,6 +326,129 @@ class Daemon:
         )
         with urllib.request.urlopen(req, timeout=SHADE_TIMEOUT_S) as r:
             return bytes(r.read())
+
+
+class StandInDaemon:
+    """Answers like the daemon without shading anything, to put the extension in situations the real one
+    gets into only by chance.
+
+    ``mode``: ``queue_full`` (``POST /v1/protect`` -> 503 with Retry-After), ``job_error`` (the job is
+    accepted, then its event stream reports an error), or ``slow`` (the job reports progress every second
+    for ``seconds``, then its result is ``result``: a long job, as the default preset on a CPU).
+    ``/v1/health`` is fine, so the extension does not go looking for another daemon.
+    """
+
+    FAILING = ("queue_full", "job_error")
+
+    def __init__(self, mode: str, *, seconds: float = 0, result: tuple[bytes, str] | None = None) -> None:
+        if mode not in (*self.FAILING, "slow"):
+            raise ValueError(f"unknown mode {mode!r}")
+        self.mode = mode
+        self.seconds = seconds
+        self.result = result
+        self.port = 0
+        self.protect_calls = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "service": "artshade", "version": "0.1.0"})
+
+    async def _protect(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.protect_calls += 1
+        if self.mode == "queue_full":
+            return web.json_response(
+                {"error": "queue_full", "detail": "the queue is full; try again in a minute"},
+                status=503,
+                headers={"Retry-After": "60"},
+            )
+        return web.json_response({"id": f"job-{self.protect_calls}", "state": "queued"}, status=202)
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        if self.mode == "job_error":
+            await response.write(b'event: error\ndata: {"error": "internal", "detail": "shading failed"}\n\n')
+            return response
+        steps = max(1, round(self.seconds))
+        for step in range(steps):
+            await asyncio.sleep(self.seconds / steps)
+            data = json.dumps({"progress": (step + 1) / steps, "stage": "optimising"})
+            await response.write(f"event: progress\ndata: {data}\n\n".encode())
+        await response.write(b'event: done\ndata: {"state": "done"}\n\n')
+        return response
+
+    async def _result(self, request: web.Request) -> web.Response:
+        assert self.result is not None
+        data, media_type = self.result
+        return web.Response(body=data, content_type=media_type)
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/v1/health", self._health)
+        app.router.add_post("/v1/protect", self._protect)
+        app.router.add_get("/v1/jobs/{id}/events", self._events)
+        app.router.add_get("/v1/jobs/{id}/result", self._result)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        self.port = free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    def start(self) -> StandInDaemon:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(30)
+        return self
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+def serve_processes(home: Path) -> list[int]:
+    """``artshade serve`` processes running with ``ARTSHADE_HOME=home`` (daemons a test caused, e.g. the
+    native host started one), found through /proc."""
+    wanted = f"ARTSHADE_HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"artshade" in argv and b"serve" in argv and wanted in environ:
+            found.append(int(entry.name))
+    return found
+
+
+def stop_processes(pids: list[int], timeout: float = 30) -> None:
+    """SIGTERM, then SIGKILL whatever is still there after ``timeout`` seconds."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.2)
+    for pid in pids:
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 # -- the browser ---------------------------------------------------------------------------------------------
@@ -398,13 +563,51 @@ def wait_status(page: Any, prefix: str, timeout: float = SHADE_TIMEOUT_S) -> str
     return str(page.evaluate("document.body.dataset.status"))
 
 
-def assert_shaded(sent: bytes, original: bytes, daemon: Daemon, media_type: str, site: str) -> None:
-    """``sent`` is the daemon's shaded version of ``original``: different bytes, same size, decodes."""
+def assert_shaded(
+    sent: bytes, original: bytes, daemon: Daemon, media_type: str, site: str, **params: str
+) -> None:
+    """``sent`` is the daemon's shaded version of ``original``: different bytes, same size, decodes.
+    ``params`` are settings the extension sent besides the preset (``platform=...``)."""
     assert sent != original, "the site received the original bytes"
     got, want = decode(sent), decode(original)
     assert got.size == want.size
     # Byte-for-byte the daemon's own result for this image (answered from its cache: no second shading).
-    assert sent == daemon.protect_direct(original, media_type, preset="fast", site=site)
+    assert sent == daemon.protect_direct(original, media_type, preset="fast", site=site, **params)
+
+
+#: The upload paths of pages/paths.js -> what the page reports when the upload is refused (None: the page is
+#: never told, e.g. for a message into a shared worker; the overlay says it).
+PAGE_PATHS: dict[str, str | None] = {
+    "fetch-file": "failed: artshade blocked this upload",
+    "fetch-mislabelled": "failed: artshade blocked this upload",
+    "fetch-text-typed": "failed: artshade blocked this upload",
+    "fetch-request": "failed: artshade blocked this upload",
+    "fetch-buffer": "failed: artshade blocked this upload",
+    "fetch-view": "failed: artshade blocked this upload",
+    "fetch-formdata": "failed: artshade blocked this upload",
+    "fetch-stream": "failed: artshade blocked this upload",
+    "xhr-blob": "failed: xhr error",
+    "xhr-formdata": "failed: xhr error",
+    "beacon-blob": "queued true",
+    "beacon-formdata": "queued true",
+    "websocket": "failed: closed",
+    "worker-fetch": "failed: artshade blocked this upload",
+    "worker-xhr": "failed: xhr error",
+    "worker-blob": "failed: artshade blocked this upload",
+    "module-worker": "failed: artshade blocked this upload",
+    "nested-worker": "failed: artshade blocked this upload",
+    "shared-worker": None,
+    "iframe": "failed: artshade blocked this upload",
+    "picker": "failed: artshade blocked this upload",
+}
+
+
+def assert_no_original(server: SiteServer, *originals: bytes) -> None:
+    """No part of anything the site received contains any byte string of ``originals``."""
+    for upload in list(server.uploads):
+        for part in upload.parts:
+            for original in originals:
+                assert original not in part.data, f"the original image reached /{upload.sink} of the site"
 
 
 RECORD_OVERLAY = """() => {

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import pytest
+import yaml
 from ext_harness import EXTENSION, make_image
 
 from artshade import ids
@@ -153,3 +157,74 @@ def test_pure_modules_under_node() -> None:
     assert out["sniff"] == ["png", "jpeg", None, "tiff"]
     assert all(out["roundTrip"])
     assert out["sha256"] == hashlib.sha256(b"artshade").hexdigest()
+
+
+def extension_profiles(dist: Path) -> dict[str, Any]:
+    """What a built extension offers: its platforms (with their processing) and sites, read under node."""
+    proc = subprocess.run(
+        ["node", str(Path(__file__).parent / "js" / "profiles.mjs"), str(dist / "js")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+def test_extension_and_daemon_read_the_same_upload_profiles(built_extension: dict[str, Path]) -> None:
+    """One definition (artshade/upload_profiles.json): both builds and the engine/daemon agree on it."""
+    from artshade.shading.settings import PLATFORMS
+    from artshade.shading.transforms.platform import PROFILES
+
+    engine = {
+        name: {
+            "max_side": p.max_side,
+            "jpeg_quality": list(p.jpeg_quality) if p.jpeg_quality else None,
+            "subsampling": p.subsampling,
+        }
+        for name, p in PROFILES.items()
+    }
+    spec = yaml.safe_load((EXTENSION.parent / "daemon" / "openapi.yaml").read_text())
+    for browser in ("chromium", "firefox"):
+        offered = extension_profiles(built_extension[browser])
+        processing = {
+            name: {k: v[k] for k in ("max_side", "jpeg_quality", "subsampling")}
+            for name, v in offered["platforms"].items()
+        }
+        assert processing == engine
+        assert offered["choices"] == list(PROFILES) == list(PLATFORMS)  # the popup's choices = the daemon's
+        assert offered["choices"] == spec["components"]["schemas"]["Platform"]["enum"]
+        assert offered["defaultSites"] == ["instagram.com", "artstation.com"]
+        assert offered["platformForSite"] == {
+            "instagram.com": "instagram",
+            "artstation.com": "artstation",
+            "x.com": "x",
+        }
+        assert (
+            offered["described"]["instagram"] == "Instagram: longest side 1080 px, JPEG quality 70–80, 4:2:0"
+        )
+        assert offered["described"]["none"] == "No platform: kept as sent"
+
+
+def test_build_refuses_a_default_site_without_its_host_permission(tmp_path: Path) -> None:
+    build = load_build()
+    profiles = build.upload_profiles()
+    manifest = build.manifest_for("chromium", build.shared_ids())
+    build.check_default_sites(manifest, profiles)  # the real manifest covers the default sites
+    manifest["host_permissions"].remove("https://*.artstation.com/*")
+    with pytest.raises(SystemExit, match="artstation.com is protected by default"):
+        build.check_default_sites(manifest, profiles)
+    broken = tmp_path / "upload_profiles.json"
+    data = json.loads(build.PROFILES_FILE.read_text())
+    data["sites"][0]["platform"] = "myspace"
+    broken.write_text(json.dumps(data))
+    with pytest.raises(SystemExit, match="unknown platform 'myspace'"):
+        build.upload_profiles(broken)
+
+
+def load_build() -> Any:
+    spec = importlib.util.spec_from_file_location("artshade_extension_build", EXTENSION / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -14,12 +14,20 @@ const CONTENT = ['content'];
 const PAGES = ['extension'];
 const ANYONE = ['content', 'extension'];
 
-function hostOf(url) {
-  try {
-    return new URL(url).host;
-  } catch {
-    return '';
+/**
+ * The host of the site a content script runs for.  A frame that inherits its origin (about:blank,
+ * about:srcdoc, blob:) reports that origin in `sender.origin`; its URL alone would name no site.
+ */
+function senderHost(sender) {
+  for (const value of [sender?.origin, sender?.url]) {
+    try {
+      const origin = new URL(value).origin; // blob:https://site/... -> https://site
+      if (origin && origin !== 'null') return new URL(origin).host;
+    } catch {
+      // not a URL: try the next
+    }
   }
+  return '';
 }
 
 function pick(value, allowed, name) {
@@ -176,7 +184,7 @@ const table = {
   getSiteState: {
     from: CONTENT,
     handler: async (_req, { sender }) => {
-      const site = await resolveSite(hostOf(sender.url));
+      const site = await resolveSite(senderHost(sender));
       const state = await siteState(site);
       return { site, enabled: state.enabled, policy: state.policy };
     },
@@ -186,7 +194,7 @@ const table = {
     handler: async ({ files }, { sender, progress }) => {
       if (!Array.isArray(files) || !files.length) throw new ActionError('bad_request', 'no files');
       const settings = await storage.load();
-      const site = siteForHost(hostOf(sender.url), settings.enabledSites);
+      const site = siteForHost(senderHost(sender), settings.enabledSites);
       if (!site) return { disabled: true, files: files.map(() => ({ unchanged: true, why: 'site not protected' })) };
       return shadeFiles(files, site, settings, progress);
     },

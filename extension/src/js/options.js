@@ -3,6 +3,7 @@
 import { api } from './api.js';
 import { call } from './messaging.js';
 import { normaliseSite, patternsFor } from './sites.js';
+import { describePlatform } from './storage.js';
 import { $, fillSelect, pill } from './ui.js';
 
 let options = null;
@@ -23,6 +24,8 @@ function siteRow(site) {
   const select = document.createElement('select');
   select.setAttribute('aria-label', `Platform profile for ${site.site}`);
   fillSelect(select, options.choices.platform, site.platform);
+  for (const option of select.options) option.title = describePlatform(option.value);
+  select.title = describePlatform(site.platform);
   select.addEventListener('change', () => update(call('setSiteState', { site: site.site, platform: select.value }), '#sites-error'));
   platform.append(select);
   const actions = document.createElement('td');

@@ -17,7 +17,7 @@ export async function syncRegistrations(sites) {
   const existing = (await api.scripting.getRegisteredContentScripts({ ids: IDS })).map((s) => s.id);
   if (existing.length) await api.scripting.unregisterContentScripts({ ids: existing });
   if (!matches.length) return matches;
-  const common = { matches, runAt: 'document_start', allFrames: true, persistAcrossSessions: true };
+  const common = { matches, matchOriginAsFallback: true, runAt: 'document_start', allFrames: true, persistAcrossSessions: true };
   await api.scripting.registerContentScripts([
     { ...common, id: IDS[0], js: ISOLATED_FILES },
     { ...common, id: IDS[1], js: MAIN_FILES, world: 'MAIN' },

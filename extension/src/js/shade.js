@@ -1,5 +1,6 @@
 // Shading on behalf of a content script: one daemon job per image, progress relayed, results remembered by
 // digest so bytes this extension already produced are never shaded twice (input change, then fetch).
+import { api } from './api.js';
 import { fromBase64, MEDIA_TYPES, renameFor, sha256Hex, sniffImage, toBase64 } from './bytes.js';
 import { withDaemon } from './connection.js';
 import { ActionError } from './messaging.js';
@@ -21,6 +22,22 @@ async function remember(digest) {
   await storage.session.set('shadedDigests', list);
 }
 
+// The background is stopped when idle (a service worker in Chromium, an event page in Firefox), and a
+// daemon job can take minutes.  An extension API call resets the idle timer in both browsers, so while
+// any shading is in flight one is made every few seconds.
+const KEEPALIVE_MS = 5000;
+let inFlight = 0;
+let keepalive = null;
+
+async function keptAlive(work) {
+  if (inFlight++ === 0) keepalive = setInterval(() => api.runtime.getPlatformInfo().catch(() => {}), KEEPALIVE_MS);
+  try {
+    return await work();
+  } finally {
+    if (--inFlight === 0) clearInterval(keepalive);
+  }
+}
+
 /** Settings sent to the daemon for `site`: global defaults, then the site's profile. */
 export function paramsFor(site, settings) {
   const profile = settings.siteProfiles.get(site) ?? {};
@@ -38,7 +55,11 @@ export function paramsFor(site, settings) {
  * Throws ActionError('daemon_unreachable', ..., {policy}) when the daemon cannot be reached and the policy
  * does not let the upload through.
  */
-export async function shadeFiles(files, site, settings, progress) {
+export function shadeFiles(files, site, settings, progress) {
+  return keptAlive(() => shadeAll(files, site, settings, progress));
+}
+
+async function shadeAll(files, site, settings, progress) {
   const results = [];
   const count = files.length;
   try {

@@ -2,18 +2,33 @@
 // they are serialised to arrays / plain objects only at this edge.
 import { api } from './api.js';
 import { DEFAULT_PORT } from './ids.js';
+import { PLATFORMS, SITES } from './profiles.js';
 
-export const DEFAULT_SITES = ['instagram.com', 'artstation.com'];
-export const OFFERED_SITES = ['deviantart.com', 'x.com', 'bsky.app', 'tumblr.com', 'behance.net', 'cara.app', 'pinterest.com'];
-export const PLATFORM_FOR_SITE = { 'instagram.com': 'instagram', 'x.com': 'x', 'artstation.com': 'artstation' };
+// Sites and platforms come from artshade/upload_profiles.json (the engine reads the same file).
+export const DEFAULT_SITES = SITES.filter((s) => s.protected_by_default).map((s) => s.site);
+export const OFFERED_SITES = SITES.filter((s) => !s.protected_by_default).map((s) => s.site);
+export const PLATFORM_FOR_SITE = Object.fromEntries(SITES.filter((s) => s.platform !== 'none').map((s) => [s.site, s.platform]));
 
 export const CHOICES = {
   preset: ['fast', 'default', 'max'],
   intensity: ['low', 'default', 'high'],
   mode: ['guard', 'cloak', 'poison', 'cloak+poison'],
-  platform: ['none', 'instagram', 'x', 'artstation'],
+  platform: Object.keys(PLATFORMS),
   policy: ['block', 'ask', 'allow'],
 };
+
+/** One line on what a platform does to an upload ("Instagram: longest side 1080 px, JPEG quality 70–80"). */
+export function describePlatform(name) {
+  const p = PLATFORMS[name];
+  if (!p) return '';
+  const parts = [];
+  if (p.max_side) parts.push(`longest side ${p.max_side} px`);
+  if (p.jpeg_quality) {
+    const [lo, hi] = p.jpeg_quality;
+    parts.push(`JPEG quality ${lo === hi ? lo : `${lo}–${hi}`}, ${p.subsampling}`);
+  }
+  return `${p.label}: ${parts.length ? parts.join(', ') : 'kept as sent'}`;
+}
 
 const DEFAULTS = {
   enabledSites: () => new Set(DEFAULT_SITES),

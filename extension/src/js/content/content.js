@@ -10,7 +10,6 @@
 
   const api = globalThis.browser ?? globalThis.chrome;
   const PORT_NAME = 'artshade-rpc';
-  const SUPPORTED = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/tiff']);
   const UNTYPED = new Set(['', 'application/octet-stream']);
   const ours = new WeakSet(); // events this script dispatched: never caught again
   const overlay = globalThis.artshadeOverlay;
@@ -68,8 +67,9 @@
 
   // -- bytes ------------------------------------------------------------------------------------------------
 
+  /** Worth holding an event for: images by their declared type (the bytes decide later). */
   function isCandidate(file) {
-    return file instanceof Blob && (SUPPORTED.has(file.type) || UNTYPED.has(file.type));
+    return file instanceof Blob && (file.type.toLowerCase().startsWith('image/') || UNTYPED.has(file.type));
   }
 
   function isImage(b) {
@@ -116,9 +116,10 @@
     const payload = [];
     const digests = [];
     for (const [index, file] of files.entries()) {
-      if (!isCandidate(file)) continue;
+      // The bytes decide, whatever type the file claims (the MAIN-world script sends mislabelled images).
+      if (!(file instanceof Blob) || file.size < 12) continue;
+      if (!isImage(new Uint8Array(await file.slice(0, 16).arrayBuffer()))) continue;
       const bytes = new Uint8Array(await file.arrayBuffer());
-      if (bytes.length < 12 || !isImage(bytes)) continue;
       const d = await digest(bytes);
       if (d && settled.has(d)) continue;
       picks.push(index);
@@ -186,9 +187,22 @@
     if (event.cancelable) event.preventDefault();
   }
 
+  // Events this script dispatches are never caught again.  Dispatch is synchronous, so an untrusted event
+  // of the same type that arrives while ours is being dispatched is ours (in Firefox an event made in the
+  // page's realm, see transferEvent, is seen here through a wrapper that the WeakSet may not recognise).
+  // Only that type: anything else the page's handlers dispatch meanwhile is still caught.
+  let dispatching = null;
+  const isOurs = (event) => ours.has(event) || (event.type === dispatching && !event.isTrusted);
+
   function dispatchOurs(target, event) {
     ours.add(event);
-    (target?.isConnected ? target : document).dispatchEvent(event);
+    const outer = dispatching;
+    dispatching = event.type;
+    try {
+      (target?.isConnected ? target : document).dispatchEvent(event);
+    } finally {
+      dispatching = outer;
+    }
   }
 
   // -- file inputs --------------------------------------------------------------------------------------------
@@ -197,7 +211,7 @@
   const watchedRoots = new WeakSet();
 
   function onFileEvent(event) {
-    if (ours.has(event)) return;
+    if (isOurs(event)) return;
     const input = event.composedPath()[0];
     if (!(input instanceof HTMLInputElement) || input.type !== 'file') return;
     const root = input.getRootNode();
@@ -238,6 +252,10 @@
 
   // -- drop and paste -----------------------------------------------------------------------------------------
 
+  // Firefox runs content scripts in a compartment of their own: a drop or paste event made here reaches the
+  // page's handlers with an empty dataTransfer / clipboardData.  Made in the page's realm it arrives whole.
+  const pageWindow = window.wrappedJSObject;
+
   const EVENT_FIELDS = ['clientX', 'clientY', 'screenX', 'screenY', 'ctrlKey', 'shiftKey', 'altKey', 'metaKey', 'button', 'buttons'];
 
   function filesOf(dt) {
@@ -247,7 +265,7 @@
   }
 
   function catchTransfer(event, dt, rebuild) {
-    if (ours.has(event) || !dt) return;
+    if (isOurs(event) || !dt) return;
     const files = filesOf(dt);
     if (!files.some(isCandidate) || (state && !state.enabled)) return;
     hold(event);
@@ -257,19 +275,26 @@
     for (const f of EVENT_FIELDS) if (f in event) init[f] = event[f];
     protect(files, target).then((result) => {
       if (result.kind === 'blocked') return;
-      const next = new DataTransfer();
+      const next = pageWindow ? new pageWindow.DataTransfer() : new DataTransfer();
       for (const [type, value] of strings) next.setData(type, value);
       (result.kind === 'ok' ? result.files : files).forEach((f) => next.items.add(f));
       dispatchOurs(target, rebuild(init, next));
     });
   }
 
+  function transferEvent(kind, type, init) {
+    if (pageWindow && typeof cloneInto === 'function') {
+      return new pageWindow[kind](type, cloneInto(init, window, { wrapReflectors: true }));
+    }
+    return new globalThis[kind](type, init);
+  }
+
   window.addEventListener('drop', (event) => {
-    catchTransfer(event, event.dataTransfer, (init, dt) => new DragEvent('drop', { ...init, dataTransfer: dt }));
+    catchTransfer(event, event.dataTransfer, (init, dt) => transferEvent('DragEvent', 'drop', { ...init, dataTransfer: dt }));
   }, true);
 
   window.addEventListener('paste', (event) => {
-    catchTransfer(event, event.clipboardData, (init, dt) => new ClipboardEvent('paste', { ...init, clipboardData: dt }));
+    catchTransfer(event, event.clipboardData, (init, dt) => transferEvent('ClipboardEvent', 'paste', { ...init, clipboardData: dt }));
   }, true);
 
   // -- the MAIN-world script's private channel --------------------------------------------------------------

@@ -1,0 +1,360 @@
+"""The Firefox build, run for real: system Firefox ESR (headless) over WebDriver BiDi, the extension
+installed as a temporary add-on, the native host installed where Firefox looks for it
+(``$HOME/.mozilla/native-messaging-hosts``, with a HOME of the test's own).
+
+The same uploads as in Chromium: Instagram-like and ArtStation-like uploads arrive shaded, a site that was
+never added gets the original, and with the daemon down (and no host to start it) the upload is blocked and
+nothing is sent.  Page code's other exits (fetch, XHR, beacon, WebSocket, workers, frames) are refused when
+shading fails, as in Chromium.  Nothing is pre-paired: the extension pairs itself through the host, with
+the ``moz-extension://`` origin of this profile (pinned here so the test knows it).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from artshade.daemon.pairing import PairingStore
+from artshade.native_messaging import install
+from ext_harness import (
+    PAGE_PATHS,
+    SHADE_TIMEOUT_S,
+    Daemon,
+    SiteServer,
+    StandInDaemon,
+    artshade_env,
+    assert_no_original,
+    assert_shaded,
+    b64,
+    free_port,
+    make_image,
+    wait_until,
+)
+
+from artshade import ids
+
+try:
+    from bidi import Firefox, Tab
+except ModuleNotFoundError as err:  # websockets, a [test] dependency
+    NO_BIDI: str | None = f"needs the websockets package for WebDriver BiDi ({err}; pip install -e '.[test]')"
+else:
+    NO_BIDI = None
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+JPEG = make_image("JPEG", seed=70)
+PNG = make_image("PNG", seed=71)
+FIREFOX_BIN = Path(os.environ.get("ARTSHADE_TEST_FIREFOX", "/usr/bin/firefox-esr"))
+#: Firefox stops an idle event page after 30 s; shortened here so that a job outliving it takes less time.
+#: The extension's keepalive (an API call every 5 s while a job is in flight) must still beat it.
+IDLE_TIMEOUT_S = 10
+
+
+class FirefoxExtension:
+    """Firefox with the artshade add-on, its options page open in a tab to talk to the background."""
+
+    def __init__(self, browser: Firefox, origin: str, home: Path) -> None:
+        self.browser = browser
+        self.origin = origin
+        self.home = home
+        self.options = browser.new_tab(f"{origin}/options.html")
+
+    def call(self, action: str, **fields: Any) -> Any:
+        """A request to the background, sent the way the options page sends it."""
+        reply = self.options.call("(m) => browser.runtime.sendMessage(m)", {"action": action, **fields})
+        assert reply and reply.get("ok"), f"{action} failed: {reply}"
+        return reply["value"]
+
+    def storage(self, keys: list[str]) -> dict[str, Any]:
+        return self.options.call("(keys) => browser.storage.local.get(keys)", keys)  # type: ignore[no-any-return]
+
+    def set_storage(self, values: dict[str, Any]) -> None:
+        self.options.call("(values) => browser.storage.local.set(values)", values)
+
+    @property
+    def host_manifest(self) -> Path:
+        return self.home / ".mozilla" / "native-messaging-hosts" / f"{ids.NATIVE_HOST_NAME}.json"
+
+
+@pytest.fixture(scope="module")
+def firefox(
+    built_extension: dict[str, Path],
+    real_daemon: Daemon,
+    site_server: SiteServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    artifacts: Path,
+    unavailable: Any,
+) -> Iterator[FirefoxExtension]:
+    if not FIREFOX_BIN.exists():
+        unavailable(f"needs Firefox ESR at {FIREFOX_BIN} (`apt install firefox-esr`; .ci/run installs it)")
+    if NO_BIDI:
+        unavailable(NO_BIDI)
+    home = tmp_path_factory.mktemp("firefox-home")  # Firefox's HOME: where it reads host manifests
+    env = {**real_daemon.env, "ARTSHADE_PORT": str(real_daemon.port)}
+    with artshade_env({**env, "HOME": str(home)}):
+        install.install(["firefox"], os_name="linux")  # $HOME/.mozilla/native-messaging-hosts
+    pinned = str(uuid.uuid4())
+    browser = Firefox(
+        tmp_path_factory.mktemp("firefox-profile"),
+        env={**os.environ, **env, "HOME": str(home)},
+        log=artifacts / "firefox.log",
+        extension_uuids={ids.GECKO_EXTENSION_ID: pinned},
+        prefs={"extensions.background.idle.timeout": IDLE_TIMEOUT_S * 1000},
+    )
+    try:
+        assert browser.install_extension(built_extension["firefox"]) == ids.GECKO_EXTENSION_ID
+        extension = FirefoxExtension(browser, f"moz-extension://{pinned}", home)
+        yield extension
+    finally:
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def ready(firefox: FirefoxExtension, real_daemon: Daemon, site_server: SiteServer) -> FirefoxExtension:
+    """Paired on its own through the host; the two local sites added with their platform profiles."""
+
+    def paired() -> bool:
+        stored = firefox.storage(["pairedBy", "daemonUrl", "token"])
+        return (
+            stored.get("pairedBy") == "native host"
+            and stored.get("daemonUrl") == real_daemon.url
+            and bool(stored.get("token"))
+        )
+
+    wait_until(paired, 120, "the Firefox extension to pair through the native host")
+    # its own token (only the hash is on disk), issued to this profile's moz-extension origin; never the
+    # daemon's token
+    token = firefox.storage(["token"])["token"]
+    assert token != real_daemon.token
+    assert real_daemon.token_origin(token) == firefox.origin
+    firefox.call("setOptions", preset="fast")
+    for site, platform in ((site_server.host, "instagram"), (f"localhost:{site_server.port}", "artstation")):
+        firefox.call("addSite", site=site)
+        assert firefox.call("setSiteState", site=site, platform=platform)["platform"] == platform
+    return firefox
+
+
+@pytest.fixture
+def tab(ready: FirefoxExtension, site_server: SiteServer) -> Iterator[Tab]:
+    site_server.clear()
+    page = ready.browser.new_tab()
+    yield page
+    page.close()
+
+
+def status(tab: Tab, prefix: str, timeout: float = SHADE_TIMEOUT_S) -> str:
+    return str(
+        tab.wait_for(
+            "(p) => (document.body.dataset.status || '').startsWith(p) && document.body.dataset.status",
+            prefix,
+            timeout=timeout,
+        )
+    )
+
+
+def overlay_state(tab: Tab, state: str, timeout: float = 60) -> str:
+    """The message of the newest overlay once it shows ``state``."""
+    return str(
+        tab.wait_for(
+            "(s) => { const o = [...document.querySelectorAll('[data-artshade-overlay]')].pop();"
+            " return o && o.dataset.state === s && o.dataset.message; }",
+            state,
+            timeout=timeout,
+        )
+    )
+
+
+def test_the_extension_paired_itself_with_its_moz_extension_origin(
+    ready: FirefoxExtension, real_daemon: Daemon
+) -> None:
+    with artshade_env(real_daemon.env):
+        assert ready.origin in PairingStore().origins()
+    state = ready.call("getOptions")
+    assert state["paired"] is True and state["pairedBy"] == "native host"
+    assert ready.call("daemonStatus")["running"] is True
+
+
+def test_pairing_with_a_code_from_the_options_page(ready: FirefoxExtension, real_daemon: Daemon) -> None:
+    """Without the host's help: the daemon learns the moz-extension origin from the pairing request."""
+    with artshade_env(real_daemon.env):
+        PairingStore().remove(ready.origin)
+    ready.set_storage({"token": "", "pairedBy": ""})
+    printed = subprocess.run(
+        [sys.executable, "-m", "artshade", "pair"],
+        env={**os.environ, **real_daemon.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    status = ready.call("pairWithCode", code=printed.stdout.strip())
+    assert status["running"] is True and status["status"]["version"]  # a token-protected call went through
+    stored = ready.storage(["token", "pairedBy", "daemonUrl"])
+    assert stored["pairedBy"] == "pairing code" and stored["daemonUrl"] == real_daemon.url
+    assert stored["token"] != real_daemon.token
+    assert real_daemon.token_origin(stored["token"]) == ready.origin
+    with artshade_env(real_daemon.env):
+        assert ready.origin in PairingStore().origins()
+
+
+def test_instagram_like_upload_arrives_shaded(
+    tab: Tab, ready: FirefoxExtension, site_server: SiteServer, real_daemon: Daemon, tmp_path: Path
+) -> None:
+    picked = tmp_path / "painting.jpg"
+    picked.write_bytes(JPEG)
+    tab.goto(site_server.url("instagram.html"))
+    tab.set_files("#file", [picked])
+    assert status(tab, "picked") == "picked"
+    tab.call("() => document.querySelector('#share').click()")
+    [upload] = site_server.wait_for("rupload")
+    sent = upload.parts[0].data
+    assert_shaded(sent, JPEG, real_daemon, "image/jpeg", site_server.host, platform="instagram")
+    assert upload.headers["X-Entity-Length"] == str(len(sent))
+    assert status(tab, "uploaded") == "uploaded 1"
+    assert_no_original(site_server, JPEG)
+
+
+def test_artstation_like_upload_arrives_shaded(
+    tab: Tab, site_server: SiteServer, real_daemon: Daemon
+) -> None:
+    site = f"localhost:{site_server.port}"
+    tab.goto(f"http://{site}/artstation.html")
+    tab.call("(items) => dropFiles(items)", [[b64(PNG), "sketch.png", "image/png"]])
+    [upload] = site_server.wait_for("artstation")
+    fields = {p.name: p for p in upload.parts}
+    assert fields["file"].filename == "sketch.png"
+    assert_shaded(fields["file"].data, PNG, real_daemon, "image/png", site, platform="artstation")
+    assert status(tab, "uploaded") == "uploaded 1"
+    assert_no_original(site_server, PNG)
+
+
+def test_a_site_never_added_gets_the_original(tab: Tab, tmp_path: Path) -> None:
+    other = SiteServer().start()  # 127.0.0.1 on another port: a site the artist never added
+    try:
+        picked = tmp_path / "x.jpg"
+        picked.write_bytes(JPEG)
+        tab.goto(other.url("input.html"))
+        tab.set_files("#file", [picked])
+        [upload] = other.wait_for("input", timeout=60)
+        assert upload.files()[0].data == JPEG
+        assert tab.call("() => document.querySelectorAll('[data-artshade-overlay]').length") == 0
+    finally:
+        other.stop()
+
+
+@pytest.fixture
+def daemon_down(ready: FirefoxExtension, real_daemon: Daemon) -> Iterator[None]:
+    """Nothing answers where the extension looks, and there is no native host to start a daemon."""
+    hidden = ready.host_manifest.with_suffix(".hidden")
+    ready.host_manifest.rename(hidden)
+    ready.set_storage({"daemonUrl": f"http://127.0.0.1:{free_port()}"})
+    try:
+        yield
+    finally:
+        hidden.rename(ready.host_manifest)
+        ready.set_storage({"daemonUrl": real_daemon.url})
+
+
+def test_daemon_down_blocks_the_upload_and_sends_nothing(
+    tab: Tab, site_server: SiteServer, daemon_down: None, tmp_path: Path
+) -> None:
+    picked = tmp_path / "art.jpg"
+    picked.write_bytes(JPEG)
+    tab.goto(site_server.url("instagram.html"))
+    tab.set_files("#file", [picked])
+    message = overlay_state(tab, "error")
+    assert "Upload blocked, nothing was sent" in message and "artshade install-browser-host" in message
+    assert tab.call("() => document.querySelector('#file').files.length") == 0  # the pick is withdrawn
+    assert tab.call("() => document.body.dataset.status || 'idle'") == "idle"  # the page never saw it
+    tab.goto(f"http://localhost:{site_server.port}/artstation.html")
+    tab.call("(items) => dropFiles(items)", [[b64(PNG), "sketch.png", "image/png"]])
+    assert "Upload blocked" in overlay_state(tab, "error")
+    assert site_server.uploads == []
+
+
+# -- every exit page code can send an image through (as tests/extension/test_fail_closed.py in Chromium) --
+
+#: Firefox has no showOpenFilePicker.
+FIREFOX_PATHS = [p for p in PAGE_PATHS if p != "picker"]
+
+
+def run_path(tab: Tab, path: str, data: bytes, media_type: str) -> str | None:
+    """Run one upload path of pages/paths.js; the page's outcome, once it has one (None if it is never
+    told, as for a message into a shared worker)."""
+    tab.call("(n, b, t) => { runPath(n, b, t); }", path, b64(data), media_type)
+    if PAGE_PATHS[path] is None:
+        return None
+    return str(
+        tab.wait_for(
+            "() => { const s = document.body.dataset.status || ''; return s !== 'working' && s; }",
+            timeout=SHADE_TIMEOUT_S,
+        )
+    )
+
+
+@pytest.mark.parametrize("path", FIREFOX_PATHS)
+def test_page_code_sends_nothing_when_the_daemon_is_down(
+    tab: Tab, site_server: SiteServer, daemon_down: None, path: str
+) -> None:
+    tab.goto(site_server.url("paths.html"))
+    seen = run_path(tab, path, PNG, "image/png")
+    expected = PAGE_PATHS[path]
+    assert seen is None or expected is not None and seen.startswith(expected), seen
+    if path != "iframe":
+        assert "Upload blocked, nothing was sent" in overlay_state(tab, "error")
+    time.sleep(1.0)  # time for a request that slipped through to arrive
+    assert_no_original(site_server, PNG)
+    sent = [u.parts[0].data for u in site_server.received(path)]
+    assert sent == ([b"hello"] if path == "websocket" else [])
+
+
+@pytest.mark.parametrize("path", FIREFOX_PATHS)
+def test_page_code_sends_the_shaded_image(
+    tab: Tab, site_server: SiteServer, real_daemon: Daemon, path: str
+) -> None:
+    tab.goto(site_server.url("paths.html"))
+    seen = run_path(tab, path, PNG, "image/png")
+    if path == "websocket":
+        hello, image, bye = site_server.wait_for("websocket", count=3)
+        assert (hello.parts[0].data, bye.parts[0].data) == (b"hello", b"bye")
+        sent = image.parts[0].data
+    else:
+        [upload] = site_server.wait_for(path)
+        [sent] = [p.data for p in upload.parts if p.name != "caption"]
+    assert_shaded(sent, PNG, real_daemon, "image/png", site_server.host, platform="instagram")
+    assert seen is None or seen.startswith(("uploaded", "queued true")), seen
+    assert_no_original(site_server, PNG)
+
+
+# -- a long job ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def slow_daemon(ready: FirefoxExtension, real_daemon: Daemon) -> Iterator[StandInDaemon]:
+    """A daemon whose job takes twice as long as Firefox lets an idle event page live."""
+    daemon = StandInDaemon(
+        "slow", seconds=2 * IDLE_TIMEOUT_S, result=(make_image("PNG", seed=79), "image/png")
+    ).start()
+    ready.set_storage({"daemonUrl": daemon.url})
+    try:
+        yield daemon
+    finally:
+        ready.set_storage({"daemonUrl": real_daemon.url})
+        daemon.stop()
+
+
+def test_a_job_longer_than_the_idle_timeout_still_arrives(
+    tab: Tab, site_server: SiteServer, slow_daemon: StandInDaemon
+) -> None:
+    tab.goto(f"http://localhost:{site_server.port}/artstation.html")
+    tab.call("(items) => dropFiles(items)", [[b64(PNG), "long.png", "image/png"]])
+    [upload] = site_server.wait_for("artstation", timeout=6 * IDLE_TIMEOUT_S)
+    assert {p.name: p.data for p in upload.parts}["file"] == slow_daemon.result[0]  # type: ignore[index]
+    assert status(tab, "uploaded") == "uploaded 1"
