@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from aiohttp import WSMsgType, web
@@ -101,16 +101,50 @@ class Upload:
         return [p for p in self.parts if p.filename is not None or p.name is None]
 
 
-class SiteServer:
-    """Serves tests/extension/pages on 127.0.0.1 and records every POST /sink/{name}."""
+class LoopbackApp:
+    """An aiohttp app on 127.0.0.1 and a free port, on its own event loop in a thread (for synchronous
+    tests).  Subclasses add their routes in ``routes``."""
+
+    client_max_size = 1024**2
 
     def __init__(self) -> None:
         self.port = 0
-        self.uploads: list[Upload] = []
-        self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
+
+    def routes(self, router: web.UrlDispatcher) -> None:
+        raise NotImplementedError
+
+    async def _start(self) -> None:
+        app = web.Application(client_max_size=self.client_max_size)
+        self.routes(app.router)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        self.port = free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    def start(self) -> Self:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(30)
+        return self
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+class SiteServer(LoopbackApp):
+    """Serves tests/extension/pages on 127.0.0.1 and records every POST /sink/{name}."""
+
+    client_max_size = 64 * 2**20
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.uploads: list[Upload] = []
+        self._lock = threading.Lock()
         #: images served inline by GET /auto/{name}: a page that uploads as soon as it is parsed.
         self.images: dict[str, tuple[bytes, str]] = {}
 
@@ -179,28 +213,12 @@ class SiteServer:
 </script></body></html>"""
         return web.Response(text=html, content_type="text/html")
 
-    async def _start(self) -> None:
-        app = web.Application(client_max_size=64 * 2**20)
-        app.router.add_post("/sink/{name}", self._sink)
-        app.router.add_get("/auto/{name}", self._auto)
-        app.router.add_get("/ws/{name}", self._websocket)
-        app.router.add_get("/strict/{name}", self._strict)
-        app.router.add_static("/", PAGES)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        self.port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-
-    def start(self) -> SiteServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(30)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+    def routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/sink/{name}", self._sink)
+        router.add_get("/auto/{name}", self._auto)
+        router.add_get("/ws/{name}", self._websocket)
+        router.add_get("/strict/{name}", self._strict)
+        router.add_static("/", PAGES)
 
     def received(self, sink: str) -> list[Upload]:
         with self._lock:
@@ -328,7 +346,7 @@ class Daemon:
             return bytes(r.read())
 
 
-class StandInDaemon:
+class StandInDaemon(LoopbackApp):
     """Answers like the daemon without shading anything, to put the extension in situations the real one
     gets into only by chance.
 
@@ -343,14 +361,11 @@ class StandInDaemon:
     def __init__(self, mode: str, *, seconds: float = 0, result: tuple[bytes, str] | None = None) -> None:
         if mode not in (*self.FAILING, "slow"):
             raise ValueError(f"unknown mode {mode!r}")
+        super().__init__()
         self.mode = mode
         self.seconds = seconds
         self.result = result
-        self.port = 0
         self.protect_calls = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
 
     @property
     def url(self) -> str:
@@ -389,27 +404,11 @@ class StandInDaemon:
         data, media_type = self.result
         return web.Response(body=data, content_type=media_type)
 
-    async def _start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/v1/health", self._health)
-        app.router.add_post("/v1/protect", self._protect)
-        app.router.add_get("/v1/jobs/{id}/events", self._events)
-        app.router.add_get("/v1/jobs/{id}/result", self._result)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        self.port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-
-    def start(self) -> StandInDaemon:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(30)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+    def routes(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/v1/health", self._health)
+        router.add_post("/v1/protect", self._protect)
+        router.add_get("/v1/jobs/{id}/events", self._events)
+        router.add_get("/v1/jobs/{id}/result", self._result)
 
 
 def serve_processes(home: Path) -> list[int]:
