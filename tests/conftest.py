@@ -19,6 +19,7 @@ Tests that need neither never look for them.  Every test runs with ``ARTSHADE_HO
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -26,6 +27,8 @@ from typing import NoReturn
 import pytest
 import torch
 from artshade.shading import models
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # serve_processes, for native and extension tests
 
 # One intra-op thread: tests share two cores with the daemon, Chromium and each other; oversubscribed
 # OpenMP threads make small convolutions ~10x slower, and one thread keeps results bit-reproducible.

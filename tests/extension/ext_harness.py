@@ -11,7 +11,6 @@ import contextlib
 import io
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -409,45 +408,6 @@ class StandInDaemon(LoopbackApp):
         router.add_post("/v1/protect", self._protect)
         router.add_get("/v1/jobs/{id}/events", self._events)
         router.add_get("/v1/jobs/{id}/result", self._result)
-
-
-def serve_processes(home: Path) -> list[int]:
-    """``artshade serve`` processes running with ``ARTSHADE_HOME=home`` (daemons a test caused, e.g. the
-    native host started one), found through /proc."""
-    wanted = f"ARTSHADE_HOME={home}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"artshade" in argv and b"serve" in argv and wanted in environ:
-            found.append(int(entry.name))
-    return found
-
-
-def stop_processes(pids: list[int], timeout: float = 30) -> None:
-    """SIGTERM, then SIGKILL whatever is still there after ``timeout`` seconds."""
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
-        time.sleep(0.2)
-    for pid in pids:
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 # -- the browser ---------------------------------------------------------------------------------------------

@@ -39,11 +39,10 @@ from ext_harness import (
     decode,
     make_image,
     overlay,
-    serve_processes,
-    stop_processes,
     wait_status,
     wait_until,
 )
+from serve_processes import serve_processes, stop_processes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -162,7 +161,7 @@ def artist_home(tmp_path: Path) -> Iterator[Path]:
     home = tmp_path / "artshade-home"
     home.mkdir()
     yield home
-    stop_processes(serve_processes(home))
+    stop_processes(serve_processes(home=home))
 
 
 def test_daemon_already_running_before_the_browser(
@@ -175,7 +174,7 @@ def test_daemon_already_running_before_the_browser(
         with chromium_with(built_extension["chromium"], profile, env=daemon.env) as browser:
             wait_paired(browser, daemon)
             assert daemon.proc is not None and daemon.proc.poll() is None
-            assert serve_processes(artist_home) == [daemon.proc.pid]  # the host started no second daemon
+            assert serve_processes(home=artist_home) == [daemon.proc.pid]  # the host started no second daemon
             sites.set_up(browser)
             sites.upload_both(sites.open(browser), daemon, seed=40)
     finally:
@@ -202,7 +201,7 @@ def test_watch_folder_already_running_before_the_browser(
         install_host(profile, env)
         with chromium_with(built_extension["chromium"], profile, env=env) as browser:
             wait_paired(browser, daemon)
-            assert len(serve_processes(artist_home)) == 1  # started by the host, beside the watcher
+            assert len(serve_processes(home=artist_home)) == 1  # started by the host, beside the watcher
             sites.set_up(browser)
             sites.upload_both(sites.open(browser), daemon, seed=50)
 
@@ -242,6 +241,6 @@ def test_daemon_restarted_while_the_browser_stays_open(
             daemon.start()
             sites.upload_both(tabs, daemon, seed=64)
             wait_paired(browser, daemon)
-            assert serve_processes(artist_home) == [daemon.proc.pid if daemon.proc else -1]
+            assert serve_processes(home=artist_home) == [daemon.proc.pid if daemon.proc else -1]
     finally:
         daemon.stop()

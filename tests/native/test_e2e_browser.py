@@ -12,8 +12,6 @@ from __future__ import annotations
 import http.server
 import importlib.util
 import io
-import os
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ from typing import Any
 import pytest
 from artshade.native_messaging import install
 from PIL import Image
+from serve_processes import serve_processes, stop_processes
 
 from artshade import ids
 
@@ -101,38 +100,6 @@ def wait_until(what: str, check: Any, timeout: float) -> Any:
     raise AssertionError(f"{what} did not happen within {timeout} s")
 
 
-def serve_pids(port: int) -> list[int]:
-    """``artshade serve --port <port>`` processes (this test's own port, so only the daemon it caused)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"artshade" in argv and b"serve" in argv and str(port).encode() in argv:
-                found.append(int(entry.name))
-    return found
-
-
-def stop(pids: list[int]) -> None:
-    for pid in pids:
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
-        time.sleep(0.2)
-    for pid in pids:
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
 @pytest.fixture
 def sink() -> Iterator[Sink]:
     site = Sink()
@@ -143,7 +110,7 @@ def sink() -> Iterator[Sink]:
 @pytest.fixture
 def daemon_cleanup(daemon_port: int) -> Iterator[None]:
     yield
-    stop(serve_pids(daemon_port))
+    stop_processes(serve_processes(port=daemon_port))
 
 
 @pytest.fixture
@@ -205,7 +172,7 @@ def test_extension_pairs_starts_daemon_and_shades_upload(
     )
     health = wait_until("the daemon answering", lambda: daemon_health(daemon_port), DAEMON_WAIT_S)
     assert health["service"] == "artshade"
-    assert serve_pids(daemon_port), "the daemon is not the one the host started on the test's port"
+    assert serve_processes(port=daemon_port), "the daemon is not the one the host started on the test's port"
 
     # 2. enable the local test site (and the fast preset: CPU) the way the options page does
     options = context.new_page()
@@ -227,7 +194,7 @@ def test_extension_pairs_starts_daemon_and_shades_upload(
     page.wait_for_function("document.getElementById('state').textContent === 'uploaded'", timeout=30_000)
 
     # 4. the daemon stops; the next upload has the host start it again, and is still shaded
-    stop(serve_pids(daemon_port))
+    stop_processes(serve_processes(port=daemon_port))
     assert daemon_health(daemon_port) is None
     page.reload()
     page.set_input_files("#file", str(source))

@@ -5,55 +5,24 @@ from __future__ import annotations
 
 import http.server
 import os
-import signal
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from serve_processes import serve_processes, stop_processes
 
 HostProcess = Any  # tests/native/conftest.py
 START_TIMEOUT = 120  # a cold `artshade serve` imports torch; the test machine's CPUs are shared
-
-
-def serve_pids(port: int) -> list[int]:
-    """Processes running ``artshade serve --port <port>`` (the port is this test's own: only ours match)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"artshade" in argv and b"serve" in argv and str(port).encode() in argv:
-            found.append(int(entry.name))
-    return found
 
 
 @pytest.fixture
 def stop_daemon(daemon_port: int) -> Iterator[None]:
     """After the test, stop the daemon this test's host started (by its pid), so nothing outlives the test."""
     yield
-    pids = serve_pids(daemon_port)
-    for pid in pids:
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while pids and time.monotonic() < deadline:
-        pids = [pid for pid in pids if Path(f"/proc/{pid}").exists() and _state(pid) != "Z"]
-        time.sleep(0.1)
-    for pid in pids:
-        os.kill(pid, signal.SIGKILL)
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return "gone"
+    stop_processes(serve_processes(port=daemon_port))
 
 
 def test_ensure_daemon_starts_a_stopped_daemon(
@@ -70,7 +39,7 @@ def test_ensure_daemon_starts_a_stopped_daemon(
     assert body is not None and reply["version"] == body.get("version")
 
     # it is detached: its own session, stdin not the browser's pipe, stdout/stderr in the console log
-    (pid,) = serve_pids(daemon_port)
+    (pid,) = serve_processes(port=daemon_port)
     assert os.getsid(pid) != os.getsid(host.proc.pid)
     assert os.readlink(f"/proc/{pid}/fd/0") == os.devnull
     assert os.readlink(f"/proc/{pid}/fd/1") == str(isolated_home / "log" / "daemon-console.log")
@@ -82,7 +51,7 @@ def test_ensure_daemon_starts_a_stopped_daemon(
 
     assert host.finish() == 0  # the browser closes the port: the host goes, the daemon stays
     assert daemon_health(daemon_port) is not None
-    assert serve_pids(daemon_port) == [pid]
+    assert serve_processes(port=daemon_port) == [pid]
 
 
 def test_ensure_daemon_reports_a_daemon_that_cannot_start(
