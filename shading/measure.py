@@ -6,6 +6,11 @@ x is the original, p the protected image after a site's processing (real resize 
 and E an encoder applied to a scraper's view of each (short side resized to 512, centre crop 512).  1 means
 the encoder sees the target, 0 the original.  ``baseline`` is the same number for the *unprotected*
 original after the same processing, so a reader can tell shading from JPEG noise.
+
+Trainers that bucket by aspect ratio (LoRA trainers' default) see the whole picture instead: ``bucket_view``
+resizes it to about one megapixel with sides in multiples of 64, and ``border_balance`` says how much the
+latent moved in the picture's outer sixths against its centre on that view (1: as much; a change made only
+in the centre square gives ~0).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from .tensors import to_tensor
 from .transforms.platform import PROFILES, apply_real, scraper_view
 
 VIEW = 512
+#: the bucketing trainer's view: about this many pixels, sides in multiples of ``BUCKET_STEP``
+BUCKET_PIXELS, BUCKET_STEP = 1024 * 1024, 64
 
 
 @torch.no_grad()
@@ -82,3 +89,41 @@ def robustness_report(
             name: round(pull_value(encode_view(enc, img), zx, zt), 4) for name, img in cleaned.items()
         }
     return out
+
+
+def bucket_view(img: Image.Image, pixels: int = BUCKET_PIXELS, step: int = BUCKET_STEP) -> Image.Image:
+    """The whole picture as a trainer that buckets by aspect ratio sees it: resized (bicubic) to about
+    ``pixels`` with the picture's aspect ratio, each side a multiple of ``step``; no crop."""
+    w, h = img.size
+    s = (pixels / (w * h)) ** 0.5
+    size = (max(step, round(w * s / step) * step), max(step, round(h * s / step) * step))
+    return img.convert("RGB").resize(size, Image.Resampling.BICUBIC)
+
+
+@torch.no_grad()
+def encode_bucket(encoder: ImageEncoder, img: Image.Image) -> torch.Tensor:
+    return encoder.encode(to_tensor(bucket_view(img), encoder.device)).float()
+
+
+def border_balance(zx: torch.Tensor, zp: torch.Tensor) -> float:
+    """The latent change (per-cell norm of ``zp - zx``, whole-picture latents) in the weaker of the two
+    outer sixths along the picture's long side, over the change in its middle third."""
+    change = (zp - zx).norm(dim=1)[0]
+    profile = change.mean(0) if change.shape[1] >= change.shape[0] else change.mean(1)
+    n = profile.numel()
+    sixth = max(1, n // 6)
+    centre = float(profile[n // 3 : n - n // 3].mean())
+    if centre <= 0:
+        return float("nan")
+    return min(float(profile[:sixth].mean()), float(profile[n - sixth :].mean())) / centre
+
+
+@torch.no_grad()
+def whole_picture(
+    encoder: ImageEncoder, original: Image.Image, seen: Image.Image, target: Image.Image
+) -> dict[str, float]:
+    """Pull on the bucketing trainer's view of ``seen`` (the protected picture after the site) and the
+    border balance of its change; the target is fitted to the original's size first."""
+    zx, zp = encode_bucket(encoder, original), encode_bucket(encoder, seen.resize(original.size))
+    zt = encode_bucket(encoder, target.convert("RGB").resize(original.size, Image.Resampling.BICUBIC))
+    return {"pull": round(pull_value(zp, zx, zt), 4), "border_balance": round(border_balance(zx, zp), 4)}
