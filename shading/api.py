@@ -33,7 +33,7 @@ from .encoders.ensemble import Ensemble, Member
 from .errors import ImageTooSmallError, OutputError
 from .measure import pull_report, robustness_report
 from .optimize import BUDGETS, SCHEDULES, Budget, TargetTensor, optimise, upsample
-from .perceptual import colour_ssim
+from .perceptual import colour_ssim, largest_scale_for_ssim, psnr
 from .settings import ENGINE_VERSION, Settings
 from .targets import TargetRequest, make_targets
 from .tensors import fit_cover, resize, to_pil, to_tensor
@@ -42,6 +42,7 @@ from .transforms.platform import PROFILES
 from .visibility import (
     PEAK_LIMIT,
     compare_crops,
+    flat_attenuation,
     flat_delta_e,
     periodic_peak,
     remove_peaks,
@@ -53,8 +54,6 @@ ProgressFn = Callable[[float, str], None]
 #: scrapers look at most at a 1024 px short side; shading finer than that is wasted work
 MAX_WORKING_SHORT_SIDE = 1024
 MIN_SIDE = 16
-#: the visibility goals held on the saved image (see ``shading.visibility``)
-FLAT_DELTA_E_LIMIT = 1.0
 #: the largest side the finished image is judged at (beyond it a smooth change only scores better)
 JUDGE_SIDE = 2048
 
@@ -70,6 +69,12 @@ class ProtectResult:
         from .preview import make_preview
 
         return make_preview(self)
+
+    def compare(self) -> Image.Image:
+        """1:1 crops of the flattest and the busiest part, original beside protected (made on demand)."""
+        if "compare" not in self.extras:
+            self.extras["compare"] = compare_crops(self.extras["original"], self.image.convert("RGB"))
+        return self.extras["compare"]
 
 
 @dataclass
@@ -97,13 +102,16 @@ def protect(
     *,
     models_dir: str | Path | None = None,
     progress: ProgressFn | None = None,
-    measure: bool = True,
+    measure: bool | str = True,
     robustness: bool = False,
 ) -> ProtectResult:
     """Shade ``image`` (RGB or RGBA; alpha passes through untouched).  Blocking; see module docstring.
 
-    ``measure`` adds visibility figures and the pull per encoder and site profile to the report;
-    ``robustness`` also the pull left after each cheap clean-up an attacker would try (``purify``)."""
+    ``measure``: ``"full"`` (or True) adds every visibility figure and the pull per encoder and site profile,
+    the transfer proxy's included; ``"brief"`` only colour SSIM, PSNR and the attacked encoders' pull after
+    the settings' platform (what the command line prints; a few encoder passes); ``"none"`` (or False)
+    nothing.  ``robustness`` also the pull left after each cheap clean-up an attacker would try
+    (``purify``)."""
     t0 = time.perf_counter()
     report_progress = _stages(progress)
     report_progress(0.0, "loading")
@@ -142,7 +150,8 @@ def protect(
     profile = PROFILES[settings.platform]
     eot_cfg = EOTConfig(scales=schedule.scales, crop=schedule.crop, flips=schedule.flips,
                         jpeg_quality=profile.jpeg_quality, subsampling=profile.subsampling,
-                        scale_jitter=schedule.scale_jitter, canonical_p=schedule.canonical_p)  # fmt: skip
+                        scale_jitter=schedule.scale_jitter, canonical_p=schedule.canonical_p,
+                        whole_p=schedule.whole_p, bucket_p=schedule.bucket_p)  # fmt: skip
     outcome = optimise(x, target_tensors, ensemble, schedule, budget, eot_cfg, seed=settings.seed,
                        progress=lambda f, s: report_progress(f, "optimising"))  # fmt: skip
     t_opt = time.perf_counter()
@@ -177,9 +186,22 @@ def protect(
         "targets": target_tensors,
         "ensemble": ensemble,
         "original": rgb,
-        "compare": compare_crops(rgb, protected),
     }
-    if measure:
+    level = {True: "full", False: "none"}.get(measure, measure) if isinstance(measure, bool) else measure
+    if level not in ("full", "brief", "none"):
+        raise ValueError(f"measure must be full, brief or none, got {measure!r}")
+    if level == "brief":
+        report_progress(0.0, "measuring")
+        a, b = to_tensor(rgb), to_tensor(protected)
+        report["quality"] = {
+            "psnr": round(float(psnr(a, b)[0]), 3),
+            "ssim": round(float(colour_ssim(a, b)[0]), 5),
+        }
+        target_full = to_pil(target_tensors[0].image)
+        report["pull"] = pull_report(
+            [m.encoder for m in ensemble], rgb, protected, target_full, [settings.platform]
+        )
+    elif level == "full":
         report_progress(0.0, "measuring")
         report["visibility"] = visibility_report(rgb, protected)
         seen = report["visibility"]
@@ -258,9 +280,11 @@ def protect_file(
         raise OutputError(f"output {dst} is the input file; artshade never overwrites an original")
     limits = limits or io.Limits()
     loaded = io.load_image(io.read_input(src, limits), limits)
-    result = protect(
-        loaded.rgb, settings, models_dir=models_dir, progress=progress, robustness=report_path is not None
-    )
+    # the full measurement (every figure, every profile, the transfer proxy, the clean-ups) only when a
+    # report or a preview will show it; the command line's one line needs SSIM and one pull
+    full = report_path is not None or preview_path is not None
+    result = protect(loaded.rgb, settings, models_dir=models_dir, progress=progress,
+                     measure="full" if full else "brief", robustness=report_path is not None)  # fmt: skip
     fmt = settings.format or loaded.format
     encoded = io.encode_image(result.image.convert("RGB"), loaded, fmt)
     io.write_atomic(dst, encoded, forbid=forbid)
@@ -273,7 +297,7 @@ def protect_file(
         io.write_atomic(Path(preview_path), buf.getvalue(), forbid=forbid)
     if compare_path is not None:
         buf = BytesIO()
-        result.extras["compare"].save(buf, "PNG")
+        result.compare().save(buf, "PNG")
         io.write_atomic(Path(compare_path), buf.getvalue(), forbid=forbid)
     if report_path is not None:
         io.write_atomic(Path(report_path), json.dumps(report, indent=2).encode(), forbid=forbid)
@@ -298,9 +322,10 @@ def finish(
     """The change as it is added to the full-size image, and the factor it is added with.
 
     The factor is the largest that keeps the mean colour-SSIM goal on the image as saved (8-bit); then, while
-    the flattest areas show a difference (CIEDE2000 over 1) the factor shrinks, and if the change has a
-    periodic peak its peaks are notched out (scaling would not help: the peak's ratio to its neighbours
-    does not depend on the scale).  Judged at full size, up to ``JUDGE_SIDE`` px."""
+    the flattest areas show a difference (CIEDE2000 over the budget's ``flat_limit``) the change is shrunk
+    in those flat tiles only (``visibility.flat_attenuation``, twice at most; then the factor shrinks), and
+    if the change has a periodic peak its peaks are notched out (scaling would not help: the peak's ratio
+    to its neighbours does not depend on the scale).  Judged at full size, up to ``JUDGE_SIDE`` px."""
     w, h = full.shape[-1], full.shape[-2]
     jw, jh = (w, h) if max(w, h) <= JUDGE_SIDE else _fit_long_side((w, h), JUDGE_SIDE)
     x, d = resize(full, jh, jw), resize(delta, jh, jw)
@@ -308,26 +333,41 @@ def finish(
     def saved(a: float) -> Tensor:
         return quantise(x + a * d, seed=seed)
 
-    lo, hi = 0.0, 1.0
-    if float(colour_ssim(x, saved(1.0))[0]) >= budget.ssim_goal:
-        lo = 1.0
-    else:
-        for _ in range(10):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if float(colour_ssim(x, saved(mid))[0]) >= budget.ssim_goal else (lo, mid)
-    factor, reasons, notched = lo, [], 0
+    def holds(a: float) -> bool:
+        return float(colour_ssim(x, saved(a))[0]) >= budget.ssim_goal
+
+    # the closed form (no rounding) lands within a few per cent of the answer: bisect only around it
+    guess = largest_scale_for_ssim(x, d, budget.ssim_goal)
+    lo, hi = 0.8 * guess, min(1.0, 1.1 * guess)
+    if holds(hi):
+        lo = hi
+    elif not holds(lo):
+        lo, hi = 0.0, lo
+    for _ in range(6 if lo < hi else 0):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if holds(mid) else (lo, mid)
+    factor, reasons, notched, local = lo, [], 0, 0
     for _ in range(8):
         flat, peak = flat_delta_e(x, saved(factor)), periodic_peak(x, saved(factor))
-        if flat <= FLAT_DELTA_E_LIMIT and peak <= PEAK_LIMIT:
+        if flat <= budget.flat_limit and peak <= PEAK_LIMIT:
             break
         reasons.append({"flat_delta_e": round(flat, 3), "periodic_peak": round(peak, 1)})
         if peak > PEAK_LIMIT and not notched:
             d, notched = remove_peaks(d)
             notched = max(notched, 1)
             delta = resize(d, h, w)
+        elif flat > budget.flat_limit and local < 2:
+            # shrink the change only in the flat tiles where it shows (never the whole picture for one
+            # flat corner), then try again
+            atten, tiles = flat_attenuation(x, saved(factor), budget.flat_limit)
+            local += 1
+            reasons[-1]["local_tiles"] = tiles
+            d = d * atten
+            delta = delta * resize(atten, h, w)
         else:
             factor *= 0.8
-    info = {"ssim_scale": round(lo, 4), "scaled_down_for": reasons, "full_size_bins_notched": notched}
+    info = {"ssim_scale": round(lo, 4), "scaled_down_for": reasons, "full_size_bins_notched": notched,
+            "local_flat_passes": local}  # fmt: skip
     return delta, factor, info
 
 

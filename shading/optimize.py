@@ -55,10 +55,19 @@ class Schedule:
     momentum: float = 0.9
     #: Gaussian smoothing of the gradient, in shade-size pixels (0: none)
     smooth_sigma: float = 1.0
+    #: "sign": every pixel moves by the step size (MI-FGSM); "l2": the momentum itself, scaled to the same
+    #: mean step, which keeps the gradient's shape (its low frequencies, which the site's JPEG keeps)
+    step_rule: str = "sign"
     #: relative jitter of the scraper's scale, so crops meet the latent grid at every phase
     scale_jitter: float = 0.1
-    #: share of steps on the canonical view (nominal scale, centre crop; see ``eot.EOTConfig``)
-    canonical_p: float = 0.35
+    #: share of steps on the canonical view (nominal scale, centre crop; see ``eot.EOTConfig``), on the
+    #: whole picture at the first scale (which holds the canonical crop too), and on crops of the bucketing
+    #: trainer's ~1 MP view; the rest are crops at a jittered scale spread over the whole view.  Whole
+    #: views are most of it: a crop of two thirds of a view always holds its middle, so only whole views
+    #: see a picture's outer sixths as often as its centre
+    canonical_p: float = 0.05
+    whole_p: float = 0.65
+    bucket_p: float = 0.2
     min_steps_fraction: float = 0.6
     patience: int = 30
 
@@ -70,6 +79,8 @@ class Budget:
     jnd: JND
     #: mean colour SSIM to the original the result must keep
     ssim_goal: float
+    #: the flat-area colour difference (CIEDE2000 p95 over the flattest tenth) the result must keep
+    flat_limit: float = 1.0
 
 
 SCHEDULES: dict[str, Schedule] = {
@@ -82,12 +93,30 @@ SCHEDULES: dict[str, Schedule] = {
     ),
 }
 
+# The texture allowance is what an intensity buys: the eye misses a change inside fine texture (and in dark
+# or bright areas) long before it sees one in a flat area, so ``default`` and ``high`` spend up to several
+# just-noticeable differences there and the colour-SSIM goal, not the box, is what binds.  Flat areas keep
+# their small allowance (``high`` a little more, with a flat-area limit of 1.5 instead of 1.0).
 BUDGETS: dict[str, Budget] = {
     "low": Budget(
-        JND(flat_luma=0.4, flat_chroma=0.25, texture_luma=0.16, texture_chroma=0.05), ssim_goal=0.97
+        JND(flat_luma=0.4, flat_chroma=0.25, texture_luma=0.6, texture_chroma=0.15, max_luma=32.0),
+        ssim_goal=0.97,
     ),
-    "default": Budget(JND(), ssim_goal=0.95),
-    "high": Budget(JND(flat_luma=0.7, flat_chroma=0.45, texture_luma=0.36, max_luma=28.0), ssim_goal=0.93),
+    "default": Budget(
+        JND(texture_luma=0.9, texture_chroma=0.2, max_luma=36.0, max_chroma=10.0), ssim_goal=0.95
+    ),
+    "high": Budget(
+        JND(
+            flat_luma=0.75,
+            flat_chroma=0.45,
+            texture_luma=1.8,
+            texture_chroma=0.35,
+            max_luma=56.0,
+            max_chroma=14.0,
+        ),
+        ssim_goal=0.92,
+        flat_limit=1.5,
+    ),  # fmt: skip
 }
 
 
@@ -167,9 +196,9 @@ def interior_trim(view: eot.View, margin: int) -> tuple[int, int, int, int]:
     vy, vx = view.position
     return (
         margin if vy > 0 else 0,
-        margin if vy + view.size < view.view_height else 0,
+        margin if vy + view.crop_h < view.view_height else 0,
         margin if vx > 0 else 0,
-        margin if vx + view.size < view.view_width else 0,
+        margin if vx + view.crop_w < view.view_width else 0,
     )
 
 
@@ -229,7 +258,7 @@ def optimise(
         protected = (x + upsample(change(u), height, width)).clamp(0, 1)
         view = eot.sample_view(eot_cfg, height, width, gen)
         seen = eot.apply(protected, view)
-        trim = interior_trim(view, min(INTERIOR_MARGIN, view.size // 8 // 6))
+        trim = interior_trim(view, min(INTERIOR_MARGIN, min(view.crop_h, view.crop_w) // 8 // 6))
         loss = torch.zeros((), device=x.device)
         for e, member in enumerate(ensemble):
             with precision():
@@ -243,7 +272,10 @@ def optimise(
         with torch.no_grad():
             grad = _smooth(grad, schedule.smooth_sigma)
             momentum.mul_(schedule.momentum).add_(grad / grad.abs().mean().clamp_min(1e-12))
-            u.sub_(size * momentum.sign()).clamp_(-1, 1)
+            if schedule.step_rule == "l2":
+                u.sub_(size * momentum / momentum.abs().mean().clamp_min(1e-12)).clamp_(-1, 1)
+            else:
+                u.sub_(size * momentum.sign()).clamp_(-1, 1)
             # hold the mean colour-SSIM goal at the shade size, so later steps spend the budget where it
             # is cheap instead of being scaled back uniformly at the end
             u.mul_(largest_scale_for_ssim(x_shade, change(u), budget.ssim_goal))

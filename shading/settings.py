@@ -17,7 +17,7 @@ from .errors import SettingsError
 
 #: bumped whenever the engine's output for the same input and settings changes (optimiser, budget, targets,
 #: trained start): results cached under another version are never served
-ENGINE_VERSION = "2.1"
+ENGINE_VERSION = "3.0"
 
 PRESETS = ("fast", "default", "max")
 INTENSITIES = ("low", "default", "high")

@@ -73,6 +73,47 @@ def flat_delta_e(original: Tensor, protected: Tensor, *, fraction: float = FLAT_
     return float(torch.quantile(chosen, PERCENTILE / 100))
 
 
+@torch.no_grad()
+def flat_attenuation(
+    original: Tensor, protected: Tensor, limit: float, *, fraction: float = FLAT_FRACTION, sigma: float = 6.0
+) -> tuple[Tensor, int]:
+    """Where the change shows, and only there: a factor map (1, 1, H, W) in (0, 1] that brings each of the
+    flattest ``fraction`` of tiles whose own 95th-percentile difference (the ``flat_delta_e`` measure) is
+    over 0.85 ``limit`` down to it, smoothed so no seam shows; 1 everywhere else.  A global scale would
+    take the change out of the whole picture for one flat corner.  Returns the map and the tiles it
+    touched."""
+    h, w = original.shape[-2:]
+    ones = torch.ones(1, 1, h, w, dtype=original.dtype, device=original.device)
+    if min(h, w) < TILE:
+        return ones, 0
+    a, b = F.avg_pool2d(original.double(), BOX), F.avg_pool2d(protected.double(), BOX)
+    de = ciede2000(srgb_to_lab(a), srgb_to_lab(b))[0, 0]
+    per = TILE // BOX
+    rows, cols = h // TILE, w // TILE
+    tiles = (
+        de[: rows * per, : cols * per]
+        .reshape(rows, per, cols, per)
+        .permute(0, 2, 1, 3)
+        .reshape(-1, per * per)
+    )
+    flat = _flattest_tiles(original, fraction, TILE)
+    p95 = torch.quantile(tiles[flat], PERCENTILE / 100, dim=1)
+    goal = 0.85 * limit
+    over = p95 > goal
+    scale = torch.ones(rows * cols, dtype=torch.float64, device=original.device)
+    scale[flat[over]] = (goal / p95[over]).clamp(0.05, 1.0)
+    grid = scale.view(1, 1, rows, cols).to(original.dtype)
+    full = F.interpolate(grid, scale_factor=TILE, mode="nearest")
+    full = F.pad(full, (0, w - full.shape[-1], 0, h - full.shape[-2]), value=1.0)
+    # a soft edge around each shrunk tile (a minimum first, so the tile itself keeps its factor)
+    radius = int(2 * sigma)
+    full = -F.max_pool2d(-full, 2 * radius + 1, stride=1, padding=radius)
+    from .transforms.eot import gaussian_blur
+
+    full = gaussian_blur(full, sigma).clamp(0.05, 1.0)
+    return full, int(over.sum())
+
+
 def _centre(t: np.ndarray, side: int) -> np.ndarray:
     h, w = t.shape
     top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)

@@ -140,14 +140,17 @@ def choose(request: TargetRequest, names: Sequence[str]) -> Target:
     the candidate over the distance of the unprotected artwork, the change is ``ycc_to_rgb(budget * u)``
     with ``u`` in [-1, 1] (``perceptual.jnd_budget``), and the first-order gain of the best change in that
     box is the sum of the gradient's magnitudes.  That is the relative progress a step can make, so
-    near and far candidates compare fairly."""
+    near and far candidates compare fairly.  Candidates are judged as drawn from the small copy (drawing
+    four restyles of the full picture cost more than the choice itself); only the winner is drawn at full
+    size."""
     s = request.settings
     w, h = request.image.size
     scale = min(1.0, CHOICE_SIDE / min(w, h))
     sw, sh = max(8, round(w * scale / 8) * 8), max(8, round(h * scale / 8) * 8)
-    art = to_tensor(request.image.resize((sw, sh), Image.Resampling.BILINEAR), request.device)
+    small = request.image.resize((sw, sh), Image.Resampling.BILINEAR)
+    art = to_tensor(small, request.device)
     bound = jnd_budget(art)
-    candidates = {name: builtin_target(name, request.image, s.seed) for name in names}
+    candidates = {name: builtin_target(name, small, s.seed) for name in names}
     with torch.no_grad():
         plain = [enc.encode(art) for enc in request.encoders]
     scores: dict[str, float] = {}
@@ -169,4 +172,4 @@ def choose(request: TargetRequest, names: Sequence[str]) -> Target:
         "chosen_by": "largest first-order pull for the budget",
         "scores": {k: round(v, 4) for k, v in scores.items()},
     }
-    return Target(candidates[best], kind, info)
+    return Target(builtin_target(best, request.image, s.seed), kind, info)

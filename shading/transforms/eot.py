@@ -43,14 +43,23 @@ class EOTConfig:
     stray_jpeg_p: float = 0.5
     blur_p: float = 0.25
     noise_p: float = 0.25
-    #: probability that a crop lies inside the view's centre square
-    centre_p: float = 0.75
+    #: probability that a crop lies inside the view's centre square (0: crops spread so that every part of
+    #: the view is covered about as often, as trainers that bucket by aspect ratio see all of it)
+    centre_p: float = 0.0
     #: the scraper's short side varies by up to this fraction around each scale (scrapers differ, and the
     #: latent grid then meets the image at every phase)
     scale_jitter: float = 0.0
     #: probability of the canonical view: the nominal scale exactly and the centre crop (what the most
     #: common training pipeline, resize-and-centre-crop, sees)
     canonical_p: float = 0.0
+    #: probability of a whole-picture view: the entire picture at the first scale (jittered), no crop, as
+    #: trainers that bucket by aspect ratio see it; made smaller when it would exceed ``whole_max_pixels``
+    whole_p: float = 0.0
+    whole_max_pixels: int = 512 * 768
+    #: probability of a view at the bucketing trainer's scale (the whole picture resized to about
+    #: ``bucket_pixels``, sides in multiples of 64), of which a ``crop`` is encoded
+    bucket_p: float = 0.0
+    bucket_pixels: int = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -65,10 +74,11 @@ class View:
     view_width: int
     #: working-image region (top, left, bottom, right) that is processed
     region: tuple[int, int, int, int]
-    #: crop position in the view, and inside the resized region; its size
+    #: crop position in the view, and inside the resized region; its height and width
     position: tuple[int, int]
     offset: tuple[int, int]
-    size: int
+    crop_h: int
+    crop_w: int
     flip: bool
     quality: float | None
     #: the scraper's resampling kernel: "bilinear" or "bicubic" (both antialiased)
@@ -77,45 +87,82 @@ class View:
     noise_sigma: float
     subsampling: str = "4:2:0"
 
+    @property
+    def whole(self) -> bool:
+        """The crop is the entire view."""
+        return (self.crop_h, self.crop_w) == (self.view_height, self.view_width)
+
     def seed(self) -> int:
         """A seed that depends on the view's fields only: the same in every process (``hash`` of a view
         holding a string changes with PYTHONHASHSEED)."""
         return int.from_bytes(hashlib.blake2b(repr(astuple(self)).encode(), digest_size=8).digest(), "little")
 
 
+def bucket_scale(height: int, width: int, pixels: int = 1024 * 1024, step: int = 64) -> int:
+    """The short side a trainer that buckets by aspect ratio resizes a picture to: the bucket of about
+    ``pixels`` with the picture's aspect ratio and sides in multiples of ``step``."""
+    s = math.sqrt(pixels / (height * width))
+    return max(step, round(min(height, width) * s / step) * step)
+
+
+def whole_scale(height: int, width: int, scale: int, max_pixels: int) -> int:
+    """``scale``, or the largest short side below it whose whole view has at most ``max_pixels``."""
+    _, vh, vw = view_size(height, width, scale)
+    if vh * vw <= max_pixels:
+        return scale
+    return max(64, int(scale * math.sqrt(max_pixels / (vh * vw))) // 8 * 8)
+
+
+def _spread(lo: int, hi: int, size: int, gen: torch.Generator) -> int:
+    """A crop start in [lo, hi] that covers every pixel of [lo, hi + size) about as often: a pixel is drawn
+    first, then the crop's offset around it (plain uniform starts would cover the view's ends 5x less)."""
+    if hi <= lo:
+        return lo
+    pixel = int(torch.randint(lo, hi + size, (), generator=gen))
+    offset = int(torch.randint(0, size, (), generator=gen))
+    return min(max(pixel - offset, lo), hi)
+
+
 def sample_view(cfg: EOTConfig, height: int, width: int, gen: torch.Generator) -> View:
     def uniform(lo: float, hi: float) -> float:
         return lo + (hi - lo) * float(torch.rand((), generator=gen))
 
+    roll = float(torch.rand((), generator=gen))
+    canonical = roll < cfg.canonical_p
+    whole = not canonical and roll < cfg.canonical_p + cfg.whole_p
+    bucket = not canonical and not whole and roll < cfg.canonical_p + cfg.whole_p + cfg.bucket_p
     scale = cfg.scales[int(torch.randint(len(cfg.scales), (), generator=gen))]
+    if whole:
+        scale = whole_scale(height, width, cfg.scales[0], cfg.whole_max_pixels)
+    elif bucket:
+        scale = bucket_scale(height, width, cfg.bucket_pixels)
     full_factor, _, _ = view_size(height, width, scale)
-    canonical = float(torch.rand((), generator=gen)) < cfg.canonical_p
     jittered = scale
-    if cfg.scale_jitter and not canonical:
+    if cfg.scale_jitter and not canonical and not bucket:
         jittered = round(scale * uniform(1 - cfg.scale_jitter, 1 + cfg.scale_jitter))
+        if whole:  # never past the size bound: jitter downward from it when it binds
+            jittered = min(jittered, whole_scale(height, width, jittered, cfg.whole_max_pixels))
     factor, vh, vw = view_size(height, width, jittered)
-    size = min(cfg.crop, vh, vw) // 8 * 8
-    # crops start at any pixel (see the module docstring); most fall inside the view's centre square,
-    # which resize-and-centre-crop training pipelines keep
-    lo_y, hi_y, lo_x, hi_x = 0, vh - size, 0, vw - size
+    if whole:
+        crop_h, crop_w = vh, vw
+    else:
+        crop_h = crop_w = min(cfg.crop, vh, vw) // 8 * 8
+    lo_y, hi_y, lo_x, hi_x = 0, vh - crop_h, 0, vw - crop_w
     if canonical:
-        lo_y = hi_y = (vh - size) // 2
-        lo_x = hi_x = (vw - size) // 2
-    elif float(torch.rand((), generator=gen)) < cfg.centre_p:
+        lo_y = hi_y = (vh - crop_h) // 2
+        lo_x = hi_x = (vw - crop_w) // 2
+    elif not whole and float(torch.rand((), generator=gen)) < cfg.centre_p:
         side = min(vh, vw)
         cy, cx = (vh - side) // 2, (vw - side) // 2
-        lo_y, hi_y = cy, max(cy, cy + side - size)
-        lo_x, hi_x = cx, max(cx, cx + side - size)
-
-    def anywhere(lo: int, hi: int) -> int:
-        return int(torch.randint(lo, max(lo, hi) + 1, (), generator=gen))
-
-    vy, vx = anywhere(lo_y, hi_y), anywhere(lo_x, hi_x)
+        lo_y, hi_y = cy, max(cy, cy + side - crop_h)
+        lo_x, hi_x = cx, max(cx, cx + side - crop_w)
+    # crops start at any pixel (see the module docstring)
+    vy, vx = _spread(lo_y, hi_y, crop_h, gen), _spread(lo_x, hi_x, crop_w, gen)
     margin = 8
     top = max(0, math.floor(vy / factor) - margin) // _GRID * _GRID
     left = max(0, math.floor(vx / factor) - margin) // _GRID * _GRID
-    bottom = min(height, math.ceil((vy + size) / factor) + margin)
-    right = min(width, math.ceil((vx + size) / factor) + margin)
+    bottom = min(height, math.ceil((vy + crop_h) / factor) + margin)
+    right = min(width, math.ceil((vx + crop_w) / factor) + margin)
     oy, ox = round(vy - top * factor), round(vx - left * factor)
 
     quality: float | None = None
@@ -128,8 +175,8 @@ def sample_view(cfg: EOTConfig, height: int, width: int, gen: torch.Generator) -
     blur = uniform(0.3, 1.0) if float(torch.rand((), generator=gen)) < cfg.blur_p else 0.0
     noise = uniform(0.5, 2.0) / 255 if float(torch.rand((), generator=gen)) < cfg.noise_p else 0.0
     region = (top, left, bottom, right)
-    return View(scale, factor, full_factor, vh, vw, region, (vy, vx), (oy, ox), size, flip, quality,
-                kernel, blur, noise, cfg.subsampling)  # fmt: skip
+    return View(scale, factor, full_factor, vh, vw, region, (vy, vx), (oy, ox), crop_h, crop_w, flip,
+                quality, kernel, blur, noise, cfg.subsampling)  # fmt: skip
 
 
 def effective_scale(height: int, width: int, scale: int) -> int:
@@ -156,11 +203,11 @@ def full_view(x: Tensor, scale: int) -> Tensor:
 def _resize_crop_flip(sub: Tensor, view: View) -> Tensor:
     h, w = sub.shape[-2:]
     out = resize(
-        sub, max(view.size, round(h * view.factor)), max(view.size, round(w * view.factor)), view.kernel
+        sub, max(view.crop_h, round(h * view.factor)), max(view.crop_w, round(w * view.factor)), view.kernel
     )
-    oy = min(view.offset[0], out.shape[-2] - view.size)
-    ox = min(view.offset[1], out.shape[-1] - view.size)
-    out = out[..., oy : oy + view.size, ox : ox + view.size]
+    oy = min(view.offset[0], out.shape[-2] - view.crop_h)
+    ox = min(view.offset[1], out.shape[-1] - view.crop_w)
+    out = out[..., oy : oy + view.crop_h, ox : ox + view.crop_w]
     return out.flip(-1) if view.flip else out
 
 
@@ -190,15 +237,15 @@ def latent_window(z_full: Tensor, view: View, trim: tuple[int, int, int, int] = 
     factor, so each cell's centre is mapped back to the nominal view and the latents are resampled there
     (bilinear).  Not mirrored: compare with the crop's latents mirrored back."""
     top, bottom, left, right = trim
-    cells = view.size // 8
+    cells_y, cells_x = view.crop_h // 8, view.crop_w // 8
     ratio = view.full_factor / view.factor
     dev, dt = z_full.device, z_full.dtype
     rows, cols = z_full.shape[-2:]
     ys = (
-        (view.position[0] + 8 * torch.arange(top, cells - bottom, device=dev, dtype=dt) + 3.5) * ratio - 3.5
+        (view.position[0] + 8 * torch.arange(top, cells_y - bottom, device=dev, dtype=dt) + 3.5) * ratio - 3.5
     ) / 8
     xs = (
-        (view.position[1] + 8 * torch.arange(left, cells - right, device=dev, dtype=dt) + 3.5) * ratio - 3.5
+        (view.position[1] + 8 * torch.arange(left, cells_x - right, device=dev, dtype=dt) + 3.5) * ratio - 3.5
     ) / 8
     if ratio == 1 and view.position[0] % 8 == 0 and view.position[1] % 8 == 0:  # on the grid: exact slice
         y0, x0 = int(ys[0]), int(xs[0])

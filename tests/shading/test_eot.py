@@ -27,12 +27,12 @@ def test_views_stay_inside(height: int, width: int, crop: int, seed: int) -> Non
     )
     view = eot.sample_view(cfg, height, width, torch.Generator().manual_seed(seed))
     vy, vx = view.position
-    assert view.size % 8 == 0
-    assert 0 <= vy <= view.view_height - view.size and 0 <= vx <= view.view_width - view.size
+    assert view.crop_h % 8 == 0 and view.crop_w % 8 == 0
+    assert 0 <= vy <= view.view_height - view.crop_h and 0 <= vx <= view.view_width - view.crop_w
     top, left, bottom, right = view.region
     assert top % 16 == 0 and left % 16 == 0, "regions start on the site's JPEG grid"
     assert 0 <= top < bottom <= height and 0 <= left < right <= width
-    assert top * view.factor <= vy and (vy + view.size) <= bottom * view.factor + 1
+    assert top * view.factor <= vy and (vy + view.crop_h) <= bottom * view.factor + 1
     assert 70 <= view.quality <= 80
 
 
@@ -120,7 +120,7 @@ def test_lossless_view_matches_the_full_view_crop() -> None:
         full = eot.full_view(x, view.scale)
         assert view.factor == view.full_factor, "no jitter asked for"
         vy, vx = view.position
-        expected = full[..., vy : vy + view.size, vx : vx + view.size]
+        expected = full[..., vy : vy + view.crop_h, vx : vx + view.crop_w]
         got = eot.geometry(x, view)
         if view.flip:
             got = got.flip(-1)
@@ -131,3 +131,57 @@ def test_lossless_view_matches_the_full_view_crop() -> None:
 def test_small_images_are_not_enlarged() -> None:
     factor, vh, vw = eot.view_size(100, 150, 512)
     assert factor <= 1.0 and (vh, vw) == (96, 144)
+
+
+def _coverage(cfg: eot.EOTConfig, height: int, width: int, views: int = 400) -> torch.Tensor:
+    """How often each column of the picture (in the picture's own pixels) is inside a view's crop."""
+    gen = torch.Generator().manual_seed(0)
+    seen = torch.zeros(width)
+    for _ in range(views):
+        v = eot.sample_view(cfg, height, width, gen)
+        left = v.position[1] / v.factor
+        seen[int(left) : int(min(width, (v.position[1] + v.crop_w) / v.factor))] += 1
+    return seen
+
+
+def test_the_engines_views_cover_the_whole_picture_as_evenly_as_its_centre() -> None:
+    """Trainers that bucket by aspect ratio see all of a 3:2 picture: its outer sixths must be seen about as
+    often as its middle (the engine before 3.0 drew 75 % of its crops inside the centre square and its
+    outer sixths were seen a fifth as often)."""
+    from artshade.shading.optimize import SCHEDULES
+
+    s = SCHEDULES["default"]
+    cfg = eot.EOTConfig(scales=s.scales, crop=s.crop, scale_jitter=s.scale_jitter, canonical_p=s.canonical_p,
+                        whole_p=s.whole_p, bucket_p=s.bucket_p)  # fmt: skip
+    seen = _coverage(cfg, 720, 1080)
+    sixth = 1080 // 6
+    centre = float(seen[1080 // 3 : 2 * 1080 // 3].mean())
+    assert float(seen[:sixth].mean()) >= 0.8 * centre and float(seen[-sixth:].mean()) >= 0.8 * centre
+    old = eot.EOTConfig(scales=(512,), crop=512, scale_jitter=0.1, canonical_p=0.35, centre_p=0.75)
+    seen = _coverage(old, 720, 1080)
+    assert float(seen[:sixth].mean()) < 0.5 * float(seen[1080 // 3 : 2 * 1080 // 3].mean()), "the old views"
+
+
+def test_whole_views_are_the_whole_picture_within_the_size_bound() -> None:
+    cfg = eot.EOTConfig(scales=(512,), crop=512, whole_p=1.0, scale_jitter=0.1, whole_max_pixels=512 * 768)
+    gen = torch.Generator().manual_seed(2)
+    for height, width in ((720, 1080), (1350, 1080), (400, 2400), (300, 300)):
+        for _ in range(10):
+            v = eot.sample_view(cfg, height, width, gen)
+            assert v.whole and v.position == (0, 0) and v.region[:2] == (0, 0)
+            # all of the picture but what the view's flooring to 8 px leaves off
+            assert v.region[2] >= min(height, v.crop_h / v.factor) and v.region[3] >= min(
+                width, v.crop_w / v.factor
+            )
+            assert v.crop_h * v.crop_w <= 512 * 768 and v.crop_h % 8 == 0 and v.crop_w % 8 == 0
+        x = torch.rand(1, 3, height, width, generator=gen)
+        assert eot.apply(x, v).shape[-2:] == (v.crop_h, v.crop_w)
+
+
+def test_bucket_views_use_the_trainers_megapixel_scale() -> None:
+    assert eot.bucket_scale(720, 1080) == 832  # 1216 x 832, the SDXL-style 3:2 bucket
+    assert eot.bucket_scale(1350, 1080) == 896  # 4:5 portrait: 896 x 1152
+    assert eot.bucket_scale(1024, 1024) == 1024
+    cfg = eot.EOTConfig(scales=(512,), crop=512, bucket_p=1.0)
+    v = eot.sample_view(cfg, 1440, 2160, torch.Generator().manual_seed(0))
+    assert v.scale == 832 and min(v.view_height, v.view_width) == 832 and (v.crop_h, v.crop_w) == (512, 512)

@@ -102,3 +102,21 @@ def test_dithered_rounding_drowns_a_faint_regular_change() -> None:
     assert periodic_peak(x, plain) > PEAK_LIMIT, "the trap is real"
     assert periodic_peak(x, quantise(x + faint, seed=0)) <= PEAK_LIMIT
     assert torch.equal(quantise(x, seed=0), x), "unchanged pixels stay unchanged"
+
+
+def test_flat_attenuation_shrinks_the_change_only_where_it_shows(picture: torch.Tensor) -> None:
+    """A tint over the flat sky shows; noise in the busy half does not: only the sky's tiles are shrunk, and
+    after one pass the sky is under the limit while the busy half keeps all of its change."""
+    from artshade.shading.visibility import flat_attenuation
+
+    gen = torch.Generator().manual_seed(3)
+    change = torch.zeros_like(picture)
+    change[..., :128, :] = ycc_to_rgb(torch.tensor([0.0, 3.0, -3.0]).view(1, 3, 1, 1) / 255)
+    change[..., 128:, :] = torch.randn(1, 3, 128, 256, generator=gen) * 6 / 255
+    shown = _rounded(picture + change)
+    assert flat_delta_e(picture, shown) > 1.0
+    atten, tiles = flat_attenuation(picture, shown, 1.0)
+    assert tiles > 0 and atten.shape == (1, 1, 256, 256)
+    assert float(atten[..., 150:, :].min()) == pytest.approx(1.0), "the busy half keeps its change"
+    assert float(atten[..., 20:100, 20:236].max()) < 0.9, "the sky's change is shrunk"
+    assert flat_delta_e(picture, _rounded(picture + change * atten)) <= 1.0
