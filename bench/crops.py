@@ -1,13 +1,16 @@
 """1:1 close-ups to look at, original beside protected: the flattest and the busiest part of each picture.
 
-    python3 bench/crops.py OUT_DIR [PICTURE ...] [--preset default] [--platform instagram] [--models DIR]
+    python3 bench/crops.py OUT_DIR [PICTURE ...] [--preset default] [--intensity low default high]
+                           [--platform instagram] [--models DIR]
 
-With no pictures it paints one (``painted_scene``: a graded sky, a smooth skin-toned oval lit from one side,
-a soft horizon and grass with grain: the flat areas where a change shows first) and shades that; the sheets
-committed under ``docs/crops/`` come from this, since the eval pictures are not ours to ship.  For each
-picture it writes ``NAME.compare.png`` (the engine's own 1:1 sheet, as ``--compare`` writes it) and
-``NAME.flat-x3.png`` (the flattest 128 px square enlarged 3x, nearest neighbour, original left), and prints
-the visibility figures the report holds.
+With no pictures it paints two and shades those: ``painted`` (``painted_scene``: a graded sky, a smooth
+skin-toned oval lit from one side, a soft horizon and grass with grain: the flat areas where a change shows
+first) and ``flat`` (``flat_illustration``: flat fills inside dark anti-aliased outlines, as digital
+illustration and cel shading are drawn, with no grain anywhere).  The sheets committed under
+``docs/crops/`` come from this, since the eval pictures are not ours to ship.  For each picture and
+intensity it writes ``NAME.INTENSITY.compare.png`` (the engine's own 1:1 sheet, as ``--compare`` writes
+it) and ``NAME.INTENSITY.flat-x3.png`` (the flattest 128 px square enlarged 3x, nearest neighbour, original
+left), and prints the visibility figures and the pull the report holds.
 """
 
 from __future__ import annotations
@@ -43,6 +46,32 @@ def painted_scene(width: int = 1080, height: int = 1350, seed: int = 7) -> Image
     return Image.fromarray((pixels.clip(0, 1) * 255).round().astype(np.uint8)).filter(ImageFilter.SMOOTH)
 
 
+def flat_illustration(width: int = 1080, height: int = 1350) -> Image.Image:
+    """Flat colour fills inside dark outlines, anti-aliased (drawn at 4x, then reduced): digital linework
+    and cel shading, no gradient and no grain."""
+    from PIL import ImageDraw
+
+    k = 4
+    big = Image.new("RGB", (width * k, height * k), (246, 236, 214))
+    draw = ImageDraw.Draw(big)
+    ink, line = (40, 32, 30), 7 * k
+
+    def box(*fractions: float) -> list[int]:
+        return [round(f * (width if i % 2 == 0 else height) * k) for i, f in enumerate(fractions)]
+
+    draw.rectangle(box(0, 0.62, 1, 1), fill=(122, 170, 96))
+    draw.ellipse(box(0.58, 0.06, 0.9, 0.31), fill=(250, 204, 72), outline=ink, width=line)
+    mountain = box(0.12, 0.62, 0.36, 0.3, 0.6, 0.62)
+    draw.polygon(
+        list(zip(mountain[::2], mountain[1::2], strict=True)), fill=(96, 112, 168), outline=ink, width=line
+    )
+    draw.rounded_rectangle(
+        box(0.52, 0.48, 0.86, 0.8), radius=40 * k, fill=(214, 96, 80), outline=ink, width=line
+    )
+    draw.ellipse(box(0.2, 0.7, 0.42, 0.92), fill=(236, 186, 160), outline=ink, width=line)
+    return big.resize((width, height), Image.Resampling.LANCZOS)
+
+
 def flat_zoom(original: Image.Image, protected: Image.Image, side: int = 128, zoom: int = 3) -> Image.Image:
     """The flattest ``side`` px square (lowest luma standard deviation, on a coarse grid), enlarged."""
     grey = np.asarray(original.convert("L"), dtype=np.float64)
@@ -65,6 +94,7 @@ def main() -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("pictures", nargs="*", type=Path)
     parser.add_argument("--preset", default="default")
+    parser.add_argument("--intensity", nargs="+", default=["low", "default", "high"])
     parser.add_argument("--platform", default="instagram")
     parser.add_argument("--models", type=Path, default=None)
     args = parser.parse_args()
@@ -73,16 +103,18 @@ def main() -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     pictures = [(p.stem, Image.open(p).convert("RGB")) for p in args.pictures] or [
-        ("painted", painted_scene())
+        ("painted", painted_scene()),
+        ("flat", flat_illustration()),
     ]
-    settings = Settings(preset=args.preset, platform=args.platform)
     for name, picture in pictures:
-        result = protect(picture, settings, models_dir=args.models)
-        result.extras["compare"].save(args.out / f"{name}.compare.png")
-        flat_zoom(picture, result.image).save(args.out / f"{name}.flat-x3.png")
-        print(
-            name, f"{picture.size[0]}x{picture.size[1]}", json.dumps(result.report["visibility"]), flush=True
-        )
+        for intensity in args.intensity:
+            settings = Settings(preset=args.preset, intensity=intensity, platform=args.platform)
+            result = protect(picture, settings, models_dir=args.models)
+            result.compare().save(args.out / f"{name}.{intensity}.compare.png")
+            flat_zoom(picture, result.image).save(args.out / f"{name}.{intensity}.flat-x3.png")
+            pull = next(iter(result.report["pull"].values()))[args.platform]["pull"]
+            seen = json.dumps(result.report["visibility"])
+            print(name, intensity, f"{picture.size[0]}x{picture.size[1]}", seen, f"pull {pull}", flush=True)
     return 0
 
 

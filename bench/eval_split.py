@@ -16,3 +16,24 @@ HELD_OUT = (
     "photos/portrait_face_pexels.png",
     "artworks/monet_water_lilies_1919.jpg",
 )
+
+#: the unrelated targets the benchmark pulls the held-out pictures toward (picture i -> target i): none of
+#: them is held out, and none was used while tuning the engine
+BENCH_TARGETS = (
+    "photos/cow_pixabay.jpg",
+    "photos/coffee_cup.png",
+    "artworks/kandinsky_composition_vii.jpg",
+    "artworks/munch_the_scream.jpg",
+    "photos/car_sportscar_pixabay.jpg",
+    "photos/chairs_terrace_pixabay.jpg",
+    "photos/kodim05_motorbikes.png",
+    "photos/rocket_falcon9.jpg",
+)
+
+#: what engine 3's settings were tuned on (picture, target): neither side appears above
+TUNING = (
+    ("artworks/turner_shipwreck.jpg", "photos/paris_eiffel_pexels.jpg"),
+    ("photos/elephant_pexels.png", "artworks/picabia_udnie.jpg"),
+    ("photos/kodim13_mountain_stream.png", "photos/teddybear_child_pexels.jpg"),
+    ("photos/landscape_beach_city_pexels.jpg", "artworks/matisse_woman_with_a_hat.jpg"),
+)
