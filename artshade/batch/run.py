@@ -1,0 +1,375 @@
+"""A batch run on Ray Data: list the pictures, stream them through an actor pool, record every result.
+
+The driver (this process) lists the pictures, reads what earlier runs finished (``manifest.load_done``),
+and hands Ray a dataset of small work items (paths, not pixels).  ``Dataset.map_batches`` runs them on an
+actor pool of ``ShadeWorker``: each worker loads the weights once, reads, shades and writes its pictures
+itself, and sends back only the manifest row; the driver streams those rows (``iter_batches``) into the
+journal and the progress display as they come.  So memory stays flat in the catalogue's size: only the list
+of names and the rows (a few hundred bytes a picture) grow with it.
+
+Ray restarts a worker that dies (``max_restarts``) and retries its work elsewhere (``max_task_retries``);
+the rows of a failed attempt are never delivered, and the driver keeps the first row per source, so each
+picture is in the manifest exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from filelock import FileLock, Timeout
+
+from artshade.errors import ShadingError
+from artshade.shading import io, models
+from artshade.shading.errors import SettingsError
+from artshade.shading.settings import ENGINE_VERSION, Settings
+
+from . import INSTALL_HINT, sources
+from .progress import BatchProgress
+
+log = logging.getLogger(__name__)
+
+#: Ray's shared-memory store: work items and rows are small, so a small store is plenty
+OBJECT_STORE_BYTES = 256 * 2**20
+#: at most this many Ray blocks (a block is the unit Ray retries; one picture each for smaller catalogues)
+MAX_BLOCKS = 10_000
+
+
+@dataclass
+class Options:
+    src: str
+    out: Path
+    settings: Settings = field(default_factory=Settings)
+    limits: io.Limits = field(default_factory=io.Limits)
+    models_dir: Path | None = None
+    #: actors in the pool (default: one per core, or per GPU share with --gpus-per-worker)
+    workers: int | None = None
+    gpus_per_worker: float = 0.0
+    #: None: start an embedded local Ray; else join this cluster (``auto``, ``ray://host:10001``)
+    address: str | None = None
+    #: cores for the embedded Ray (default: this machine's)
+    num_cpus: int | None = None
+    dry_run: bool = False
+    #: pictures shaded by a dry run
+    sample: int = 4
+    quiet: bool = False
+    stream: IO[str] | None = None
+
+
+@dataclass
+class Outcome:
+    total: int
+    counts: dict[str, int]
+    seconds: float
+    manifest: Path | None
+    #: dry run: the estimate for the whole catalogue, in seconds
+    estimate_s: float | None = None
+    #: this run's workers and torch threads per worker
+    workers: int = 0
+    threads: int = 0
+
+
+def require_ray() -> None:
+    """Ray Data and pyarrow are the optional ``batch`` extra: one line saying how to get them."""
+    try:
+        import pyarrow  # noqa: F401
+        import ray  # noqa: F401
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise ShadingError(INSTALL_HINT) from None
+
+
+def run_batch(opts: Options) -> Outcome:
+    """Shade every picture of ``opts.src`` into ``opts.out`` (see the module docstring)."""
+    require_ray()
+    from . import manifest
+
+    settings = opts.settings
+    _preflight(settings, opts.models_dir)
+    pictures = sources.list_pictures(opts.src, opts.out, settings.format)
+    out = opts.out.expanduser().resolve()
+    if opts.dry_run:  # OUT gets nothing
+        return _dry_run(opts, pictures, manifest.load_done(out))
+    out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(out / manifest.LOCK_NAME))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise SettingsError(f"another artshade batch is writing into {out}; wait for it to finish") from None
+    try:
+        return _run(opts, out, pictures, manifest.load_done(out))
+    finally:
+        lock.release()
+
+
+def _preflight(settings: Settings, models_dir: Path | None) -> None:
+    """Refuse at once what would fail every picture: missing weights, a missing target image."""
+    import torch
+
+    folder = models.models_dir(models_dir)
+    for name in list(settings.encoders) or models.preset_encoders(
+        settings.preset, torch.device("cpu"), folder
+    ):
+        models.require(name, folder)
+    if settings.target_image is not None and not settings.target_image.is_file():
+        raise SettingsError(f"--target-image {settings.target_image} is not a file")
+
+
+def _run(
+    opts: Options, out: Path, pictures: list[sources.Picture], prior: dict[str, dict[str, Any]]
+) -> Outcome:
+    from . import manifest
+
+    fingerprint = opts.settings.fingerprint()
+    journal_path = out / manifest.JOURNAL_NAME
+    if journal_path.exists():  # a run that did not finish: its rows are in ``prior`` now
+        manifest.write_manifest(out, prior.values())
+        journal_path.unlink()
+    journal = manifest.Journal(journal_path)
+    progress = BatchProgress(len(pictures), opts.stream, enabled=not opts.quiet)
+    seen: set[str] = set()
+    finished = False
+    workers = threads = 0
+
+    def record(values: dict[str, Any]) -> None:
+        source = values["source"]
+        if source in seen:  # a retried attempt's twin: the first row stands
+            return
+        seen.add(source)
+        if values["status"] == "skipped":
+            before = prior.get(source, {})
+            values.update({k: before.get(k) for k in ("colour_ssim", "pull", "engine")})
+        journal.write(values)
+        progress.update(values["status"])
+
+    try:
+        work = []
+        for p in pictures:
+            if p.clash:
+                record(manifest.row(source=p.source, output=p.output, status="failed", seconds=0.0,
+                                    engine=ENGINE_VERSION, platform=opts.settings.platform,
+                                    fingerprint=fingerprint,
+                                    error=f"its output name {p.output} is taken by {p.clash}"))  # fmt: skip
+            else:
+                work.append(_item(p, prior.get(p.source)))
+        if work:
+            with _ray_session(opts) as (cpus, node_cpus):
+                workers, threads = plan_workers(
+                    cpus, node_cpus, opts.workers, opts.gpus_per_worker, len(work)
+                )
+                for r in _stream(opts, work, workers, threads):
+                    record(r)
+        finished = True
+    finally:
+        journal.close()
+        progress.close()
+        this_run = _first_per_source(manifest.read_journal(journal_path))
+        if not finished:  # keep what earlier runs did for the pictures this one did not reach
+            this_run = _chain(this_run, (r for s, r in prior.items() if s not in seen))
+        path = manifest.write_manifest(out, this_run)
+        journal_path.unlink(missing_ok=True)
+        if not finished and not opts.quiet:
+            print(f"stopped: {progress.line()}; recorded in {path}; run the same command again to go on",
+                  file=progress.stream, flush=True)  # fmt: skip
+    if not opts.quiet:
+        print(progress.summary(), file=progress.stream)
+        print(f"manifest: {path}", file=progress.stream, flush=True)
+    return Outcome(
+        len(pictures), dict(progress.counts), progress.elapsed, path, workers=workers, threads=threads
+    )
+
+
+def _item(picture: sources.Picture, before: dict[str, Any] | None) -> dict[str, Any]:
+    """A work item: the picture, and what an earlier run that finished it recorded (the worker compares)."""
+    from . import manifest
+
+    done = (
+        before is not None
+        and before.get("status") in manifest.DONE
+        and before.get("output") == picture.output
+    )
+    return {
+        "source": picture.source,
+        "output": picture.output,
+        "prior_sha256": (before or {}).get("source_sha256") or "" if done else "",
+        "prior_fingerprint": (before or {}).get("fingerprint") or "" if done else "",
+    }
+
+
+def _dry_run(opts: Options, pictures: list[sources.Picture], prior: dict[str, dict[str, Any]]) -> Outcome:
+    """Shade a few pictures into a temporary folder and estimate the whole catalogue on this machine."""
+    from . import manifest
+
+    fingerprint = opts.settings.fingerprint()
+    todo = [
+        p
+        for p in pictures
+        if not p.clash
+        and not (
+            (prior.get(p.source) or {}).get("fingerprint") == fingerprint
+            and manifest.is_done(prior[p.source], prior[p.source].get("source_sha256") or "", fingerprint)
+        )
+    ]
+    stream = opts.stream
+    if not todo:
+        print(f"dry run: all {len(pictures)} pictures are already done; nothing to shade", file=stream)
+        return Outcome(len(pictures), {}, 0.0, None, estimate_s=0.0)
+    step = max(1, len(todo) // max(1, opts.sample))
+    sample = todo[::step][: opts.sample]
+    scratch = Path(tempfile.mkdtemp(prefix="artshade-dry-run-"))
+    t0 = time.monotonic()
+    try:
+        work = [{"source": p.source, "output": str(scratch / f"{i}{Path(p.output).suffix}"),
+                 "prior_sha256": "", "prior_fingerprint": ""} for i, p in enumerate(sample)]  # fmt: skip
+        with _ray_session(opts) as (cpus, node_cpus):
+            workers, threads = plan_workers(cpus, node_cpus, opts.workers, opts.gpus_per_worker, len(todo))
+            rows = list(_stream(opts, work, min(workers, len(work)), threads))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    wall = time.monotonic() - t0
+    failed = [r for r in rows if r["status"] == "failed"]
+    seconds = [r["seconds"] for r in rows if r["status"] == "shaded"]
+    counts = {"shaded": len(seconds), "failed": len(failed)}
+    if not seconds:
+        reason = failed[0]["error"] if failed else "no result"
+        raise ShadingError(f"dry run: none of the {len(rows)} sample pictures could be shaded ({reason})")
+    per_picture = sum(seconds) / len(seconds)
+    estimate = len(todo) * per_picture / workers
+    print(
+        f"dry run: shaded {len(seconds)} sample pictures in {io_duration(wall)} "
+        f"({per_picture:.1f} s a picture on one worker of {threads} thread(s)); "
+        f"{len(todo)} of {len(pictures)} pictures to do with {workers} worker(s): about "
+        f"{io_duration(estimate)} on this machine"
+        + (f"; {len(failed)} sample picture(s) failed: {failed[0]['error']}" if failed else ""),
+        file=stream,
+        flush=True,
+    )
+    return Outcome(len(pictures), counts, wall, None, estimate_s=estimate, workers=workers, threads=threads)
+
+
+def io_duration(seconds: float) -> str:
+    from artshade.progress import duration
+
+    return duration(seconds)
+
+
+def plan_workers(
+    cpus: float, node_cpus: float, workers: int | None, gpus_per_worker: float, items: int
+) -> tuple[int, int]:
+    """(workers, torch threads per worker) so that workers x threads fits the cores.
+
+    Without GPUs the default is one single-thread worker per core (the bench shows it scales best); with
+    --workers N each gets an equal share of the cores (at least one thread, at most one node's cores)."""
+    cores = max(1, int(cpus))
+    if workers is None:
+        workers = cores if gpus_per_worker <= 0 else max(1, cores // 2)
+    if workers < 1:
+        raise SettingsError(f"--workers must be at least 1, got {workers}")
+    workers = min(workers, max(1, items))
+    threads = max(1, min(int(node_cpus) or 1, cores // workers))
+    return workers, threads
+
+
+class _ray_session:
+    """Use the Ray already running in this process, else start an embedded one or join ``opts.address``;
+    shut down only what was started here.  Yields (cluster CPUs, the largest node's CPUs)."""
+
+    def __init__(self, opts: Options) -> None:
+        self.opts = opts
+        self.started = False
+
+    def __enter__(self) -> tuple[float, float]:
+        import ray
+
+        if not ray.is_initialized():
+            level = logging.INFO if logging.getLogger().isEnabledFor(logging.INFO) else logging.ERROR
+            quiet = {
+                "include_dashboard": False,
+                "log_to_driver": level <= logging.INFO,
+                "logging_level": level,
+            }
+            if self.opts.address:
+                ray.init(address=self.opts.address, **quiet)
+            else:
+                cpus = self.opts.num_cpus or os.cpu_count() or 1
+                ray.init(num_cpus=cpus, object_store_memory=OBJECT_STORE_BYTES, **quiet)
+            self.started = True
+        _quiet_ray_data()
+        total = float(ray.cluster_resources().get("CPU", 1))
+        nodes = [n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")]
+        return total, float(max(nodes, default=total))
+
+    def __exit__(self, *exc: object) -> None:
+        if self.started:
+            import ray
+
+            ray.shutdown()
+
+
+def _quiet_ray_data() -> None:
+    """No Ray Data bars or per-operator logs in the artist's terminal; ours say what matters."""
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    for name in ("enable_operator_progress_bars", "print_on_execution_start"):
+        if hasattr(ctx, name):
+            setattr(ctx, name, False)
+    if not logging.getLogger().isEnabledFor(logging.INFO):
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
+
+
+def _stream(
+    opts: Options, work: list[dict[str, Any]], workers: int, threads: int
+) -> Iterator[dict[str, Any]]:
+    """The rows of ``work`` as the workers finish them."""
+    import ray.data
+
+    from .worker import ShadeWorker, limits_to_dict
+
+    blocks = min(len(work), MAX_BLOCKS)
+    ds = ray.data.from_items(work, override_num_blocks=blocks)
+    gpus = opts.gpus_per_worker if opts.gpus_per_worker > 0 else None
+    config = {
+        "settings": opts.settings.to_dict(),
+        "models_dir": str(models.models_dir(opts.models_dir)),
+        "limits": limits_to_dict(opts.limits),
+        "threads": threads,
+    }
+    # An actor pool restarts a dead worker and retries its work (Ray Data's defaults for actor pools:
+    # max_restarts=-1, max_task_retries=-1); tests/batch kill a worker to hold it to that.
+    shaded = ds.map_batches(
+        ShadeWorker,
+        fn_constructor_kwargs=config,
+        batch_size=1,
+        compute=ray.data.ActorPoolStrategy(size=workers),
+        num_cpus=threads,
+        num_gpus=gpus,
+    )
+    for batch in shaded.iter_batches(batch_size=None, batch_format="pyarrow"):
+        yield from batch.to_pylist()
+
+
+def _first_per_source(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    seen: set[str] = set()
+    for r in rows:
+        if r["source"] not in seen:
+            seen.add(r["source"])
+            yield r
+
+
+def _chain(*parts: Any) -> Iterator[dict[str, Any]]:
+    for part in parts:
+        yield from part
+
+
+def ceil_div(a: float, b: float) -> int:
+    return math.ceil(a / b)
