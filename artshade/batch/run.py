@@ -165,8 +165,13 @@ def _run(
                 workers, threads = plan_workers(
                     cpus, node_cpus, opts.workers, opts.gpus_per_worker, len(work)
                 )
-                for r in _stream(opts, work, workers, threads):
-                    record(r)
+                try:
+                    for r in _stream(opts, work, workers, threads):
+                        record(r)
+                except ShadingError:
+                    raise
+                except Exception as exc:  # Ray gave up (a worker that keeps dying, a lost cluster)
+                    raise ShadingError(f"Ray stopped the run: {sources._one_line(exc)}") from exc
         finished = True
     finally:
         journal.close()
