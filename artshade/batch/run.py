@@ -161,9 +161,9 @@ def _run(
             else:
                 work.append(_item(p, prior.get(p.source)))
         if work:
-            with _ray_session(opts) as (cpus, node_cpus):
+            with _ray_session(opts) as (cpus, node_cpus, gpus):
                 workers, threads = plan_workers(
-                    cpus, node_cpus, opts.workers, opts.gpus_per_worker, len(work)
+                    cpus, node_cpus, gpus, opts.workers, opts.gpus_per_worker, len(work)
                 )
                 try:
                     for r in _stream(opts, work, workers, threads):
@@ -234,8 +234,10 @@ def _dry_run(opts: Options, pictures: list[sources.Picture], prior: dict[str, di
     try:
         work = [{"source": p.source, "output": str(scratch / f"{i}{Path(p.output).suffix}"),
                  "prior_sha256": "", "prior_fingerprint": ""} for i, p in enumerate(sample)]  # fmt: skip
-        with _ray_session(opts) as (cpus, node_cpus):
-            workers, threads = plan_workers(cpus, node_cpus, opts.workers, opts.gpus_per_worker, len(todo))
+        with _ray_session(opts) as (cpus, node_cpus, gpus):
+            workers, threads = plan_workers(
+                cpus, node_cpus, gpus, opts.workers, opts.gpus_per_worker, len(todo)
+            )
             rows = list(_stream(opts, work, min(workers, len(work)), threads))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -267,31 +269,38 @@ def io_duration(seconds: float) -> str:
 
 
 def plan_workers(
-    cpus: float, node_cpus: float, workers: int | None, gpus_per_worker: float, items: int
+    cpus: float, node_cpus: float, gpus: float, workers: int | None, gpus_per_worker: float, items: int
 ) -> tuple[int, int]:
     """(workers, torch threads per worker) so that workers x threads fits the cores.
 
     Without GPUs the default is one single-thread worker per core (the bench shows it scales best); with
-    --workers N each gets an equal share of the cores (at least one thread, at most one node's cores)."""
+    --gpus-per-worker F, as many workers as the GPUs hold.  Never more workers than cores (an actor pool
+    waits for all its workers) nor than pictures; each worker gets an equal share of the cores, at least one
+    thread and at most one node's cores."""
     cores = max(1, int(cpus))
     if workers is None:
-        workers = cores if gpus_per_worker <= 0 else max(1, cores // 2)
+        workers = cores if gpus_per_worker <= 0 else max(1, int(gpus / gpus_per_worker))
     if workers < 1:
         raise SettingsError(f"--workers must be at least 1, got {workers}")
-    workers = min(workers, max(1, items))
+    if gpus_per_worker > 0 and workers * gpus_per_worker > gpus + 1e-9:
+        raise SettingsError(
+            f"{workers} workers x {gpus_per_worker:g} GPU need {workers * gpus_per_worker:g} GPUs; "
+            f"Ray has {gpus:g}"
+        )
+    workers = min(workers, cores, max(1, items))
     threads = max(1, min(int(node_cpus) or 1, cores // workers))
     return workers, threads
 
 
 class _ray_session:
     """Use the Ray already running in this process, else start an embedded one or join ``opts.address``;
-    shut down only what was started here.  Yields (cluster CPUs, the largest node's CPUs)."""
+    shut down only what was started here.  Yields (cluster CPUs, the largest node's CPUs, cluster GPUs)."""
 
     def __init__(self, opts: Options) -> None:
         self.opts = opts
         self.started = False
 
-    def __enter__(self) -> tuple[float, float]:
+    def __enter__(self) -> tuple[float, float, float]:
         import ray
 
         if not ray.is_initialized():
@@ -310,7 +319,8 @@ class _ray_session:
         _quiet_ray_data()
         total = float(ray.cluster_resources().get("CPU", 1))
         nodes = [n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")]
-        return total, float(max(nodes, default=total))
+        gpus = float(ray.cluster_resources().get("GPU", 0))
+        return total, float(max(nodes, default=total)), gpus
 
     def __exit__(self, *exc: object) -> None:
         if self.started:
