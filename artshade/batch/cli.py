@@ -64,6 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_limit_flags(p)
     p.add_argument("--workers", type=_count, metavar="N",
                    help="shading workers, each loading the weights once (default: one per core)")  # fmt: skip
+    p.add_argument("--threads", type=_count, metavar="N",
+                   help="torch threads per worker (default: the cores shared among the workers)")  # fmt: skip
     p.add_argument("--gpus-per-worker", type=_share, default=0.0, metavar="F",
                    help="GPUs (or a fraction of one) each worker takes; use with --device cuda")  # fmt: skip
     p.add_argument("--address", metavar="ADDR",
@@ -94,6 +96,7 @@ def _batch(args: argparse.Namespace) -> int:
         models_dir=args.models,
         workers=args.workers,
         gpus_per_worker=args.gpus_per_worker,
+        threads=args.threads,
         address=args.address,
         num_cpus=args.num_cpus,
         dry_run=args.dry_run,

@@ -53,6 +53,8 @@ class Options:
     #: actors in the pool (default: one per core, or per GPU share with --gpus-per-worker)
     workers: int | None = None
     gpus_per_worker: float = 0.0
+    #: torch threads per worker (default: the cores shared out among the workers)
+    threads: int | None = None
     #: None: start an embedded local Ray; else join this cluster (``auto``, ``ray://host:10001``)
     address: str | None = None
     #: cores for the embedded Ray (default: this machine's)
@@ -163,7 +165,7 @@ def _run(
         if work:
             with _ray_session(opts) as (cpus, node_cpus, gpus):
                 workers, threads = plan_workers(
-                    cpus, node_cpus, gpus, opts.workers, opts.gpus_per_worker, len(work)
+                    cpus, node_cpus, gpus, opts.workers, opts.gpus_per_worker, len(work), opts.threads
                 )
                 try:
                     for r in _stream(opts, work, workers, threads):
@@ -236,7 +238,7 @@ def _dry_run(opts: Options, pictures: list[sources.Picture], prior: dict[str, di
                  "prior_sha256": "", "prior_fingerprint": ""} for i, p in enumerate(sample)]  # fmt: skip
         with _ray_session(opts) as (cpus, node_cpus, gpus):
             workers, threads = plan_workers(
-                cpus, node_cpus, gpus, opts.workers, opts.gpus_per_worker, len(todo)
+                cpus, node_cpus, gpus, opts.workers, opts.gpus_per_worker, len(todo), opts.threads
             )
             rows = list(_stream(opts, work, min(workers, len(work)), threads))
     finally:
@@ -269,14 +271,20 @@ def io_duration(seconds: float) -> str:
 
 
 def plan_workers(
-    cpus: float, node_cpus: float, gpus: float, workers: int | None, gpus_per_worker: float, items: int
+    cpus: float,
+    node_cpus: float,
+    gpus: float,
+    workers: int | None,
+    gpus_per_worker: float,
+    items: int,
+    threads: int | None = None,
 ) -> tuple[int, int]:
     """(workers, torch threads per worker) so that workers x threads fits the cores.
 
     Without GPUs the default is one single-thread worker per core (the bench shows it scales best); with
     --gpus-per-worker F, as many workers as the GPUs hold.  Never more workers than cores (an actor pool
     waits for all its workers) nor than pictures; each worker gets an equal share of the cores, at least one
-    thread and at most one node's cores."""
+    thread and at most one node's cores.  ``threads`` (--threads) sets the share instead."""
     cores = max(1, int(cpus))
     if workers is None:
         workers = cores if gpus_per_worker <= 0 else max(1, int(gpus / gpus_per_worker))
@@ -288,7 +296,10 @@ def plan_workers(
             f"Ray has {gpus:g}"
         )
     workers = min(workers, cores, max(1, items))
-    threads = max(1, min(int(node_cpus) or 1, cores // workers))
+    if threads is None:
+        threads = max(1, min(int(node_cpus) or 1, cores // workers))
+    elif threads < 1 or workers * threads > cores:
+        raise SettingsError(f"{workers} workers x {threads} threads do not fit in {cores} cores")
     return workers, threads
 
 

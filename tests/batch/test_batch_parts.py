@@ -232,6 +232,12 @@ def test_workers_times_threads_fit_the_cores(cpus, node, gpus, workers, per_work
     assert batch_run.plan_workers(cpus, node, gpus, workers, per_worker, items) == plan
 
 
+def test_threads_can_be_set_but_must_fit() -> None:
+    assert batch_run.plan_workers(2, 2, 0, 1, 0, 100, threads=1) == (1, 1)  # the bench's single thread
+    with pytest.raises(SettingsError, match="2 workers x 2 threads do not fit in 2 cores"):
+        batch_run.plan_workers(2, 2, 0, 2, 0, 100, threads=2)
+
+
 def test_more_gpu_shares_than_gpus_is_refused() -> None:
     with pytest.raises(SettingsError, match="need 2 GPUs; Ray has 1"):
         batch_run.plan_workers(8, 8, 1, 4, 0.5, 100)
