@@ -5,8 +5,10 @@
 One embedded Ray (2 CPUs by default) for both runs; each run shades the same ``--count`` pictures (made by
 code, like an upload of ``--size``) into its own empty folder, so nothing is skipped.  Printed: a header
 naming the machine, then per run the wall time of the whole ``run_batch`` call (workers starting and loading
-the weights included), pictures a minute, and seconds per picture per core (wall x cores / pictures); then
-the 2-vs-1 ratio.  Compare figures from one run of this script only: the machine and its load are part of
+the weights included), pictures a minute, seconds per picture per core (wall x cores / pictures), the mean
+seconds and CPU seconds a worker spent on a picture (the manifest's ``seconds`` and ``cpu_seconds``), and the
+one-minute load average at the end (on a shared machine, other people's work shows there); then the 2-vs-1
+ratio.  Compare figures from one run of this script only: the machine and its load are part of
 each figure.
 """
 
@@ -99,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, object_store_memory=256 * 2**20
         )
         try:
-            print(f"{'workers':>7} {'wall s':>8} {'pictures/min':>13} {'s/picture/core':>15} "
-                  f"{'mean engine s':>14}")  # fmt: skip
+            print(f"{'workers':>7} {'wall s':>7} {'pictures/min':>12} {'s/picture/core':>14} "
+                  f"{'engine s':>8} {'CPU s':>6} {'load':>5}")  # fmt: skip
             for workers in (int(w) for w in args.workers.split(",")):
                 out = Path(tmp) / f"out-{workers}"
                 opts = Options(src=str(src), out=out, settings=settings, models_dir=args.models,
@@ -116,12 +118,14 @@ def main(argv: list[str] | None = None) -> int:
                     return 1
                 import pyarrow.parquet as pq
 
-                seconds = pq.read_table(outcome.manifest, columns=["seconds"]).column("seconds").to_pylist()
+                table = pq.read_table(outcome.manifest, columns=["seconds", "cpu_seconds"])
+                engine, cpu = (sum(table.column(c).to_pylist()) / args.count for c in table.column_names)
                 results[workers] = wall
                 cores = workers * outcome.threads
+                load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
                 print(
-                    f"{workers:7d} {wall:8.1f} {args.count * 60 / wall:13.2f} "
-                    f"{wall * cores / args.count:15.1f} {sum(seconds) / len(seconds):14.1f}",
+                    f"{workers:7d} {wall:7.1f} {args.count * 60 / wall:12.2f} "
+                    f"{wall * cores / args.count:14.1f} {engine:8.1f} {cpu:6.1f} {load:5.1f}",
                     flush=True,
                 )
         finally:

@@ -42,6 +42,8 @@ SCHEMA = pa.schema(
         ("status", pa.string()),
         ("error", pa.string()),
         ("seconds", pa.float64()),
+        # CPU time the worker spent on the picture (every thread of its process): what a core costs
+        ("cpu_seconds", pa.float64()),
         ("engine", pa.string()),
         ("colour_ssim", pa.float64()),
         ("pull", pa.float64()),

@@ -15,7 +15,6 @@ picture is in the manifest exactly once.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import shutil
 import tempfile
@@ -28,6 +27,7 @@ from typing import IO, Any
 from filelock import FileLock, Timeout
 
 from artshade.errors import ShadingError
+from artshade.progress import duration
 from artshade.shading import io, models
 from artshade.shading.errors import SettingsError
 from artshade.shading.settings import ENGINE_VERSION, Settings
@@ -173,7 +173,7 @@ def _run(
                 except ShadingError:
                     raise
                 except Exception as exc:  # Ray gave up (a worker that keeps dying, a lost cluster)
-                    raise ShadingError(f"Ray stopped the run: {sources._one_line(exc)}") from exc
+                    raise ShadingError(f"Ray stopped the run: {sources.one_line(exc)}") from exc
         finished = True
     finally:
         journal.close()
@@ -213,18 +213,9 @@ def _item(picture: sources.Picture, before: dict[str, Any] | None) -> dict[str, 
 
 def _dry_run(opts: Options, pictures: list[sources.Picture], prior: dict[str, dict[str, Any]]) -> Outcome:
     """Shade a few pictures into a temporary folder and estimate the whole catalogue on this machine."""
-    from . import manifest
 
     fingerprint = opts.settings.fingerprint()
-    todo = [
-        p
-        for p in pictures
-        if not p.clash
-        and not (
-            (prior.get(p.source) or {}).get("fingerprint") == fingerprint
-            and manifest.is_done(prior[p.source], prior[p.source].get("source_sha256") or "", fingerprint)
-        )
-    ]
+    todo = [p for p in pictures if not p.clash and not _looks_done(prior.get(p.source), p, fingerprint)]
     stream = opts.stream
     if not todo:
         print(f"dry run: all {len(pictures)} pictures are already done; nothing to shade", file=stream)
@@ -253,10 +244,10 @@ def _dry_run(opts: Options, pictures: list[sources.Picture], prior: dict[str, di
     per_picture = sum(seconds) / len(seconds)
     estimate = len(todo) * per_picture / workers
     print(
-        f"dry run: shaded {len(seconds)} sample pictures in {io_duration(wall)} "
+        f"dry run: shaded {len(seconds)} sample pictures in {duration(wall)} "
         f"({per_picture:.1f} s a picture on one worker of {threads} thread(s)); "
         f"{len(todo)} of {len(pictures)} pictures to do with {workers} worker(s): about "
-        f"{io_duration(estimate)} on this machine"
+        f"{duration(estimate)} on this machine"
         + (f"; {len(failed)} sample picture(s) failed: {failed[0]['error']}" if failed else ""),
         file=stream,
         flush=True,
@@ -264,10 +255,15 @@ def _dry_run(opts: Options, pictures: list[sources.Picture], prior: dict[str, di
     return Outcome(len(pictures), counts, wall, None, estimate_s=estimate, workers=workers, threads=threads)
 
 
-def io_duration(seconds: float) -> str:
-    from artshade.progress import duration
+def _looks_done(before: dict[str, Any] | None, picture: sources.Picture, fingerprint: str) -> bool:
+    """Done by an earlier run with these settings, judged without reading the source (a dry run's count)."""
+    from . import manifest
 
-    return duration(seconds)
+    return (
+        before is not None
+        and before.get("output") == picture.output
+        and manifest.is_done(before, before.get("source_sha256") or "", fingerprint)
+    )
 
 
 def plan_workers(
@@ -395,7 +391,3 @@ def _first_per_source(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]
 def _chain(*parts: Any) -> Iterator[dict[str, Any]]:
     for part in parts:
         yield from part
-
-
-def ceil_div(a: float, b: float) -> int:
-    return math.ceil(a / b)

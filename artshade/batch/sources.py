@@ -82,7 +82,7 @@ def read_bytes(source: str, limits: io.Limits) -> bytes:
         with filesystem.open_input_stream(path) as stream:
             data = stream.read(limits.max_bytes + 1)
     except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
-        raise InputError(f"cannot read {source}: {_one_line(exc)}") from None
+        raise InputError(f"cannot read {source}: {one_line(exc)}") from None
     if len(data) > limits.max_bytes:
         raise io._too_many_bytes(len(data), limits)
     return bytes(data)
@@ -147,7 +147,7 @@ def _uri_source(src: str) -> list[tuple[str, str]]:
     except (OSError, ValueError) as exc:
         if isinstance(exc, SettingsError):
             raise
-        raise SettingsError(f"cannot read SRC {src}: {_one_line(exc)}") from None
+        raise SettingsError(f"cannot read SRC {src}: {one_line(exc)}") from None
     parent = src.rsplit("/", 1)[0]
     return _with_rel(list(_read_manifest(bytes(data), PurePosixPath(root).name, parent)))
 
@@ -257,6 +257,6 @@ def _outputs(keyed: list[tuple[str, str]], out: Path, fmt: str | None) -> list[P
     return pictures
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."

@@ -65,7 +65,7 @@ class ShadeWorker:
         return {key: [r[key] for r in rows] for key in rows[0]} if rows else {}
 
     def shade_one(self, item: dict[str, Any]) -> dict[str, Any]:
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         source, output = str(item["source"]), Path(str(item["output"]))
         out: dict[str, Any] = {
             "source": source,
@@ -73,6 +73,7 @@ class ShadeWorker:
             "status": "failed",
             "error": None,
             "seconds": 0.0,
+            "cpu_seconds": 0.0,
             "engine": ENGINE_VERSION,
             "colour_ssim": None,
             "pull": None,
@@ -99,9 +100,10 @@ class ShadeWorker:
             out["error"] = "out of memory while shading this picture (try fewer --workers)"
         except Exception as exc:  # one bad picture never stops the run
             log.exception("unexpected failure on %s", source)
-            out["error"] = sources._one_line(exc if str(exc) else RuntimeError(type(exc).__name__))
+            out["error"] = sources.one_line(exc if str(exc) else RuntimeError(type(exc).__name__))
             out["error"] = f"unexpected {type(exc).__name__}: {out['error']}"
         out["seconds"] = round(time.perf_counter() - t0, 3)
+        out["cpu_seconds"] = round(time.process_time() - cpu0, 3)
         return out
 
     def _shade(self, data: bytes, source: str, output: Path) -> dict[str, Any]:
