@@ -4,7 +4,9 @@ The manifest has one row per picture of the run (``COLUMNS``).  While a run goes
 appended at once to a journal (``OUT/.artshade-batch-journal.jsonl``, a JSON line each, flushed; fsynced every
 few seconds); at the end, or on Ctrl-C or an error, the manifest is written from the journal in one atomic
 replace and the journal removed.  A run killed outright leaves the journal; the next run reads the manifest
-and then the journal, so every picture finished before the crash counts as done.
+and then the journal, so every picture finished before the crash counts as done.  Rows travel from the
+workers to the driver with some delay, so each worker also appends every picture it shades to a journal of
+its own (``WORKER_JOURNALS``); those count as done too, and a stopped run's manifest includes them.
 
 A picture is done when its row says ``shaded`` or ``skipped``, its source still has the same sha256, the
 settings fingerprint (``Settings.fingerprint``: settings + engine version, the daemon cache's rule) is the
@@ -13,6 +15,7 @@ same, and the output file is still there.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -30,6 +33,9 @@ log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "artshade-manifest.parquet"
 JOURNAL_NAME = ".artshade-batch-journal.jsonl"
+#: each worker's own journal of the pictures it shaded (one file per worker process, so no two writers
+#: share a file, on a shared folder too): rows still on their way to the driver when a run stops
+WORKER_JOURNALS = ".artshade-batch-workers"
 LOCK_NAME = ".artshade-batch.lock"
 STATUSES = ("shaded", "skipped", "failed")
 DONE = ("shaded", "skipped")
@@ -75,9 +81,28 @@ def load_done(out: Path) -> dict[str, dict[str, Any]]:
                 rows[r["source"]] = r
         except (OSError, ValueError, pa.ArrowException) as exc:
             log.warning("ignoring unreadable manifest %s (%s): its pictures are shaded again", manifest, exc)
+    for r in worker_rows(out):
+        rows[r["source"]] = r
     for r in read_journal(out / JOURNAL_NAME):
         rows[r["source"]] = r
     return rows
+
+
+def worker_rows(out: Path) -> Iterator[dict[str, Any]]:
+    """The rows in the workers' own journals."""
+    folder = out / WORKER_JOURNALS
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.jsonl")):
+            yield from read_journal(path)
+
+
+def drop_worker_journals(out: Path) -> None:
+    folder = out / WORKER_JOURNALS
+    if folder.is_dir():
+        for path in folder.glob("*.jsonl"):
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def is_done(prior: dict[str, Any] | None, sha256: str, fingerprint: str) -> bool:
@@ -112,6 +137,7 @@ class Journal:
     """Appends each finished picture's row at once; ``close()`` when the run ends."""
 
     def __init__(self, path: Path, *, fsync_every: float = 2.0) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._fsync_every = fsync_every
         self._synced = time.monotonic()

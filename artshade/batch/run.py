@@ -132,9 +132,11 @@ def _run(
 
     fingerprint = opts.settings.fingerprint()
     journal_path = out / manifest.JOURNAL_NAME
-    if journal_path.exists():  # a run that did not finish: its rows are in ``prior`` now
+    if journal_path.exists() or (out / manifest.WORKER_JOURNALS).exists():
+        # a run that did not finish: its rows are in ``prior`` now
         manifest.write_manifest(out, prior.values())
-        journal_path.unlink()
+        journal_path.unlink(missing_ok=True)
+        manifest.drop_worker_journals(out)
     journal = manifest.Journal(journal_path)
     progress = BatchProgress(len(pictures), opts.stream, enabled=not opts.quiet)
     seen: set[str] = set()
@@ -168,7 +170,7 @@ def _run(
                     cpus, node_cpus, gpus, opts.workers, opts.gpus_per_worker, len(work), opts.threads
                 )
                 try:
-                    for r in _stream(opts, work, workers, threads):
+                    for r in _stream(opts, work, workers, threads, out / manifest.WORKER_JOURNALS):
                         record(r)
                 except ShadingError:
                     raise
@@ -179,10 +181,15 @@ def _run(
         journal.close()
         progress.close()
         this_run = _first_per_source(manifest.read_journal(journal_path))
-        if not finished:  # keep what earlier runs did for the pictures this one did not reach
-            this_run = _chain(this_run, (r for s, r in prior.items() if s not in seen))
+        if not finished:
+            # what the workers shaded but had not yet handed over, then what earlier runs did for the
+            # pictures this one did not reach
+            this_run = _first_per_source(
+                _chain(this_run, manifest.worker_rows(out), (r for s, r in prior.items() if s not in seen))
+            )
         path = manifest.write_manifest(out, this_run)
         journal_path.unlink(missing_ok=True)
+        manifest.drop_worker_journals(out)
         if not finished and not opts.quiet:
             print(f"stopped: {progress.line()}; recorded in {path}; run the same command again to go on",
                   file=progress.stream, flush=True)  # fmt: skip
@@ -350,7 +357,7 @@ def _quiet_ray_data() -> None:
 
 
 def _stream(
-    opts: Options, work: list[dict[str, Any]], workers: int, threads: int
+    opts: Options, work: list[dict[str, Any]], workers: int, threads: int, journals: Path | None = None
 ) -> Iterator[dict[str, Any]]:
     """The rows of ``work`` as the workers finish them."""
     import ray.data
@@ -365,6 +372,7 @@ def _stream(
         "models_dir": str(models.models_dir(opts.models_dir)),
         "limits": limits_to_dict(opts.limits),
         "threads": threads,
+        "journals": str(journals) if journals is not None else None,
     }
     # An actor pool restarts a dead worker and retries its work (Ray Data's defaults for actor pools:
     # max_restarts=-1, max_task_retries=-1); tests/batch kill a worker to hold it to that.

@@ -9,7 +9,11 @@ goes wrong with one picture becomes its ``failed`` row with one line of reason; 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
+import secrets
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -35,7 +39,12 @@ class ShadeWorker:
     """A callable class for ``Dataset.map_batches``: Ray makes one per worker of the actor pool."""
 
     def __init__(
-        self, settings: dict[str, Any], models_dir: str | None, limits: dict[str, Any], threads: int
+        self,
+        settings: dict[str, Any],
+        models_dir: str | None,
+        limits: dict[str, Any],
+        threads: int,
+        journals: str | None = None,
     ) -> None:
         import torch
 
@@ -44,6 +53,8 @@ class ShadeWorker:
         self.fingerprint = self.settings.fingerprint()
         self.models_dir = models_dir
         self.limits = io.Limits(**limits)
+        self.journal_dir = Path(journals) if journals else None
+        self._journal: Any = None
         self._warm()
 
     def _warm(self) -> None:
@@ -104,7 +115,24 @@ class ShadeWorker:
             out["error"] = f"unexpected {type(exc).__name__}: {out['error']}"
         out["seconds"] = round(time.perf_counter() - t0, 3)
         out["cpu_seconds"] = round(time.process_time() - cpu0, 3)
+        if out["status"] == "shaded":
+            self._remember(out)
         return out
+
+    def _remember(self, row: dict[str, Any]) -> None:
+        """Append the row to this worker's own journal (``manifest.WORKER_JOURNALS``) before handing it on."""
+        if self.journal_dir is None:
+            return
+        try:
+            if self._journal is None:
+                self.journal_dir.mkdir(parents=True, exist_ok=True)
+                name = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}.jsonl"
+                self._journal = (self.journal_dir / name).open("a", encoding="utf-8")
+            self._journal.write(json.dumps(row, separators=(",", ":")) + "\n")
+            self._journal.flush()
+            os.fsync(self._journal.fileno())
+        except OSError as exc:  # the driver still gets the row; only a crash right now would lose it
+            log.warning("could not write the worker journal: %s", exc)
 
     def _shade(self, data: bytes, source: str, output: Path) -> dict[str, Any]:
         from artshade.shading.api import protect_bytes

@@ -160,7 +160,7 @@ def no_ray(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     def session(opts: Any) -> Iterator[tuple[float, float, float]]:
         yield 2.0, 2.0, 0.0
 
-    def stream(opts: Any, work: list[dict[str, Any]], workers: int, threads: int) -> Iterator[dict[str, Any]]:
+    def stream(opts: Any, work: list[dict[str, Any]], *plan: Any) -> Iterator[dict[str, Any]]:
         for r in rows:
             if isinstance(r, BaseException):
                 raise r
@@ -179,14 +179,18 @@ def test_ctrl_c_keeps_what_is_done_and_what_earlier_runs_did(tmp_path: Path, no_
     out.mkdir()
     earlier = _row(str(src / "c.png"), output=str(out / "c.png"), source_sha256="old", fingerprint="old")
     manifest.write_manifest(out, [earlier])
+    # b.png was shaded, and its worker wrote it down, but its row had not reached the driver yet
+    in_flight = manifest.Journal(out / manifest.WORKER_JOURNALS / "node-123.jsonl")
+    in_flight.write(_row(str(src / "b.png"), output=str(out / "b.png")))
+    in_flight.close()
     no_ray.extend([_row(str(src / "a.png"), output=str(out / "a.png")), KeyboardInterrupt()])
     err = io.StringIO()
     with pytest.raises(KeyboardInterrupt):
         batch_run.run_batch(batch_run.Options(src=str(src), out=out, stream=err))
     rows = {Path(r["source"]).name: r for r in manifest.read_manifest(out)}
-    assert set(rows) == {"a.png", "c.png"}, "a.png done now, c.png by an earlier run; b.png not reached"
+    assert set(rows) == {"a.png", "b.png", "c.png"}, "a.png and b.png done now, c.png by an earlier run"
     assert rows["c.png"]["source_sha256"] == "old"
-    assert not (out / manifest.JOURNAL_NAME).exists()
+    assert not (out / manifest.JOURNAL_NAME).exists() and not (out / manifest.WORKER_JOURNALS).exists()
     assert "stopped: 1/3 pictures" in err.getvalue() and "run the same command again" in err.getvalue()
 
 
@@ -275,3 +279,39 @@ def test_batch_takes_exactly_protects_settings_flags() -> None:
     from artshade.shading.cli import settings_from_args
 
     assert settings_from_args(args) == Settings(preset="fast", seed=3, platform="x")
+
+
+# ---------------------------------------------------------------------------------------------- the worker
+
+
+def test_the_worker_shades_skips_and_fails_one_picture_at_a_time(tmp_path: Path, models_dir: Path) -> None:
+    """The actor's own logic, in this process: no Ray needed to call it."""
+    from artshade.batch.worker import ShadeWorker
+
+    settings = Settings(preset="fast", target="blobs").to_dict()
+    worker = ShadeWorker(settings, str(models_dir), {"max_pixels": 10**6, "max_bytes": 10**6, "min_side": 16},
+                         threads=1, journals=str(tmp_path / "journals"))  # fmt: skip
+    src, out = tmp_path / "a.png", tmp_path / "out" / "sub" / "a.png"
+    write_picture(src, 1)
+    item = {"source": str(src), "output": str(out), "prior_sha256": "", "prior_fingerprint": ""}
+    row = worker.shade_one(item)
+    assert row["status"] == "shaded" and out.is_file() and row["fingerprint"] == worker.fingerprint
+    assert row["cpu_seconds"] > 0 and row["colour_ssim"] is not None
+    journal = [r for p in (tmp_path / "journals").glob("*.jsonl") for r in manifest.read_journal(p)]
+    assert [r["source"] for r in journal] == [str(src)], "written down before it is handed on"
+
+    again = worker.shade_one(
+        {**item, "prior_sha256": row["source_sha256"], "prior_fingerprint": row["fingerprint"]}
+    )
+    assert again["status"] == "skipped"
+    other = worker.shade_one(
+        {**item, "prior_sha256": row["source_sha256"], "prior_fingerprint": "older engine"}
+    )
+    assert other["status"] == "shaded"
+
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    bad = worker.shade_one({**item, "source": str(tmp_path / "bad.png"), "output": str(tmp_path / "o.png")})
+    assert bad["status"] == "failed" and bad["error"] and "\n" not in bad["error"]
+    assert not (tmp_path / "o.png").exists()
+    batch = worker({k: [v] for k, v in item.items()})
+    assert batch["status"] == ["shaded"] and batch["source"] == [str(src)]
