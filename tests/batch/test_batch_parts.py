@@ -264,6 +264,14 @@ def test_progress_off_a_terminal_is_plain_lines_and_a_summary() -> None:
     )
 
 
+def test_progress_on_a_terminal_is_a_bar_with_the_same_figures() -> None:
+    stream = io.StringIO()
+    p = batch_progress.BatchProgress(2, stream, tty=True)
+    p.update("shaded")
+    assert "shading: 1/2|" in stream.getvalue() and "shaded 1, skipped 0, failed 0" in stream.getvalue()
+    p.close()
+
+
 def test_batch_takes_exactly_protects_settings_flags() -> None:
     from artshade.cli import build_parser
 
