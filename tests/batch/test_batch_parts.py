@@ -16,13 +16,10 @@ from artshade.shading.errors import SettingsError
 from artshade.shading.settings import Settings
 from batch_helpers import write_picture
 
+from artshade.batch import manifest, sources
 from artshade.batch import progress as batch_progress
 from artshade.batch import run as batch_run
-from artshade.batch import sources
 from artshade.cli import main
-
-manifest = pytest.importorskip("artshade.batch.manifest", reason="needs the batch extra (pyarrow)")
-
 
 # ------------------------------------------------------------------------------------------------- sources
 

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from batch_helpers import FAST, shade_workers, write_picture
 from PIL import Image
@@ -18,7 +19,6 @@ from PIL import Image
 from artshade.cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_session")]
-pq = pytest.importorskip("pyarrow.parquet", reason="needs the batch extra: pip install -e '.[test]'")
 
 GOOD = ("a.png", "sub/b.jpg", "sub/deeper/c.png")
 BAD = {
