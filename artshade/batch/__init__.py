@@ -6,12 +6,13 @@ One module, one job:
 * ``manifest`` -- the Parquet manifest beside the outputs and the journal that makes a crash lose nothing;
 * ``worker`` -- the Ray actor that loads the weights once and shades one picture at a time through the same
   entry point as ``artshade protect`` (``shading.api.protect_bytes``);
-* ``run`` -- starts (or joins) Ray, streams the pictures through an actor pool, records each result;
+* ``pool`` -- the Ray side: starts (or joins) Ray, plans workers x threads, streams the actor pool's rows;
+* ``run`` -- a whole run: the pictures, what is already done, each result recorded; the dry run;
 * ``progress`` -- a bar on a terminal, plain lines off one, and the closing summary;
 * ``cli`` -- the ``artshade batch`` subcommand.
 
-Ray and pyarrow are the optional ``batch`` extra; only ``manifest`` imports them at module level, and the
-command loads it only once it has checked they are installed.
+Ray and pyarrow are the optional ``batch`` extra; only ``manifest`` imports one of them at module level,
+and the command loads it only once it has checked they are installed.
 """
 
 from __future__ import annotations

@@ -7,15 +7,14 @@ itself, and sends back only the manifest row; the driver streams those rows (``i
 journal and the progress display as they come.  So memory stays flat in the catalogue's size: only the list
 of names and the rows (a few hundred bytes a picture) grow with it.
 
-Ray restarts a worker that dies (``max_restarts``) and retries its work elsewhere (``max_task_retries``);
-the rows of a failed attempt are never delivered, and the driver keeps the first row per source, so each
-picture is in the manifest exactly once.
+The Ray side (session, worker plan, actor pool) is ``batch.pool``.  Ray restarts a worker that dies and
+retries its work elsewhere; the rows of a failed attempt are never delivered, and the driver keeps the first
+row per source, so each picture is in the manifest exactly once.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -32,15 +31,10 @@ from artshade.shading import io, models
 from artshade.shading.errors import SettingsError
 from artshade.shading.settings import ENGINE_VERSION, Settings
 
-from . import INSTALL_HINT, sources
+from . import INSTALL_HINT, pool, sources
 from .progress import BatchProgress
 
 log = logging.getLogger(__name__)
-
-#: Ray's shared-memory store: work items and rows are small, so a small store is plenty
-OBJECT_STORE_BYTES = 256 * 2**20
-#: at most this many Ray blocks (a block is the unit Ray retries; one picture each for smaller catalogues)
-MAX_BLOCKS = 10_000
 
 
 @dataclass
@@ -165,12 +159,12 @@ def _run(
             else:
                 work.append(_item(p, prior.get(p.source)))
         if work:
-            with _ray_session(opts) as (cpus, node_cpus, gpus):
-                workers, threads = plan_workers(
+            with pool.session(opts) as (cpus, node_cpus, gpus):
+                workers, threads = pool.plan_workers(
                     cpus, node_cpus, gpus, opts.workers, opts.gpus_per_worker, len(work), opts.threads
                 )
                 try:
-                    for r in _stream(opts, work, workers, threads, out / manifest.WORKER_JOURNALS):
+                    for r in pool.stream(opts, work, workers, threads, out / manifest.WORKER_JOURNALS):
                         record(r)
                 except ShadingError:
                     raise
@@ -234,11 +228,11 @@ def _dry_run(opts: Options, pictures: list[sources.Picture], prior: dict[str, di
     try:
         work = [{"source": p.source, "output": str(scratch / f"{i}{Path(p.output).suffix}"),
                  "prior_sha256": "", "prior_fingerprint": ""} for i, p in enumerate(sample)]  # fmt: skip
-        with _ray_session(opts) as (cpus, node_cpus, gpus):
-            workers, threads = plan_workers(
+        with pool.session(opts) as (cpus, node_cpus, gpus):
+            workers, threads = pool.plan_workers(
                 cpus, node_cpus, gpus, opts.workers, opts.gpus_per_worker, len(todo), opts.threads
             )
-            rows = list(_stream(opts, work, min(workers, len(work)), threads))
+            rows = list(pool.stream(opts, work, min(workers, len(work)), threads))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     wall = time.monotonic() - t0
@@ -271,121 +265,6 @@ def _looks_done(before: dict[str, Any] | None, picture: sources.Picture, fingerp
         and before.get("output") == picture.output
         and manifest.is_done(before, before.get("source_sha256") or "", fingerprint)
     )
-
-
-def plan_workers(
-    cpus: float,
-    node_cpus: float,
-    gpus: float,
-    workers: int | None,
-    gpus_per_worker: float,
-    items: int,
-    threads: int | None = None,
-) -> tuple[int, int]:
-    """(workers, torch threads per worker) so that workers x threads fits the cores.
-
-    Without GPUs the default is one single-thread worker per core (the bench shows it scales best); with
-    --gpus-per-worker F, as many workers as the GPUs hold.  Never more workers than cores (an actor pool
-    waits for all its workers) nor than pictures; each worker gets an equal share of the cores, at least one
-    thread and at most one node's cores.  ``threads`` (--threads) sets the share instead."""
-    cores = max(1, int(cpus))
-    if workers is None:
-        workers = cores if gpus_per_worker <= 0 else max(1, int(gpus / gpus_per_worker))
-    if workers < 1:
-        raise SettingsError(f"--workers must be at least 1, got {workers}")
-    if gpus_per_worker > 0 and workers * gpus_per_worker > gpus + 1e-9:
-        raise SettingsError(
-            f"{workers} workers x {gpus_per_worker:g} GPU need {workers * gpus_per_worker:g} GPUs; "
-            f"Ray has {gpus:g}"
-        )
-    workers = min(workers, cores, max(1, items))
-    if threads is None:
-        threads = max(1, min(int(node_cpus) or 1, cores // workers))
-    elif threads < 1 or workers * threads > cores:
-        raise SettingsError(f"{workers} workers x {threads} threads do not fit in {cores} cores")
-    return workers, threads
-
-
-class _ray_session:
-    """Use the Ray already running in this process, else start an embedded one or join ``opts.address``;
-    shut down only what was started here.  Yields (cluster CPUs, the largest node's CPUs, cluster GPUs)."""
-
-    def __init__(self, opts: Options) -> None:
-        self.opts = opts
-        self.started = False
-
-    def __enter__(self) -> tuple[float, float, float]:
-        import ray
-
-        if not ray.is_initialized():
-            level = logging.INFO if logging.getLogger().isEnabledFor(logging.INFO) else logging.ERROR
-            quiet = {
-                "include_dashboard": False,
-                "log_to_driver": level <= logging.INFO,
-                "logging_level": level,
-            }
-            if self.opts.address:
-                ray.init(address=self.opts.address, **quiet)
-            else:
-                cpus = self.opts.num_cpus or os.cpu_count() or 1
-                ray.init(num_cpus=cpus, object_store_memory=OBJECT_STORE_BYTES, **quiet)
-            self.started = True
-        _quiet_ray_data()
-        total = float(ray.cluster_resources().get("CPU", 1))
-        nodes = [n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")]
-        gpus = float(ray.cluster_resources().get("GPU", 0))
-        return total, float(max(nodes, default=total)), gpus
-
-    def __exit__(self, *exc: object) -> None:
-        if self.started:
-            import ray
-
-            ray.shutdown()
-
-
-def _quiet_ray_data() -> None:
-    """No Ray Data bars or per-operator logs in the artist's terminal; ours say what matters."""
-    import ray.data
-
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    for name in ("enable_operator_progress_bars", "print_on_execution_start"):
-        if hasattr(ctx, name):
-            setattr(ctx, name, False)
-    if not logging.getLogger().isEnabledFor(logging.INFO):
-        logging.getLogger("ray.data").setLevel(logging.ERROR)
-
-
-def _stream(
-    opts: Options, work: list[dict[str, Any]], workers: int, threads: int, journals: Path | None = None
-) -> Iterator[dict[str, Any]]:
-    """The rows of ``work`` as the workers finish them."""
-    import ray.data
-
-    from .worker import ShadeWorker, limits_to_dict
-
-    blocks = min(len(work), MAX_BLOCKS)
-    ds = ray.data.from_items(work, override_num_blocks=blocks)
-    gpus = opts.gpus_per_worker if opts.gpus_per_worker > 0 else None
-    config = {
-        "settings": opts.settings.to_dict(),
-        "models_dir": str(models.models_dir(opts.models_dir)),
-        "limits": limits_to_dict(opts.limits),
-        "threads": threads,
-        "journals": str(journals) if journals is not None else None,
-    }
-    # An actor pool restarts a dead worker and retries its work (Ray Data's defaults for actor pools:
-    # max_restarts=-1, max_task_retries=-1); tests/batch kill a worker to hold it to that.
-    shaded = ds.map_batches(
-        ShadeWorker,
-        fn_constructor_kwargs=config,
-        batch_size=1,
-        compute=ray.data.ActorPoolStrategy(size=workers),
-        num_cpus=threads,
-        num_gpus=gpus,
-    )
-    for batch in shaded.iter_batches(batch_size=None, batch_format="pyarrow"):
-        yield from batch.to_pylist()
 
 
 def _first_per_source(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -16,7 +16,7 @@ from artshade.shading.errors import SettingsError
 from artshade.shading.settings import Settings
 from batch_helpers import write_picture
 
-from artshade.batch import manifest, sources
+from artshade.batch import manifest, pool, sources
 from artshade.batch import progress as batch_progress
 from artshade.batch import run as batch_run
 from artshade.cli import main
@@ -163,8 +163,8 @@ def no_ray(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
                 raise r
             yield r
 
-    monkeypatch.setattr(batch_run, "_ray_session", session)
-    monkeypatch.setattr(batch_run, "_stream", stream)
+    monkeypatch.setattr(pool, "session", session)
+    monkeypatch.setattr(pool, "stream", stream)
     monkeypatch.setattr(batch_run, "_preflight", lambda settings, models_dir: None)
     return rows
 
@@ -230,18 +230,18 @@ def test_without_ray_batch_says_how_to_get_it(
     ],
 )
 def test_workers_times_threads_fit_the_cores(cpus, node, gpus, workers, per_worker, items, plan) -> None:
-    assert batch_run.plan_workers(cpus, node, gpus, workers, per_worker, items) == plan
+    assert pool.plan_workers(cpus, node, gpus, workers, per_worker, items) == plan
 
 
 def test_threads_can_be_set_but_must_fit() -> None:
-    assert batch_run.plan_workers(2, 2, 0, 1, 0, 100, threads=1) == (1, 1)  # the bench's single thread
+    assert pool.plan_workers(2, 2, 0, 1, 0, 100, threads=1) == (1, 1)  # the bench's single thread
     with pytest.raises(SettingsError, match="2 workers x 2 threads do not fit in 2 cores"):
-        batch_run.plan_workers(2, 2, 0, 2, 0, 100, threads=2)
+        pool.plan_workers(2, 2, 0, 2, 0, 100, threads=2)
 
 
 def test_more_gpu_shares_than_gpus_is_refused() -> None:
     with pytest.raises(SettingsError, match="need 2 GPUs; Ray has 1"):
-        batch_run.plan_workers(8, 8, 1, 4, 0.5, 100)
+        pool.plan_workers(8, 8, 1, 4, 0.5, 100)
 
 
 def test_progress_off_a_terminal_is_plain_lines_and_a_summary() -> None:
