@@ -248,7 +248,7 @@ def _dry_run(opts: Options, pictures: list[sources.Picture], prior: dict[str, di
         f"dry run: shaded {len(seconds)} sample pictures in {duration(wall)} "
         f"({per_picture:.1f} s a picture on one worker of {threads} thread(s)); "
         f"{len(todo)} of {len(pictures)} pictures to do with {workers} worker(s): about "
-        f"{duration(estimate)} on this machine"
+        f"{duration(estimate)} on this {'cluster' if opts.address else 'machine'}"
         + (f"; {len(failed)} sample picture(s) failed: {failed[0]['error']}" if failed else ""),
         file=stream,
         flush=True,
