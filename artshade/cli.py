@@ -20,6 +20,7 @@ PARTS = (
     "artshade.shading.cli",
     "artshade.daemon.cli",
     "artshade.daemon.watch_cli",
+    "artshade.batch.cli",
     "artshade.native_messaging.cli",
 )
 

@@ -44,15 +44,9 @@ def limits_from_args(args: argparse.Namespace) -> Limits:
     return Limits(max_pixels=round(args.max_megapixels * 1e6), max_bytes=round(args.max_file_mb * 2**20))
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "protect",
-        help="shade one image file",
-        description="Shade INPUT into OUTPUT so diffusion-model encoders see the target instead. "
-        "The input is never modified.",
-    )
-    p.add_argument("input", type=Path, metavar="INPUT")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTPUT")
+def add_settings_flags(p: argparse.ArgumentParser) -> None:
+    """The flags that make a ``Settings`` (``settings_from_args``), plus --models: ``artshade protect`` and
+    ``artshade batch`` take exactly the same ones."""
     p.add_argument("--target-image", type=Path, metavar="PATH", help="pull toward this image's encoding")
     p.add_argument("--target", default="auto", help="built-in target: auto (the restyle the encoders move "
                    "toward most), poster, texture, sketch, blobs")  # fmt: skip
@@ -72,12 +66,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--encoders", help="comma-separated encoder names (default: the preset's)")
     p.add_argument("--models", type=Path, metavar="DIR",
                    help="models folder (default: $ARTSHADE_MODELS, then the user cache)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "protect",
+        help="shade one image file",
+        description="Shade INPUT into OUTPUT so diffusion-model encoders see the target instead. "
+        "The input is never modified.",
+    )
+    p.add_argument("input", type=Path, metavar="INPUT")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTPUT")
+    add_settings_flags(p)
     p.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON report")
     p.add_argument("--preview", type=Path, metavar="FILE.png", help="write a side-by-side preview")
     p.add_argument("--compare", type=Path, metavar="FILE.png",
                    help="write 1:1 crops of the flattest and busiest part, original beside "
                    "protected")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0)
     add_limit_flags(p)
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress (a bar, or a line every few seconds) and no summary")  # fmt: skip

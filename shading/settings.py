@@ -8,6 +8,8 @@ place where outside input becomes settings; it refuses unknown names and bad val
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +114,14 @@ class Settings:
                 value = list(value)
             out[f.name] = value
         return out
+
+    def fingerprint(self) -> str:
+        """sha256 (hex) of these settings and the engine version: two runs with the same fingerprint make the
+        same output from the same input.  The same values, spelled the same way, as the daemon's result cache
+        key (``daemon.cache.cache_key``), so a picture is "already done" by the same rule everywhere."""
+        values = {**self.to_dict(), "engine": ENGINE_VERSION}
+        canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def normalise_format(name: str) -> str:

@@ -28,3 +28,24 @@ def test_names_must_be_strings(key: str, raw: object) -> None:
 def test_names_are_case_and_space_insensitive() -> None:
     settings = Settings.from_mapping({"preset": " FAST ", "target": "Poster", "platform": "Instagram"})
     assert (settings.preset, settings.target, settings.platform) == ("fast", "poster", "instagram")
+
+
+def test_fingerprint_follows_the_daemon_cache_rule() -> None:
+    """Two settings share a fingerprint exactly when the daemon's result cache would serve one for the
+    other; the engine version is part of it (an improved engine must not count as "already done")."""
+    from unittest import mock
+
+    from artshade.daemon.cache import cache_key
+    from artshade.shading import settings as settings_module
+
+    data = b"the same picture"
+    variants = [Settings(), Settings(seed=1), Settings(preset="fast"), Settings(platform="x"),
+                Settings(format="png"), Settings(target="blobs"), Settings(encoders=("taef2",))]  # fmt: skip
+    for a in variants:
+        for b in variants:
+            assert (a.fingerprint() == b.fingerprint()) == (cache_key(data, a) == cache_key(data, b))
+    assert Settings().fingerprint() == Settings.from_mapping({"seed": "0"}).fingerprint()
+    assert len({v.fingerprint() for v in variants}) == len(variants)
+    before = Settings().fingerprint()
+    with mock.patch.object(settings_module, "ENGINE_VERSION", "99.0"):
+        assert Settings().fingerprint() != before
