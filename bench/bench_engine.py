@@ -23,10 +23,11 @@ buckets by aspect ratio sees it (about 1 MP, sides in multiples of 64, no crop: 
 the weaker outer sixth's latent change over the centre's on that view; ``proxy`` the pull on the transfer
 proxy the engine never optimises against; ``worst`` (with ``--cleanups``) the smallest pull left after the
 clean-ups an attacker would try first (``shading/purify.py``); ``gain`` is pull over blend's pull at the same
-colour SSIM.  ``--curve N`` adds pull against colour SSIM for the three intensities on the first N pictures
-(unrelated targets), with the blend at each one's SSIM; ``--timing`` times the whole ``artshade protect``
-command on a 1080x1350 upload (median of 3, fast and default in turn) and the warm engine call as the
-daemon makes it.  Seconds depend on the machine and on what else it runs: compare ratios from one run.
+colour SSIM.  ``--curve N`` adds pull against colour SSIM for the three intensities and for ``--preset max``
+on the first N pictures (unrelated targets), with the blend at each one's SSIM; ``--timing`` times the whole
+``artshade protect`` command on a 1080x1350 upload (median of 3, fast and default in turn) and the warm
+engine call as the daemon makes it.  Seconds depend on the machine and on what else it runs: compare ratios
+from one run.
 """
 
 from __future__ import annotations
@@ -219,16 +220,23 @@ def compare(args: argparse.Namespace, work: Path, folder: Path, encoders: dict) 
 
 
 def curve(args: argparse.Namespace, work: Path, folder: Path, encoders: dict) -> None:
-    print("\npull against colour SSIM: the three intensities (default preset, unrelated target, Instagram)")
+    print(
+        "\npull against colour SSIM: the intensities (default preset) and max (unrelated target, Instagram)"
+    )
     names = ("sec", "ssim", "flat_de", "peak", "pull", "bucket", "blend", "gain")
-    print(f"{'picture':20} {'intensity':9} " + " ".join(f"{c:>7}" for c in names))
+    print(f"{'picture':20} {'setting':16} " + " ".join(f"{c:>7}" for c in names))
     for rel in HELD_OUT[: args.curve]:
         x = instagram_size(Path(args.images) / rel)
         target_path = work / f"{Path(rel).stem}.unrelated.png"
         with Image.open(target_path) as im:
             target = im.convert("RGB")
-        for intensity in ("low", "default", "high"):
-            img, sec = shade(x, target_path, "default", intensity, folder)
+        for preset, intensity in (
+            ("default", "low"),
+            ("default", "default"),
+            ("default", "high"),
+            ("max", "default"),
+        ):
+            img, sec = shade(x, target_path, preset, intensity, folder)
             row = measure({"taef2": encoders["taef2"]}, x, img, target, False)
             blend = measure({"taef2": encoders["taef2"]}, x, at_ssim(x, target, row["ssim"]), target, False)[
                 "pull"

@@ -238,11 +238,11 @@ def protect_bytes(
     models_dir: str | Path | None = None,
     progress: ProgressFn | None = None,
     limits: io.Limits | None = None,
-    measure: bool = False,
+    measure: bool | str = False,
 ) -> BytesResult:
     """Shade an encoded image; the result keeps format (unless ``settings.format``), EXIF, ICC and alpha.
 
-    ``measure`` adds PSNR/SSIM and the pull per platform profile to the report (a few encoder passes more).
+    ``measure``: as ``protect``'s (``"brief"``: colour SSIM, PSNR and the pull after the settings' platform).
     """
     loaded = io.load_image(data, limits or io.Limits())
     result = protect(loaded.rgb, settings, models_dir=models_dir, progress=progress, measure=measure)

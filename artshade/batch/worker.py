@@ -137,8 +137,10 @@ class ShadeWorker:
     def _shade(self, data: bytes, source: str, output: Path) -> dict[str, Any]:
         from artshade.shading.api import protect_bytes
 
+        # the manifest holds colour SSIM and the pull after the platform: the brief measure, not every
+        # profile, the transfer proxy and the clean-ups (which cost more than a fast shading)
         result = protect_bytes(
-            data, self.settings, models_dir=self.models_dir, limits=self.limits, measure=True
+            data, self.settings, models_dir=self.models_dir, limits=self.limits, measure="brief"
         )
         try:
             output.parent.mkdir(parents=True, exist_ok=True)
