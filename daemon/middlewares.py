@@ -18,12 +18,10 @@ from . import guards
 from .errors import ApiError, error_response, from_http_exception, from_shading
 from .keys import CALLER, CORS_ORIGIN, PAIRED, TOKEN
 from .pairing import PairingStore, normalise_origin
-from .powers import EXTENSION, MACHINE, ROUTE_POWERS, Caller
+from .powers import EXTENSION, MACHINE, PUBLIC, Caller, route_access
 
 log = logging.getLogger(__name__)
 
-#: routes that need no token (health reveals only liveness; pair is how an extension gets the token).
-PUBLIC_ROUTES = frozenset({"health", "pair"})
 #: what an unpaired (but well-formed) extension origin may call; by path, since a preflight (OPTIONS)
 #: matches no route.
 PAIRING_PATHS = frozenset({"/v1/pair"})
@@ -147,7 +145,7 @@ async def token_middleware(request: web.Request, handler: Handler) -> web.Stream
     origin = request.headers.get("Origin")
     normal = normalise_origin(origin) if origin is not None else None
     kind = MACHINE if origin is None else EXTENSION
-    if _route_name(request) in PUBLIC_ROUTES:
+    if route_access(_route_name(request)) == PUBLIC:
         request[CALLER] = Caller(kind, normal)
         return await handler(request)
     authorization = request.headers.get("Authorization")
@@ -172,9 +170,12 @@ async def token_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def power_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Routes only the artist at the machine may call (``daemon.powers.ROUTE_POWERS``)."""
-    name = _route_name(request)
-    needed = ROUTE_POWERS.get(name or "", EXTENSION)
+    """Who may call each route: ``daemon.powers.ROUTE_ACCESS`` (a route it does not list: the artist only).
+    A path no route matches goes on to its 404 or 405."""
+    if request.match_info.http_exception is not None:
+        return await handler(request)
+    needed = route_access(_route_name(request))
+    needed = MACHINE if needed == MACHINE else EXTENSION  # PUBLIC routes: what any caller may do
     caller: Caller = request.get(CALLER, Caller(EXTENSION))
     verdict = guards.check_power(caller.kind, caller.origin, needed, f"call {request.method} {request.path}")
     if not verdict:
