@@ -236,8 +236,11 @@ async def read_multipart(request: web.Request, max_body: int) -> tuple[bytes, di
 
 
 async def read_parts(reader: MultipartReader, max_body: int) -> tuple[bytes, dict[str, Any]]:
+    """At most one ``image`` part and one ``settings`` part, which together count against the body limit
+    (``max_body``): a body sent in many parts, or without a Content-Length, is held to it all the same."""
     image: bytes | None = None
-    settings: dict[str, Any] = {}
+    settings: dict[str, Any] | None = None
+    used = 0
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
             raise ApiError("bad_request", "nested multipart bodies are not accepted")
@@ -247,28 +250,33 @@ async def read_parts(reader: MultipartReader, max_body: int) -> tuple[bytes, dic
         if part.name == "image":
             if image is not None:
                 raise ApiError("bad_request", "the multipart body has more than one 'image' part")
-            image = await read_part(part, max_body)
+            image = await read_part(part, max_body - used, max_body)
+            used += len(image)
         else:
-            raw = await read_part(part, JSON_LIMIT)
+            if settings is not None:
+                raise ApiError("bad_request", "the multipart body has more than one 'settings' part")
+            raw = await read_part(part, min(JSON_LIMIT, max_body - used), max_body)
+            used += len(raw)
             try:
                 value = json.loads(raw or b"{}")
-            except ValueError:
-                raise SettingsError("the settings part is not valid JSON") from None
+            except (ValueError, RecursionError):
+                raise SettingsError("the settings part is not valid JSON (or nested too deeply)") from None
             if not isinstance(value, dict):
                 raise SettingsError("the settings part must be a JSON object")
             settings = value
     if image is None:
         raise ApiError("bad_request", "the multipart body has no 'image' part")
-    return image, settings
+    return image, settings or {}
 
 
-async def read_part(part: BodyPartReader, limit: int) -> bytes:
+async def read_part(part: BodyPartReader, limit: int, max_body: int) -> bytes:
+    """The part's bytes; 413 once more than ``limit`` arrive (what is left of ``max_body``)."""
     chunks = bytearray()
     while chunk := await part.read_chunk(256 * 1024):
         chunks += chunk
         if len(chunks) > limit:
             raise ApiError(
-                "body_too_large", f"the upload is larger than {limit // 2**20 or 1} MB ({RAISE_BODY})"
+                "body_too_large", f"the upload is larger than {max_body // 2**20 or 1} MB ({RAISE_BODY})"
             )
     return bytes(chunks)
 
@@ -286,6 +294,8 @@ async def read_json(request: web.Request) -> Any:
         return json.loads(raw)
     except ValueError:
         raise ApiError("bad_request", "the body is not valid JSON") from None
+    except RecursionError:  # e.g. 100 000 nested arrays: a bad request, not a traceback
+        raise ApiError("bad_request", "the JSON body is nested too deeply") from None
 
 
 async def read_limited(request: web.Request, limit: int) -> bytes:
@@ -416,7 +426,7 @@ async def pair(request: web.Request) -> web.Response:
     if not isinstance(code, str) or not code.strip():
         raise ApiError("bad_request", 'send {"code": "..."} with the code `artshade pair` printed')
     try:
-        ok = request.app[CODES].redeem(code)
+        ok = request.app[CODES].redeem(code, origin)
     except RateLimited as err:
         raise ApiError(
             "rate_limited", str(err), headers={"Retry-After": str(max(1, round(err.retry_after)))}

@@ -233,7 +233,11 @@ class RateLimited(Exception):
 
 
 class PairingCodes:
-    """Issued codes, kept in memory only: single use, valid ``lifetime`` seconds."""
+    """Issued codes, kept in memory only: single use, valid ``lifetime`` seconds.
+
+    Wrong guesses are limited per extension origin (``max_failures`` per ``window``): one origin guessing
+    does not lock the real extension out.  A code carries 60 random bits and lives ten minutes, so guessing
+    from many origins at once gets nowhere either; the origins tracked are bounded (``max_origins``)."""
 
     def __init__(
         self,
@@ -242,13 +246,15 @@ class PairingCodes:
         max_failures: int = 10,
         window: float = 60.0,
         clock: Callable[[], float] = time.time,
+        max_origins: int = 1024,
     ) -> None:
+        self._max_origins = max_origins
         self._lifetime = lifetime
         self._max_failures = max_failures
         self._window = window
         self._clock = clock
         self._codes: list[PairingCode] = []
-        self._failures: deque[float] = deque()
+        self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
     def issue(self, port: int) -> PairingCode:
@@ -260,22 +266,30 @@ class PairingCodes:
             self._codes.append(code)
         return code
 
-    def redeem(self, code: str) -> bool:
-        """True (and the code is spent) if ``code`` is a live issued code; raises RateLimited when flooded."""
+    def redeem(self, code: str, origin: str = "") -> bool:
+        """True (and the code is spent) if ``code`` is a live issued code; raises RateLimited when ``origin``
+        has guessed wrong too often lately."""
         attempt = normalise_code(code).encode()
         with self._lock:
             now = self._clock()
-            while self._failures and self._failures[0] <= now - self._window:
-                self._failures.popleft()
-            if len(self._failures) >= self._max_failures:
-                raise RateLimited(self._failures[0] + self._window - now)
+            for key in list(self._failures):
+                times = self._failures[key]
+                while times and times[0] <= now - self._window:
+                    times.popleft()
+                if not times:
+                    del self._failures[key]
+            failures = self._failures.get(origin, deque())
+            if len(failures) >= self._max_failures:
+                raise RateLimited(failures[0] + self._window - now)
             self._expire()
             match = None
             for issued in self._codes:  # compare against every code, in constant time each
                 if hmac.compare_digest(issued.code.encode(), attempt):
                     match = issued
             if match is None:
-                self._failures.append(now)
+                if origin not in self._failures and len(self._failures) >= self._max_origins:
+                    del self._failures[next(iter(self._failures))]  # the origin tracked longest
+                self._failures.setdefault(origin, deque()).append(now)
                 return False
             self._codes.remove(match)
             return True
