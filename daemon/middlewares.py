@@ -19,6 +19,7 @@ from .errors import ApiError, error_response, from_http_exception, from_shading
 from .keys import CALLER, CORS_ORIGIN, PAIRED, TOKEN
 from .pairing import PairingStore, normalise_origin
 from .powers import EXTENSION, MACHINE, PUBLIC, Caller, route_access
+from .redact import for_caller
 
 log = logging.getLogger(__name__)
 
@@ -103,14 +104,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as err:
-        return error_response(err.code, err.detail, headers=err.headers)
+        return error_response(err.code, for_caller(err.detail, request.get(CALLER)), headers=err.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         return from_http_exception(exc)
     except ShadingError as err:
         api = from_shading(err)
-        return error_response(api.code, api.detail)
+        return error_response(api.code, for_caller(api.detail, request.get(CALLER)))
     except Exception:
         log.exception("unexpected error answering %s %s", request.method, request.path)
         return error_response("internal", "the daemon hit an unexpected error; see its log")

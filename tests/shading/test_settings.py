@@ -56,8 +56,11 @@ def test_as_many_encoders_as_the_cap_are_fine() -> None:
     assert Settings.from_mapping({"encoders": ",".join(names)}).encoders == tuple(names)
 
 
-@pytest.mark.parametrize(("key", "limit"), [("style", MAX_TEXT_CHARS), ("concept", MAX_TEXT_CHARS),
-                                            ("poison_target", MAX_TEXT_CHARS), ("target_image", MAX_PATH_CHARS)])  # fmt: skip
+TEXT_LIMITS = [("style", MAX_TEXT_CHARS), ("concept", MAX_TEXT_CHARS),
+               ("poison_target", MAX_TEXT_CHARS), ("target_image", MAX_PATH_CHARS)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("key", "limit"), TEXT_LIMITS)
 def test_text_settings_are_length_capped(key: str, limit: int) -> None:
     assert Settings.from_mapping({key: "/" + "s" * (limit - 1)})
     with pytest.raises(SettingsError, match=f"{key} is too long"):
