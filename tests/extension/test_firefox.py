@@ -358,3 +358,22 @@ def test_a_job_longer_than_the_idle_timeout_still_arrives(
     [upload] = site_server.wait_for("artstation", timeout=6 * IDLE_TIMEOUT_S)
     assert {p.name: p.data for p in upload.parts}["file"] == slow_daemon.result[0]  # type: ignore[index]
     assert status(tab, "uploaded") == "uploaded 1"
+
+
+@pytest.mark.parametrize(("how", "seed"), [("click", 91), ("submit", 92)])
+def test_a_plain_form_sent_while_its_pick_is_shaded_sends_the_shaded_image(
+    tab: Tab, site_server: SiteServer, real_daemon: Daemon, tmp_path: Path, how: str, seed: int
+) -> None:
+    original = make_image("PNG", seed=seed)
+    picked = tmp_path / "new.png"
+    picked.write_bytes(original)
+    tab.goto(site_server.url("form.html"))
+    tab.set_files("#file", [picked])
+    assert tab.call("() => document.querySelector('#file').files.length") == 0  # nothing to read
+    tab.call("(how) => sendForm(how)", how)
+    [upload] = site_server.wait_for("form")
+    fields = {p.name: p for p in upload.parts}
+    assert fields["title"].data == b"my painting"
+    assert_shaded(fields["picture"].data, original, real_daemon, "image/png", site_server.host,
+                  platform="instagram")  # fmt: skip
+    assert_no_original(site_server, original)

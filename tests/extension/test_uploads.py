@@ -17,6 +17,7 @@ from ext_harness import (
     Daemon,
     ExtensionBrowser,
     SiteServer,
+    assert_no_original,
     assert_shaded,
     b64,
     make_image,
@@ -169,3 +170,23 @@ def test_upload_fired_while_the_page_loads(tab: Any, site_server: SiteServer, re
     for upload in uploads:
         assert_shaded(upload.parts[0].data, JPEG, real_daemon, "image/jpeg", site_server.host)
     never_original(site_server)
+
+
+@pytest.mark.parametrize(("how", "seed"), [("click", 81), ("requestSubmit", 82), ("submit", 83)])
+def test_a_plain_form_sent_while_its_pick_is_shaded_sends_the_shaded_image(
+    tab: Any, site_server: SiteServer, real_daemon: Daemon, how: str, seed: int
+) -> None:
+    """A picture never shaded before, and the form sent at once (its button, requestSubmit(), or submit(),
+    which fires no submit event): meanwhile the input holds nothing the page can read, and the form goes
+    once the shaded picture is in, never with the original."""
+    original = make_image("PNG", seed=seed)
+    tab.goto(site_server.url("form.html"))
+    tab.set_input_files("#file", files=[{"name": "new.png", "mimeType": "image/png", "buffer": original}])
+    assert tab.evaluate("() => document.querySelector('#file').files.length") == 0  # nothing to read
+    tab.evaluate("(how) => sendForm(how)", how)
+    [upload] = site_server.wait_for("form")
+    fields = {p.name: p for p in upload.parts}
+    assert fields["title"].data == b"my painting"
+    assert fields["picture"].filename == "new.png"
+    assert_shaded(fields["picture"].data, original, real_daemon, "image/png", site_server.host)
+    assert_no_original(site_server, original)

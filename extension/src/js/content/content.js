@@ -209,6 +209,49 @@
 
   const holding = new WeakMap(); // input -> the FileList being protected
   const watchedRoots = new WeakSet();
+  // While a pick is shaded its input holds nothing (the page reading `input.files`, `new FormData(form)` or
+  // a plain form submission gets no file, never the original), and a submit of its form waits here until
+  // the shaded files are in (or is dropped if the upload was blocked: the card says why).  The attribute
+  // tells the MAIN-world script, whose `form.submit()` waits the same way; a page that removes it gains
+  // nothing, the input is empty.
+  const SHADING_ATTR = 'data-artshade-shading';
+  const shading = new Set(); // inputs whose pick is being shaded
+  const heldSubmits = new Map(); // form -> the submit button that sent it (or null)
+
+  function startShading(input) {
+    input.value = ''; // the original leaves the input; the shaded files come back into it
+    shading.add(input);
+    input.setAttribute(SHADING_ATTR, 'shading');
+  }
+
+  function endShading(input, blocked) {
+    shading.delete(input);
+    if (blocked) {
+      input.setAttribute(SHADING_ATTR, 'blocked'); // what a waiting form.submit() reads, then forgotten
+      setTimeout(() => input.getAttribute(SHADING_ATTR) === 'blocked' && input.removeAttribute(SHADING_ATTR), 2000);
+    } else {
+      input.removeAttribute(SHADING_ATTR);
+    }
+  }
+
+  function releaseSubmits(blockedInput) {
+    for (const [form, submitter] of [...heldSubmits]) {
+      if ([...shading].some((i) => i.form === form)) continue; // another of its picks is still shaded
+      heldSubmits.delete(form);
+      if (blockedInput && blockedInput.form === form) continue; // blocked: nothing is sent
+      if (!form.isConnected) continue;
+      const by = submitter && submitter.form === form && submitter.isConnected ? submitter : undefined;
+      if (typeof form.requestSubmit === 'function') form.requestSubmit(by);
+      else form.submit();
+    }
+  }
+
+  window.addEventListener('submit', (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || ![...shading].some((i) => i.form === form)) return;
+    hold(event);
+    heldSubmits.set(form, event.submitter ?? null);
+  }, true);
 
   function onFileEvent(event) {
     if (isOurs(event)) return;
@@ -222,28 +265,30 @@
       root.addEventListener('input', onFileEvent, true);
     }
     const list = input.files;
-    if (holding.has(input) && holding.get(input) === list) {
-      hold(event); // the second of input/change for a pick already held
+    if (holding.has(input) && (holding.get(input) === list || !list?.length)) {
+      hold(event); // the second of input/change for a pick already held (its input now empty)
       return;
     }
     const files = [...(list ?? [])];
     if (!files.some(isCandidate) || (state && !state.enabled)) return;
     hold(event);
     holding.set(input, list);
+    startShading(input);
     protect(files, input).then((result) => {
       if (holding.get(input) !== list) return; // picked again meanwhile: that pick wins
       holding.delete(input);
-      if (result.kind === 'blocked') {
-        input.value = '';
-        return;
-      }
-      if (result.kind === 'ok') {
+      const blocked = result.kind === 'blocked';
+      if (!blocked) {
         const dt = new DataTransfer();
-        result.files.forEach((f) => dt.items.add(f));
+        (result.kind === 'ok' ? result.files : files).forEach((f) => dt.items.add(f));
         input.files = dt.files;
       }
-      dispatchOurs(input, new Event('input', { bubbles: true, composed: true }));
-      dispatchOurs(input, new Event('change', { bubbles: true }));
+      endShading(input, blocked);
+      if (!blocked) {
+        dispatchOurs(input, new Event('input', { bubbles: true, composed: true }));
+        dispatchOurs(input, new Event('change', { bubbles: true }));
+      }
+      releaseSubmits(blocked ? input : null);
     });
   }
 

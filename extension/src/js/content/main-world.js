@@ -384,6 +384,31 @@
       };
     }
 
+    // -- HTMLFormElement.submit(): no submit event, so the content script cannot hold it ----------------------
+    // While a file input of the form is being shaded (the content script marks it; the input holds nothing
+    // meanwhile) the submission waits; if that upload was blocked it is dropped.
+
+    const FORM = scope.HTMLFormElement?.prototype;
+    if (FORM && typeof FORM.submit === 'function' && scope.MutationObserver) {
+      const nativeFormSubmit = FORM.submit;
+      const SHADING_ATTR = 'data-artshade-shading';
+      const marks = (form) => [...form.elements]
+        .filter((e) => e instanceof scope.HTMLInputElement && e.type === 'file')
+        .map((e) => e.getAttribute(SHADING_ATTR));
+      FORM.submit = function submit() {
+        const form = this;
+        if (!marks(form).includes('shading')) return nativeFormSubmit.apply(form, arguments);
+        const watcher = new scope.MutationObserver(() => {
+          const now = marks(form);
+          if (now.includes('shading')) return;
+          watcher.disconnect();
+          if (!now.includes('blocked')) nativeFormSubmit.call(form);
+        });
+        watcher.observe(scope.document, { attributes: true, attributeFilter: [SHADING_ATTR], subtree: true });
+        return undefined;
+      };
+    }
+
     // -- navigator.sendBeacon -------------------------------------------------------------------------------
 
     const NAV = scope.Navigator?.prototype;
