@@ -24,6 +24,7 @@ import pytest
 from artshade.daemon.pairing import PairingStore
 from artshade.native_messaging import install
 from ext_harness import (
+    ASK_BUTTONS,
     PAGE_PATHS,
     SHADE_TIMEOUT_S,
     Daemon,
@@ -377,3 +378,41 @@ def test_a_plain_form_sent_while_its_pick_is_shaded_sends_the_shaded_image(
     assert_shaded(fields["picture"].data, original, real_daemon, "image/png", site_server.host,
                   platform="instagram")  # fmt: skip
     assert_no_original(site_server, original)
+
+
+def test_the_ask_card_cannot_be_clickjacked(
+    tab: Tab, ready: FirefoxExtension, site_server: SiteServer, daemon_down: None
+) -> None:
+    """As in Chromium: a closed root, and "Upload unprotected" counts only when really visible, for a
+    moment; then the artist's own click lets it through."""
+    ready.call("setOptions", policy="ask")
+    try:
+        tab.goto(f"http://localhost:{site_server.port}/artstation.html")
+        tab.call("(items) => dropFiles(items)", [[b64(PNG), "ask.png", "image/png"]])
+        overlay_state(tab, "ask")
+        host = "[...document.querySelectorAll('[data-artshade-overlay]')].pop()"
+        assert tab.call(f"() => {host}.shadowRoot") is None
+
+        def click_yes() -> None:
+            where = tab.call(ASK_BUTTONS)
+            assert where and where["open"] is False
+            tab.click_at(*where["yes"])
+
+        click_yes()  # at once: too soon
+        tab.call(f"() => {{ {host}.style.setProperty('opacity', '0', 'important'); }}")
+        time.sleep(1)
+        click_yes()  # invisible
+        tab.call("() => { document.body.style.opacity = '0.05'; }")
+        tab.call(f"() => {{ {host}.style.setProperty('opacity', '1', 'important'); }}")
+        time.sleep(1)
+        click_yes()  # the page made nearly transparent
+        time.sleep(0.5)
+        assert site_server.uploads == []
+        assert tab.call(f"() => {host}.dataset.state") == "ask"
+        tab.call("() => { document.body.style.opacity = ''; }")
+        time.sleep(1)
+        click_yes()
+        [upload] = site_server.wait_for("artstation", timeout=60)
+        assert PNG in [p.data for p in upload.parts]
+    finally:
+        ready.call("setOptions", policy="block")
