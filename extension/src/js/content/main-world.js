@@ -18,6 +18,15 @@
   Object.defineProperty(window, FLAG, { value: true });
 
   const HANDSHAKE_TIMEOUT_MS = 15000;
+  // Registered for an enabled site, this script runs at document_start, before any of the page's code: no
+  // page listener can be ahead of the content script's for the hello below, so the port reaches it.  Put into
+  // a tab that was open before the site was enabled, it runs after the page's code, which may have taken
+  // the port first and may speak in the content script's place.  No handshake inside the page can be
+  // authenticated against code that ran first (it can watch and replace anything this script would use),
+  // so in such a tab the port's word is never taken to switch the guards off: every image upload is held
+  // and sent to be shaded (the content script answers "pass" itself when the site is not enabled), and a
+  // port that never answers blocks the upload when the handshake time runs out.
+  const LATE = document.readyState !== 'loading' || document.scripts.length > 0;
 
   // -- the private channel to the content script ------------------------------------------------------------
 
@@ -40,7 +49,7 @@
     }
     if (from !== port || !data) return;
     if (data.type === 'state') {
-      enabled = Boolean(data.enabled);
+      if (!LATE) enabled = Boolean(data.enabled);
       return;
     }
     const entry = waiting.get(data.id);
