@@ -416,3 +416,16 @@ def test_the_ask_card_cannot_be_clickjacked(
         assert PNG in [p.data for p in upload.parts]
     finally:
         ready.call("setOptions", policy="block")
+
+
+def test_a_format_the_engine_cannot_shade_is_blocked_saying_so(
+    tab: Tab, site_server: SiteServer, tmp_path: Path
+) -> None:
+    picked = tmp_path / "anim.gif"
+    picked.write_bytes(make_image("GIF", seed=93))
+    tab.goto(site_server.url("instagram.html"))
+    tab.set_files("#file", [picked])
+    message = overlay_state(tab, "error")
+    assert "not protected: this format (GIF)" in message
+    assert tab.call("() => document.body.dataset.status || 'idle'") == "idle"
+    assert site_server.uploads == []

@@ -190,3 +190,61 @@ def test_a_plain_form_sent_while_its_pick_is_shaded_sends_the_shaded_image(
     assert fields["picture"].filename == "new.png"
     assert_shaded(fields["picture"].data, original, real_daemon, "image/png", site_server.host)
     assert_no_original(site_server, original)
+
+
+GIF = make_image("GIF", seed=5)
+BMP = make_image("BMP", seed=6)
+AVIF = b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf" + bytes(200)  # an AVIF file's first box
+
+
+def test_a_format_the_engine_cannot_shade_is_blocked_saying_so(
+    tab: Any, site_server: SiteServer, real_daemon: Daemon
+) -> None:
+    """GIF, BMP, HEIC and AVIF pictures used to pass silently; on a site whose policy is block (the
+    default) they are stopped with "not protected: this format", by the input and by page code alike."""
+    tab.goto(site_server.url("input.html"))
+    tab.set_input_files("#file", files=[{"name": "anim.gif", "mimeType": "image/gif", "buffer": GIF}])
+    message = wait_overlay(tab, "error", timeout=60)
+    assert "not protected: this format (GIF)" in message and "nothing was sent" in message
+    assert tab.locator("#status").inner_text() == "idle"
+    tab.goto(site_server.url("editor.html"))
+    for data, media_type in ((BMP, "image/bmp"), (AVIF, "image/avif")):
+        tab.evaluate("([b, t]) => uploadEdited(b, t)", [b64(data), media_type])
+        assert wait_status(tab, "failed", timeout=60).startswith("failed: artshade blocked this upload")
+    assert_no_original(site_server, GIF, BMP, AVIF)
+    assert site_server.uploads == []
+
+
+def test_images_written_into_text_bodies_are_shaded(
+    tab: Any, site_server: SiteServer, real_daemon: Daemon
+) -> None:
+    """A data: URL in a JSON body and a base64 field of a URLSearchParams body: the picture in the text is
+    shaded and written back in its place; the rest of the text is untouched."""
+    import base64
+    import json
+    from urllib.parse import parse_qs
+
+    tab.goto(site_server.url("editor.html"))
+    tab.evaluate(
+        """(b) => fetch('/sink/json', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+             body: JSON.stringify({ caption: 'hi', image: 'data:image/png;base64,' + b }) })
+           .then((r) => report('uploaded ' + r.status))""",
+        b64(PNG),
+    )
+    [upload] = site_server.wait_for("json")
+    sent = json.loads(upload.parts[0].data)
+    assert sent["caption"] == "hi"
+    prefix, _, data = sent["image"].partition(",")
+    assert prefix == "data:image/png;base64"
+    assert_shaded(base64.b64decode(data), PNG, real_daemon, "image/png", site_server.host)
+    tab.evaluate(
+        """(b) => fetch('/sink/params', {
+             method: 'POST', body: new URLSearchParams({ title: 't', image: b }) })
+           .then((r) => report('uploaded ' + r.status))""",
+        b64(JPEG),
+    )
+    [upload] = site_server.wait_for("params")
+    fields = parse_qs(upload.parts[0].data.decode())
+    assert fields["title"] == ["t"]
+    assert_shaded(base64.b64decode(fields["image"][0]), JPEG, real_daemon, "image/jpeg", site_server.host)
+    assert b64(PNG).encode() not in b"".join(site_server.all_bytes())

@@ -80,6 +80,18 @@
       (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0x00 && b[3] === 0x2a);
   }
 
+  /** The name of an image format the engine cannot shade (GIF, BMP, HEIC, AVIF), or null. */
+  function otherFormat(b) {
+    if (b.length < 12) return null;
+    if (b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38) return 'GIF';
+    if (b[0] === 0x42 && b[1] === 0x4d) return 'BMP';
+    if (b[4] !== 0x66 || b[5] !== 0x74 || b[6] !== 0x79 || b[7] !== 0x70) return null; // ....ftyp
+    const brand = String.fromCharCode(b[8], b[9], b[10], b[11]);
+    if (['avif', 'avis'].includes(brand)) return 'AVIF';
+    if (['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'mif1', 'msf1'].includes(brand)) return 'HEIC';
+    return null;
+  }
+
   function toBase64(u8) {
     if (typeof u8.toBase64 === 'function') return u8.toBase64();
     let s = '';
@@ -115,16 +127,27 @@
     const picks = [];
     const payload = [];
     const digests = [];
+    const others = []; // [format, digest] of images in a format the engine cannot shade
     for (const [index, file] of files.entries()) {
       // The bytes decide, whatever type the file claims (the MAIN-world script sends mislabelled images).
       if (!(file instanceof Blob) || file.size < 12) continue;
-      if (!isImage(new Uint8Array(await file.slice(0, 16).arrayBuffer()))) continue;
+      const head = new Uint8Array(await file.slice(0, 16).arrayBuffer());
+      const other = isImage(head) ? null : otherFormat(head);
+      if (!isImage(head) && !other) continue;
       const bytes = new Uint8Array(await file.arrayBuffer());
       const d = await digest(bytes);
       if (d && settled.has(d)) continue;
+      if (other) {
+        others.push([other, d]);
+        continue;
+      }
       picks.push(index);
       digests.push(d);
       payload.push({ name: file.name ?? '', type: file.type, data: toBase64(bytes) });
+    }
+    if (others.length) {
+      const verdict = await otherFormats(others, current, anchor);
+      if (verdict) return verdict;
     }
     if (!payload.length) return { kind: 'pass' };
     const n = payload.length;
@@ -175,6 +198,30 @@
       card.error(`Upload blocked, nothing was sent: ${err.message}${hint}`);
       return { kind: 'blocked', message: err.message };
     }
+  }
+
+  /** Images the engine cannot shade follow the site's policy, saying so: block (the default), ask, or let
+   * through with a warning.  -> a result that ends the batch, or null to go on with the others. */
+  async function otherFormats(others, current, anchor) {
+    const names = [...new Set(others.map(([f]) => f))].join(', ');
+    const reason = `not protected: this format (${names}) cannot be shaded; use JPEG, PNG, WebP or TIFF`;
+    const card = overlay.show(anchor);
+    if (current.policy === 'allow') {
+      others.forEach(([, d]) => d && settled.add(d));
+      card.warn(`Sent WITHOUT protection — ${reason}`);
+      return null;
+    }
+    if (current.policy === 'ask') {
+      if (await card.ask(`${sentence(reason)} Upload it without protection?`)) {
+        others.forEach(([, d]) => d && settled.add(d));
+        card.warn(`Sent WITHOUT protection (${reason})`);
+        return null;
+      }
+      card.error('Upload cancelled: the image was not protected.');
+      return { kind: 'blocked', message: 'upload cancelled by the artist' };
+    }
+    card.error(`Upload blocked, nothing was sent: ${reason}`);
+    return { kind: 'blocked', message: reason };
   }
 
   function sentence(text) {
