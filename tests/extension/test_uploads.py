@@ -248,3 +248,35 @@ def test_images_written_into_text_bodies_are_shaded(
     assert fields["title"] == ["t"]
     assert_shaded(base64.b64decode(fields["image"][0]), JPEG, real_daemon, "image/jpeg", site_server.host)
     assert b64(PNG).encode() not in b"".join(site_server.all_bytes())
+
+
+POST_THROUGH = """async ([b, how]) => {
+  const file = fileFrom(b, 'p.png', 'image/png');
+  const got = await new Promise((resolve) => {
+    if (how === 'port') {
+      const channel = new MessageChannel();
+      channel.port2.onmessage = (e) => resolve(e.data);
+      channel.port1.postMessage({ picture: file });
+    } else {
+      const [from, to] = [new BroadcastChannel('art'), new BroadcastChannel('art')];
+      to.onmessage = (e) => resolve(e.data);
+      from.postMessage({ picture: file });
+    }
+  });
+  const bytes = new Uint8Array(await got.picture.arrayBuffer());
+  let s = '';
+  for (const x of bytes) s += String.fromCharCode(x);
+  return btoa(s);
+}"""
+
+
+@pytest.mark.parametrize("how", ["port", "broadcast"])
+def test_an_image_posted_over_a_message_port_or_broadcast_channel_is_shaded(
+    tab: Any, site_server: SiteServer, real_daemon: Daemon, how: str
+) -> None:
+    """Whatever receives the message (a frame, a worker, another tab) gets the shaded picture."""
+    import base64
+
+    tab.goto(site_server.url("editor.html"))
+    received = base64.b64decode(tab.evaluate(POST_THROUGH, [b64(PNG), how]))
+    assert_shaded(received, PNG, real_daemon, "image/png", site_server.host)

@@ -18,6 +18,7 @@
   Object.defineProperty(window, FLAG, { value: true });
 
   const HANDSHAKE_TIMEOUT_MS = 15000;
+  const nativePortPost = MessagePort.prototype.postMessage; // the guards below wrap the prototype's
   // Registered for an enabled site, this script runs at document_start, before any of the page's code: no
   // page listener can be ahead of the content script's for the hello below, so the port reaches it.  Put into
   // a tab that was open before the site was enabled, it runs after the page's code, which may have taken
@@ -45,7 +46,7 @@
   function onMessage(from, data) {
     if (!port) {
       port = from;
-      for (const [message, transfer] of queued.splice(0)) port.postMessage(message, transfer);
+      for (const [message, transfer] of queued.splice(0)) nativePortPost.call(port, message, transfer);
     }
     if (from !== port || !data) return;
     if (data.type === 'state') {
@@ -78,7 +79,7 @@
         waiting.set(id, { resolve, timer });
         const message = { id, type: 'shade', files: items };
         const transfer = items.map((i) => i.buffer);
-        if (port) port.postMessage(message, transfer);
+        if (port) nativePortPost.call(port, message, transfer);
         else queued.push([message, transfer]);
       });
     },
@@ -769,6 +770,17 @@
       SharedWorker.prototype = NativeSharedWorker.prototype;
       Object.defineProperty(SharedWorker, 'name', { value: 'SharedWorker' });
       scope.SharedWorker = SharedWorker;
+    }
+
+    // -- other messages that can carry an image: MessagePort, BroadcastChannel, a service worker, WebRTC --------
+    // (after the workers above, which keep the native postMessage for their own links)
+
+    for (const [type, method] of [['MessagePort', 'postMessage'], ['BroadcastChannel', 'postMessage'],
+      ['ServiceWorker', 'postMessage'], ['RTCDataChannel', 'send']]) {
+      const proto = scope[type]?.prototype;
+      const native = proto?.[method];
+      if (typeof native !== 'function') continue;
+      Object.defineProperty(proto, method, { value: guardedPost(native), configurable: true, writable: true });
     }
 
     // -- inside a worker: the link to the page, and relative URLs ---------------------------------------------
