@@ -89,6 +89,13 @@ def test_ask_lets_the_artist_decide(
         set_policy(ready, "block")
 
 
+#: a page script that changes the card's box every 50 ms (a moving target under the cursor)
+FIDGET = (
+    "() => { let i = 0; "
+    "window.fidget = setInterval(() => { HOST.style.outlineWidth = `${i++ % 2}px`; }, 50); }"
+)
+
+
 def click_ask(tab: Any, button: str) -> None:
     """A real click on the newest ask card's button, where a person sees it."""
     where = tab.evaluate(ASK_BUTTONS)
@@ -109,12 +116,15 @@ def test_the_ask_card_cannot_be_clickjacked(
         tab.wait_for_selector("[data-artshade-overlay][data-state=ask]", state="attached", timeout=60_000)
         host = "[...document.querySelectorAll('[data-artshade-overlay]')].pop()"
         assert tab.evaluate(f"() => {host}.shadowRoot") is None
-        click_ask(tab, "yes")  # at once: too soon to be the artist's decision
+        # a page that keeps changing the card: never on screen unchanged for long enough
+        tab.evaluate(FIDGET.replace("HOST", host))
+        time.sleep(1)
+        click_ask(tab, "yes")  # too soon after the last change
+        tab.evaluate("() => { clearInterval(window.fidget); }")
         tab.evaluate(f"() => {host}.style.setProperty('opacity', '0', 'important')")
         time.sleep(1)
         click_ask(tab, "yes")  # invisible: a click meant for whatever the page drew beneath
         tab.evaluate(f"() => {{ {host}.style.setProperty('opacity', '1', 'important'); }}")
-        click_ask(tab, "yes")  # visible again, but only just
         tab.evaluate("() => { document.body.style.opacity = '0.05'; }")
         time.sleep(1)
         click_ask(tab, "yes")  # the whole page, card included, made nearly transparent

@@ -380,6 +380,13 @@ def test_a_plain_form_sent_while_its_pick_is_shaded_sends_the_shaded_image(
     assert_no_original(site_server, original)
 
 
+#: a page script that changes the card's box every 50 ms (a moving target under the cursor)
+FIDGET = (
+    "() => { let i = 0; "
+    "window.fidget = setInterval(() => { HOST.style.outlineWidth = `${i++ % 2}px`; }, 50); }"
+)
+
+
 def test_the_ask_card_cannot_be_clickjacked(
     tab: Tab, ready: FirefoxExtension, site_server: SiteServer, daemon_down: None
 ) -> None:
@@ -398,7 +405,11 @@ def test_the_ask_card_cannot_be_clickjacked(
             assert where and where["open"] is False
             tab.click_at(*where["yes"])
 
-        click_yes()  # at once: too soon
+        # a page that keeps changing the card: never on screen unchanged for long enough
+        tab.call(FIDGET.replace("HOST", host))
+        time.sleep(1)
+        click_yes()  # too soon after the last change
+        tab.call("() => { clearInterval(window.fidget); }")
         tab.call(f"() => {{ {host}.style.setProperty('opacity', '0', 'important'); }}")
         time.sleep(1)
         click_yes()  # invisible
