@@ -280,3 +280,27 @@ def test_an_image_posted_over_a_message_port_or_broadcast_channel_is_shaded(
     tab.goto(site_server.url("editor.html"))
     received = base64.b64decode(tab.evaluate(POST_THROUGH, [b64(PNG), how]))
     assert_shaded(received, PNG, real_daemon, "image/png", site_server.host)
+
+
+CLIPBOARD_ROUND_TRIP = """async (b) => {
+  const blob = fileFrom(b, 'c.png', 'image/png');
+  const item0 = new ClipboardItem({ 'image/png': new Blob([blob], { type: 'image/png' }) });
+  await navigator.clipboard.write([item0]);
+  const [item] = await navigator.clipboard.read();
+  const got = new Uint8Array(await (await item.getType('image/png')).arrayBuffer());
+  let s = '';
+  for (const x of got) s += String.fromCharCode(x);
+  return btoa(s);
+}"""
+
+
+def test_a_picture_read_from_the_clipboard_comes_out_shaded(
+    tab: Any, site_server: SiteServer, real_daemon: Daemon
+) -> None:
+    import base64
+
+    tab.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site_server.url("")[:-1])
+    tab.goto(site_server.url("editor.html"))
+    tab.bring_to_front()
+    received = base64.b64decode(tab.evaluate(CLIPBOARD_ROUND_TRIP, b64(PNG)))
+    assert_shaded(received, PNG, real_daemon, "image/png", site_server.host)

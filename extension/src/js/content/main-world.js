@@ -555,6 +555,35 @@
       };
     }
 
+    // -- navigator.clipboard.read(): pictures read from the clipboard come out shaded --------------------------
+
+    const CLIP = scope.Clipboard?.prototype;
+    if (CLIP && typeof CLIP.read === 'function' && typeof scope.ClipboardItem === 'function') {
+      const nativeRead = CLIP.read;
+      CLIP.read = async function read() {
+        const items = await nativeRead.apply(this, arguments);
+        if (link.enabled() === false) return items;
+        return Promise.all([...items].map(async (item) => {
+          const types = [...item.types];
+          const blobs = await Promise.all(types.map((t) => item.getType(t)));
+          const flags = await Promise.all(blobs.map((b) => blobIsImage(b)));
+          if (!flags.some(Boolean)) return item;
+          let outs;
+          try {
+            outs = await shade(blobs.filter((_, i) => flags[i]));
+          } catch (err) {
+            throw new DOMException(blockedError(err).message, 'NotAllowedError');
+          }
+          const parts = {};
+          let k = 0;
+          types.forEach((t, i) => {
+            parts[t] = flags[i] ? (outs[k++] ?? blobs[i]) : blobs[i];
+          });
+          return new scope.ClipboardItem(parts);
+        }));
+      };
+    }
+
     // -- messages into workers: images are shaded before the worker gets them -------------------------------
 
     /** A postMessage that holds messages carrying images (and the ones after them) until they are shaded. */
