@@ -311,7 +311,7 @@ def load_user_settings(path: Path | None = None, *, strict: bool = False) -> Use
         return UserSettings()
     try:
         return UserSettings.from_mapping(json.loads(text))
-    except (ValueError, SettingsError) as err:
+    except (ValueError, RecursionError, SettingsError) as err:  # RecursionError: nested too deeply
         message = f"{path}: {err}"
         if strict:
             raise SettingsError(message) from None
