@@ -39,6 +39,13 @@ WATCH_FOLDER_FIELDS = ("inbox", "outbox", "settings", "target_folder")
 MB = 1024 * 1024
 
 
+#: site profiles in the settings, and the longest DNS name a site may be
+MAX_SITES = 256
+SITE_NAME_MAX = 253
+#: watch folders in the settings
+MAX_WATCH_FOLDERS = 32
+
+
 @dataclass
 class DaemonConfig:
     port: int = DEFAULT_PORT
@@ -50,6 +57,9 @@ class DaemonConfig:
     cache_bytes: int = 1024 * MB
     #: seconds to receive a request body.
     read_timeout: float = 60.0
+    #: seconds a connection may take to send a request's headers (and may then stay idle): slow-header
+    #: connections are closed, so a few dozen half-open sockets cannot pile up.
+    header_timeout: float = 15.0
     #: seconds ``?wait=1`` waits before answering 202 with the job instead.
     wait_timeout: float = 600.0
     #: seconds a graceful shutdown waits for a running engine call to notice it was stopped.
@@ -168,9 +178,15 @@ class UserSettings:
         sites_in = value.get("sites", {})
         if not isinstance(sites_in, Mapping):
             raise SettingsError("sites must map a site name to settings")
+        if len(sites_in) > MAX_SITES:
+            raise SettingsError(f"sites may list at most {MAX_SITES} sites, got {len(sites_in)}")
         sites: dict[str, dict[str, Any]] = {}
         for raw_site, overrides in sites_in.items():
-            site = normalise_site(str(raw_site))
+            site = normalise_site(str(raw_site)[: SITE_NAME_MAX + 1])
+            if len(site) > SITE_NAME_MAX:
+                raise SettingsError(
+                    f"site name {str(raw_site)[:20]!r}... is too long (at most {SITE_NAME_MAX})"
+                )
             if not site:
                 raise SettingsError(f"bad site name {raw_site!r}")
             if isinstance(overrides, Mapping) and (
@@ -184,6 +200,10 @@ class UserSettings:
         folders_in = value.get("watch_folders", [])
         if not isinstance(folders_in, list):
             raise SettingsError("watch_folders must be a list of {inbox, outbox, settings}")
+        if len(folders_in) > MAX_WATCH_FOLDERS:
+            raise SettingsError(
+                f"watch_folders may list at most {MAX_WATCH_FOLDERS} folders, got {len(folders_in)}"
+            )
         folders = tuple(_watch_folder(item, defaults) for item in folders_in)
         return cls(defaults=defaults, sites=sites, watch_folders=folders)
 
@@ -291,7 +311,7 @@ def load_user_settings(path: Path | None = None, *, strict: bool = False) -> Use
         return UserSettings()
     try:
         return UserSettings.from_mapping(json.loads(text))
-    except (ValueError, SettingsError) as err:
+    except (ValueError, RecursionError, SettingsError) as err:  # RecursionError: nested too deeply
         message = f"{path}: {err}"
         if strict:
             raise SettingsError(message) from None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -140,7 +141,53 @@ def check_inside(path: Path, roots: Iterable[Path]) -> Verdict:
         if not within(candidate, top):
             return _refuse("inside", f"{path} leads outside {top}")
         if not candidate.is_file():
-            return _refuse("inside", f"{path} is not a file")
+            return _refuse("inside", f"{path} is not a regular file")
         return Verdict(True, f"inside {top}")
     shown = " or ".join(str(r) for r in roots) or "the inbox"
     return _refuse("inside", f"{path} is outside {shown}")
+
+
+class RefusedFile(Exception):
+    """A file a folder's settings name may not be read; the message is one line saying why."""
+
+
+def read_inside(path: Path, roots: Iterable[Path], max_bytes: int) -> bytes:
+    """The bytes of ``path``, read only if it is a regular file inside one of ``roots`` reached through no
+    symbolic link, and at most ``max_bytes`` long.
+
+    Run on every use (what a path names can change between two pictures): the file is opened without
+    following a link and without blocking (a FIFO or a device would hang the one engine thread), the open
+    file must be a regular file, and the path is checked again after opening so that a parent folder
+    swapped for a link meanwhile is caught.  Raises :class:`RefusedFile`."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    flags |= getattr(os, "O_BINARY", 0) | getattr(os, "O_NOCTTY", 0)
+    verdict = check_inside(path, roots)  # before opening: a link, a FIFO or a device is never opened
+    if not verdict:
+        raise RefusedFile(verdict.reason)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise RefusedFile(f"{path} does not exist") from None
+    except OSError as err:  # ELOOP: the last part is a symbolic link
+        if path.is_symlink():
+            raise RefusedFile(f"{path} is a symbolic link; links are not followed") from None
+        raise RefusedFile(f"{path} cannot be read ({err.strerror or err})") from None
+    with os.fdopen(fd, "rb") as handle:
+        st = os.fstat(handle.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise RefusedFile(f"{path} is not a regular file")
+        if st.st_size > max_bytes:
+            raise RefusedFile(f"{path} is too large ({st.st_size} bytes; the limit is {max_bytes})")
+        verdict = check_inside(path, roots)  # again, now that it is open: no folder on the way became a link
+        try:
+            same = os.stat(path, follow_symlinks=False)
+        except OSError:
+            same = None
+        if not verdict:
+            raise RefusedFile(verdict.reason)
+        if same is None or (same.st_dev, same.st_ino) != (st.st_dev, st.st_ino):
+            raise RefusedFile(f"{path} changed while it was being read")
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise RefusedFile(f"{path} is too large (over {max_bytes} bytes)")
+    return data

@@ -24,6 +24,7 @@ from .keys import CALLER, CODES, CONFIG, FOLDERS, INFO, PAIRED, QUEUE, STREAMS, 
 from .middlewares import local_port
 from .pairing import RateLimited, normalise_origin
 from .powers import Caller, machine_keys_in, machine_params_in
+from .redact import for_caller
 
 routes = web.RouteTableDef()
 
@@ -55,25 +56,24 @@ async def status(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     rows = await asyncio.to_thread(models.status, config.models_dir)
     preset = request.app[USER_SETTINGS].value.defaults.preset
-    return web.json_response(
-        {
-            "device": info.device,
-            "models": rows,
-            "models_ready": models_ready(rows, preset),
-            "queue": request.app[QUEUE].stats(),
-            **(
-                {
-                    "watch_folders": {
-                        "running": request.app[FOLDERS].running(),
-                        "problems": request.app[FOLDERS].problems,
-                    }
+    body = {
+        "device": info.device,
+        "models": rows,
+        "models_ready": models_ready(rows, preset),
+        "queue": request.app[QUEUE].stats(),
+        **(
+            {
+                "watch_folders": {
+                    "running": request.app[FOLDERS].running(),
+                    "problems": request.app[FOLDERS].problems,
                 }
-                if request[CALLER].at_machine
-                else {}
-            ),
-            "version": __version__,
-        }
-    )
+            }
+            if request[CALLER].at_machine
+            else {}
+        ),
+        "version": __version__,
+    }
+    return web.json_response(for_caller(body, request[CALLER]))
 
 
 def models_ready(rows: list[dict[str, Any]], preset: str) -> bool:
@@ -143,24 +143,26 @@ async def protect(request: web.Request) -> web.StreamResponse:
     except ShuttingDown as err:
         raise ApiError("shutting_down", str(err)) from None
     if not wait:
-        return job_accepted(job)
+        return job_accepted(job, caller)
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(asyncio.shield(job.done_event.wait()), config.wait_timeout)
     if not job.terminal:
-        return job_accepted(job)
+        return job_accepted(job, caller)
     headers = {"X-Artshade-Job": job.id}
     if job.state != "done":
         code, detail = job.error or ("internal", "the job failed")
-        return error_response(code, detail, headers=headers)
+        return error_response(code, for_caller(detail, caller), headers=headers)
     result = await queue.result(job)
     if result is None:
         raise ApiError("result_expired", "the result was evicted from the cache; send the image again")
-    headers["X-Artshade-Report"] = report_header(job.report or {})
+    headers["X-Artshade-Report"] = report_header(for_caller(job.report or {}, caller))
     return web.Response(body=result.data, content_type=result.media_type, headers=headers)
 
 
-def job_accepted(job: Job) -> web.Response:
-    return web.json_response(job.to_json(), status=202, headers={"Location": f"/v1/jobs/{job.id}"})
+def job_accepted(job: Job, caller: Caller) -> web.Response:
+    return web.json_response(
+        for_caller(job.to_json(), caller), status=202, headers={"Location": f"/v1/jobs/{job.id}"}
+    )
 
 
 WAIT_VALUES = {"1": True, "true": True, "0": False, "false": False}
@@ -236,8 +238,11 @@ async def read_multipart(request: web.Request, max_body: int) -> tuple[bytes, di
 
 
 async def read_parts(reader: MultipartReader, max_body: int) -> tuple[bytes, dict[str, Any]]:
+    """At most one ``image`` part and one ``settings`` part, which together count against the body limit
+    (``max_body``): a body sent in many parts, or without a Content-Length, is held to it all the same."""
     image: bytes | None = None
-    settings: dict[str, Any] = {}
+    settings: dict[str, Any] | None = None
+    used = 0
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
             raise ApiError("bad_request", "nested multipart bodies are not accepted")
@@ -247,28 +252,33 @@ async def read_parts(reader: MultipartReader, max_body: int) -> tuple[bytes, dic
         if part.name == "image":
             if image is not None:
                 raise ApiError("bad_request", "the multipart body has more than one 'image' part")
-            image = await read_part(part, max_body)
+            image = await read_part(part, max_body - used, max_body)
+            used += len(image)
         else:
-            raw = await read_part(part, JSON_LIMIT)
+            if settings is not None:
+                raise ApiError("bad_request", "the multipart body has more than one 'settings' part")
+            raw = await read_part(part, min(JSON_LIMIT, max_body - used), max_body)
+            used += len(raw)
             try:
                 value = json.loads(raw or b"{}")
-            except ValueError:
-                raise SettingsError("the settings part is not valid JSON") from None
+            except (ValueError, RecursionError):
+                raise SettingsError("the settings part is not valid JSON (or nested too deeply)") from None
             if not isinstance(value, dict):
                 raise SettingsError("the settings part must be a JSON object")
             settings = value
     if image is None:
         raise ApiError("bad_request", "the multipart body has no 'image' part")
-    return image, settings
+    return image, settings or {}
 
 
-async def read_part(part: BodyPartReader, limit: int) -> bytes:
+async def read_part(part: BodyPartReader, limit: int, max_body: int) -> bytes:
+    """The part's bytes; 413 once more than ``limit`` arrive (what is left of ``max_body``)."""
     chunks = bytearray()
     while chunk := await part.read_chunk(256 * 1024):
         chunks += chunk
         if len(chunks) > limit:
             raise ApiError(
-                "body_too_large", f"the upload is larger than {limit // 2**20 or 1} MB ({RAISE_BODY})"
+                "body_too_large", f"the upload is larger than {max_body // 2**20 or 1} MB ({RAISE_BODY})"
             )
     return bytes(chunks)
 
@@ -286,6 +296,8 @@ async def read_json(request: web.Request) -> Any:
         return json.loads(raw)
     except ValueError:
         raise ApiError("bad_request", "the body is not valid JSON") from None
+    except RecursionError:  # e.g. 100 000 nested arrays: a bad request, not a traceback
+        raise ApiError("bad_request", "the JSON body is nested too deeply") from None
 
 
 async def read_limited(request: web.Request, limit: int) -> bytes:
@@ -334,7 +346,7 @@ def find_job(request: web.Request) -> Job:
 
 @routes.get("/v1/jobs/{job_id}", name="job")
 async def get_job(request: web.Request) -> web.Response:
-    return web.json_response(find_job(request).to_json())
+    return web.json_response(for_caller(find_job(request).to_json(), request[CALLER]))
 
 
 @routes.delete("/v1/jobs/{job_id}", name="cancel_job")
@@ -343,7 +355,7 @@ async def cancel_job(request: web.Request) -> web.Response:
     if job.terminal:
         raise ApiError("not_done", f"the job already ended ({job.state}); nothing to cancel")
     await request.app[QUEUE].cancel(job.id)
-    return web.json_response(job.to_json())
+    return web.json_response(for_caller(job.to_json(), request[CALLER]))
 
 
 @routes.get("/v1/jobs/{job_id}/result", name="job_result")
@@ -353,7 +365,8 @@ async def job_result(request: web.Request) -> web.Response:
     result = await request.app[QUEUE].result(job)
     if result is None:
         raise ApiError("result_expired", "the result was evicted from the cache; send the image again")
-    headers = {"X-Artshade-Job": job.id, "X-Artshade-Report": report_header(job.report or {})}
+    report = for_caller(job.report or {}, request[CALLER])
+    headers = {"X-Artshade-Job": job.id, "X-Artshade-Report": report_header(report)}
     return web.Response(body=result.data, content_type=result.media_type, headers=headers)
 
 
@@ -361,14 +374,16 @@ async def job_result(request: web.Request) -> web.Response:
 async def job_report(request: web.Request) -> web.Response:
     job = find_job(request)
     require_done(job)
-    return web.json_response(job.report or {})
+    return web.json_response(for_caller(job.report or {}, request[CALLER]))
 
 
 def require_done(job: Job) -> None:
     if job.state == "done":
         return
     if job.error is not None:
-        raise ApiError("not_done", f"the job ended with {job.state}: {job.error[1]}")
+        raise ApiError(
+            "not_done", f"the job ended with {job.state}: {job.error[1]}"
+        )  # redacted on the way out
     raise ApiError("not_done", f"the job is {job.state}; wait for it to be done")
 
 
@@ -391,7 +406,8 @@ async def job_events(request: web.Request) -> web.StreamResponse:
                 continue
             if event == "close":  # the daemon is shutting down
                 break
-            await response.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
+            shown = json.dumps(for_caller(data, request[CALLER]))
+            await response.write(f"event: {event}\ndata: {shown}\n\n".encode())
             if event in FINAL_STATES:
                 break
     finally:
@@ -416,7 +432,7 @@ async def pair(request: web.Request) -> web.Response:
     if not isinstance(code, str) or not code.strip():
         raise ApiError("bad_request", 'send {"code": "..."} with the code `artshade pair` printed')
     try:
-        ok = request.app[CODES].redeem(code)
+        ok = request.app[CODES].redeem(code, origin)
     except RateLimited as err:
         raise ApiError(
             "rate_limited", str(err), headers={"Retry-After": str(max(1, round(err.retry_after)))}

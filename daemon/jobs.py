@@ -1,7 +1,9 @@
 """The job queue: one door for the HTTP API and the watch folder into the engine.
 
 - Bounded per priority class (``interactive`` uploads run before ``batch`` watch-folder work); a full class
-  raises :class:`QueueFull` (the API answers 429 with Retry-After).
+  raises :class:`QueueFull` (the API answers 429 with Retry-After).  Each paired extension (a job's
+  ``owner``) may hold at most half of a class's places (:meth:`JobQueue.share`), so one caller cannot fill
+  the queue for the others; the artist's own jobs (owner ``None``) are not capped.
 - One engine call at a time per device, in an :class:`EngineThread`; the event loop stays free.
 - The event loop owns all job state: the engine thread only posts progress back with
   ``call_soon_threadsafe``, so SSE subscribers see a consistent, ordered stream.
@@ -52,9 +54,15 @@ RESULT_HOLD_S = 120.0
 
 
 class QueueFull(Exception):
-    def __init__(self, priority: str, retry_after: int, limit: int | None = None) -> None:
+    def __init__(
+        self, priority: str, retry_after: int, limit: int | None = None, *, share: bool = False
+    ) -> None:
         room = "" if limit is None else f" ({limit} waiting; `artshade serve --queue-length N` raises it)"
-        super().__init__(f"the {priority} queue is full{room}; retry in {retry_after} s")
+        if share:
+            message = f"this caller already has {limit} jobs waiting, its share of the {priority} queue"
+            super().__init__(f"{message}; retry in {retry_after} s")
+        else:
+            super().__init__(f"the {priority} queue is full{room}; retry in {retry_after} s")
         self.retry_after = retry_after
 
 
@@ -179,6 +187,8 @@ class JobQueue:
         self._heap: list[tuple[int, int, Job]] = []
         self._seq = itertools.count()
         self._waiting = dict.fromkeys(PRIORITIES, 0)
+        #: (priority, owner) -> jobs waiting or reserved, for extension owners only
+        self._owned: dict[tuple[str, str], int] = {}
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._running: Job | None = None
         self._durations: deque[float] = deque(maxlen=20)
@@ -244,7 +254,10 @@ class JobQueue:
             raise ShuttingDown("the daemon is shutting down")
         if self._waiting[priority] >= self.queue_size:
             raise QueueFull(priority, self.retry_after(priority), self.queue_size)
+        if owner is not None and self._owned.get((priority, owner), 0) >= self.share:
+            raise QueueFull(priority, self.retry_after(priority), self.share, share=True)
         self._waiting[priority] += 1  # reserve the slot across the awaits below
+        self._own(priority, owner, +1)
         queued = False
         try:
             key = await asyncio.to_thread(cache_key, data, settings)
@@ -274,6 +287,7 @@ class JobQueue:
         finally:
             if not queued:
                 self._waiting[priority] -= 1
+                self._own(priority, owner, -1)
 
     def submit_bytes(
         self, data: bytes, settings: Settings, priority: str = "batch"
@@ -330,6 +344,7 @@ class JobQueue:
             return job
         if job.state == "queued":
             self._waiting[job.priority] -= 1
+            self._own(job.priority, job.owner, -1)
             self._finish(job, "cancelled", ("cancelled", "cancelled before it started"))
             return job
         job.cancel_reason = "user"
@@ -359,9 +374,24 @@ class JobQueue:
 
     # -- the worker ----------------------------------------------------------------------------------------
 
+    @property
+    def share(self) -> int:
+        """The most jobs one extension may have waiting in a priority class: half the places."""
+        return max(1, self.queue_size // 2)
+
+    def _own(self, priority: str, owner: str | None, delta: int) -> None:
+        if owner is None:
+            return
+        count = self._owned.get((priority, owner), 0) + delta
+        if count > 0:
+            self._owned[(priority, owner)] = count
+        else:
+            self._owned.pop((priority, owner), None)
+
     def _push(self, job: Job, *, reserved: bool = False) -> None:
         if not reserved:
             self._waiting[job.priority] += 1
+            self._own(job.priority, job.owner, +1)
         heapq.heappush(self._heap, (PRIORITIES[job.priority], next(self._seq), job))
         self._wake.set()
 
@@ -377,6 +407,7 @@ class JobQueue:
             _, _, job = heapq.heappop(self._heap)
             if job.state == "queued":  # skip the ones cancelled while waiting
                 self._waiting[job.priority] -= 1
+                self._own(job.priority, job.owner, -1)
                 return job
 
     async def _schedule(self) -> None:

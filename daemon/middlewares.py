@@ -18,12 +18,11 @@ from . import guards
 from .errors import ApiError, error_response, from_http_exception, from_shading
 from .keys import CALLER, CORS_ORIGIN, PAIRED, TOKEN
 from .pairing import PairingStore, normalise_origin
-from .powers import EXTENSION, MACHINE, ROUTE_POWERS, Caller
+from .powers import EXTENSION, MACHINE, PUBLIC, Caller, route_access
+from .redact import for_caller
 
 log = logging.getLogger(__name__)
 
-#: routes that need no token (health reveals only liveness; pair is how an extension gets the token).
-PUBLIC_ROUTES = frozenset({"health", "pair"})
 #: what an unpaired (but well-formed) extension origin may call; by path, since a preflight (OPTIONS)
 #: matches no route.
 PAIRING_PATHS = frozenset({"/v1/pair"})
@@ -105,14 +104,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as err:
-        return error_response(err.code, err.detail, headers=err.headers)
+        return error_response(err.code, for_caller(err.detail, request.get(CALLER)), headers=err.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         return from_http_exception(exc)
     except ShadingError as err:
         api = from_shading(err)
-        return error_response(api.code, api.detail)
+        return error_response(api.code, for_caller(api.detail, request.get(CALLER)))
     except Exception:
         log.exception("unexpected error answering %s %s", request.method, request.path)
         return error_response("internal", "the daemon hit an unexpected error; see its log")
@@ -147,7 +146,7 @@ async def token_middleware(request: web.Request, handler: Handler) -> web.Stream
     origin = request.headers.get("Origin")
     normal = normalise_origin(origin) if origin is not None else None
     kind = MACHINE if origin is None else EXTENSION
-    if _route_name(request) in PUBLIC_ROUTES:
+    if route_access(_route_name(request)) == PUBLIC:
         request[CALLER] = Caller(kind, normal)
         return await handler(request)
     authorization = request.headers.get("Authorization")
@@ -172,9 +171,12 @@ async def token_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def power_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Routes only the artist at the machine may call (``daemon.powers.ROUTE_POWERS``)."""
-    name = _route_name(request)
-    needed = ROUTE_POWERS.get(name or "", EXTENSION)
+    """Who may call each route: ``daemon.powers.ROUTE_ACCESS`` (a route it does not list: the artist only).
+    A path no route matches goes on to its 404 or 405."""
+    if request.match_info.http_exception is not None:
+        return await handler(request)
+    needed = route_access(_route_name(request))
+    needed = MACHINE if needed == MACHINE else EXTENSION  # PUBLIC routes: what any caller may do
     caller: Caller = request.get(CALLER, Caller(EXTENSION))
     verdict = guards.check_power(caller.kind, caller.origin, needed, f"call {request.method} {request.path}")
     if not verdict:

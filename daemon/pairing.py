@@ -3,7 +3,9 @@
 ``PairingStore`` keeps the paired extension origins in ``config_dir()/paired-origins.json``, and for each
 one the extension's own tokens, stored as SHA-256 hashes only.  An extension token opens what a paired
 extension may do and nothing more (``daemon.powers``); the daemon's own token (``artshade token``) stays with
-the artist's command line.  ``artshade unpair`` removes an origin with its tokens.  The file is written
+the artist's command line.  ``artshade unpair`` removes an origin with its tokens and marks it revoked: the
+native host then refuses to pair it again on its own (revoked stays revoked), until the artist pairs it by
+hand (``artshade pair`` and the code on the options page), which lifts the mark.  The file is written
 atomically under a lock (the native host and the daemon both write it) and re-read when it changes, so a
 pairing or an unpairing takes effect in a running daemon at once.
 
@@ -80,6 +82,7 @@ class PairingStore:
         self._lock = threading.Lock()
         self._origins: set[str] = set()
         self._tokens: list[TokenEntry] = []
+        self._revoked: set[str] = set()
         self._stamp: tuple[int, int, int] | None = None
 
     def origins(self) -> set[str]:
@@ -94,23 +97,35 @@ class PairingStore:
         return normal is not None and normal in self.origins()
 
     def add(self, origin: str) -> str:
-        """Pair ``origin`` (normalised); raises ValueError if it is not an extension origin."""
+        """Pair ``origin`` (normalised; the artist's own act, so a revocation is lifted); raises ValueError
+        if it is not an extension origin."""
         normal = _extension_origin(origin)
         with self._writing():
-            if normal not in self._origins:
-                self._save(self._origins | {normal}, self._tokens)
+            if normal not in self._origins or normal in self._revoked:
+                self._save(self._origins | {normal}, self._tokens, self._revoked - {normal})
         return normal
 
-    def issue_token(self, origin: str) -> str:
-        """Pair ``origin`` and return a new token for it alone (only its hash is kept)."""
+    def issue_token(self, origin: str, *, unless_revoked: bool = False) -> str:
+        """Pair ``origin`` and return a new token for it alone (only its hash is kept).
+
+        ``unless_revoked``: pairing that no one at the machine asked for this time (the native host's):
+        refused with :class:`Revoked` for an origin the artist unpaired.  Otherwise (a code the artist
+        made and typed) the revocation is lifted."""
         normal = _extension_origin(origin)
         token = secrets.token_urlsafe(32)
         entry = TokenEntry(normal, token_hash(token), time.time())
         with self._writing():
+            if unless_revoked and normal in self._revoked:
+                raise Revoked(normal)
             mine = [t for t in self._tokens if t.origin == normal][-(TOKENS_PER_ORIGIN - 1) :]
             others = [t for t in self._tokens if t.origin != normal]
-            self._save(self._origins | {normal}, [*others, *mine, entry])
+            self._save(self._origins | {normal}, [*others, *mine, entry], self._revoked - {normal})
         return token
+
+    def revoked(self) -> set[str]:
+        with self._lock:
+            self._refresh()
+            return set(self._revoked)
 
     def token_origin(self, token: str) -> str | None:
         """The paired origin ``token`` was issued to, or None.  Every stored hash is compared, each in
@@ -130,7 +145,8 @@ class PairingStore:
         with self._writing():
             if normal not in self._origins and not any(t.origin == normal for t in self._tokens):
                 return False
-            self._save(self._origins - {normal}, [t for t in self._tokens if t.origin != normal])
+            revoked = self._revoked | ({normal} if normalise_origin(normal) else set())
+            self._save(self._origins - {normal}, [t for t in self._tokens if t.origin != normal], revoked)
         return True
 
     def clear(self) -> set[str]:
@@ -138,7 +154,7 @@ class PairingStore:
         with self._writing():
             removed = set(self._origins)
             if removed or self._tokens:
-                self._save(set(), [])
+                self._save(set(), [], self._revoked | removed | {t.origin for t in self._tokens})
         return removed
 
     # -- storage edge ------------------------------------------------------------------------------------
@@ -165,16 +181,16 @@ class PairingStore:
         stamp = self._stat()
         if stamp is not None and stamp == self._stamp:
             return
-        self._origins, self._tokens = self._load()
+        self._origins, self._tokens, self._revoked = self._load()
         self._stamp = stamp
 
-    def _load(self) -> tuple[set[str], list[TokenEntry]]:
+    def _load(self) -> tuple[set[str], list[TokenEntry], set[str]]:
         try:
             value = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return set(), []
+        except (OSError, ValueError, RecursionError):
+            return set(), [], set()
         if not isinstance(value, dict):
-            return set(), []
+            return set(), [], set()
         items = value.get("origins", [])
         origins = {n for n in (normalise_origin(i) for i in _list(items) if isinstance(i, str)) if n}
         tokens = []
@@ -185,17 +201,24 @@ class PairingStore:
             normal = normalise_origin(origin) if isinstance(origin, str) else None
             if normal and isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest):
                 tokens.append(TokenEntry(normal, digest, float(created) if _number(created) else 0.0))
-        return origins, tokens
+        revoked = {
+            n
+            for n in (normalise_origin(i) for i in _list(value.get("revoked", [])) if isinstance(i, str))
+            if n
+        }
+        return origins, tokens, revoked
 
-    def _save(self, origins: set[str], tokens: list[TokenEntry]) -> None:
+    def _save(self, origins: set[str], tokens: list[TokenEntry], revoked: set[str] | None = None) -> None:
+        revoked = self._revoked if revoked is None else revoked
         write_json_atomic(
             self.path,
             {
                 "origins": sorted(origins),
                 "tokens": [{"origin": t.origin, "sha256": t.sha256, "created": t.created} for t in tokens],
+                "revoked": sorted(revoked),
             },
         )
-        self._origins, self._tokens = set(origins), list(tokens)
+        self._origins, self._tokens, self._revoked = set(origins), list(tokens), set(revoked)
         self._stamp = self._stat()
 
 
@@ -226,6 +249,17 @@ class PairingCode:
     expires: float  # time.time()
 
 
+class Revoked(Exception):
+    """The artist unpaired this origin; only pairing it by hand again lifts that."""
+
+    def __init__(self, origin: str) -> None:
+        super().__init__(
+            f"the artist unpaired {origin} (`artshade unpair`); to pair it again, run `artshade pair` and "
+            "enter the code on the extension's options page"
+        )
+        self.origin = origin
+
+
 class RateLimited(Exception):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"too many pairing attempts; retry in {retry_after:.0f} s")
@@ -233,7 +267,11 @@ class RateLimited(Exception):
 
 
 class PairingCodes:
-    """Issued codes, kept in memory only: single use, valid ``lifetime`` seconds."""
+    """Issued codes, kept in memory only: single use, valid ``lifetime`` seconds.
+
+    Wrong guesses are limited per extension origin (``max_failures`` per ``window``): one origin guessing
+    does not lock the real extension out.  A code carries 60 random bits and lives ten minutes, so guessing
+    from many origins at once gets nowhere either; the origins tracked are bounded (``max_origins``)."""
 
     def __init__(
         self,
@@ -242,13 +280,15 @@ class PairingCodes:
         max_failures: int = 10,
         window: float = 60.0,
         clock: Callable[[], float] = time.time,
+        max_origins: int = 1024,
     ) -> None:
+        self._max_origins = max_origins
         self._lifetime = lifetime
         self._max_failures = max_failures
         self._window = window
         self._clock = clock
         self._codes: list[PairingCode] = []
-        self._failures: deque[float] = deque()
+        self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
     def issue(self, port: int) -> PairingCode:
@@ -260,22 +300,30 @@ class PairingCodes:
             self._codes.append(code)
         return code
 
-    def redeem(self, code: str) -> bool:
-        """True (and the code is spent) if ``code`` is a live issued code; raises RateLimited when flooded."""
+    def redeem(self, code: str, origin: str = "") -> bool:
+        """True (and the code is spent) if ``code`` is a live issued code; raises RateLimited when ``origin``
+        has guessed wrong too often lately."""
         attempt = normalise_code(code).encode()
         with self._lock:
             now = self._clock()
-            while self._failures and self._failures[0] <= now - self._window:
-                self._failures.popleft()
-            if len(self._failures) >= self._max_failures:
-                raise RateLimited(self._failures[0] + self._window - now)
+            for key in list(self._failures):
+                times = self._failures[key]
+                while times and times[0] <= now - self._window:
+                    times.popleft()
+                if not times:
+                    del self._failures[key]
+            failures = self._failures.get(origin, deque())
+            if len(failures) >= self._max_failures:
+                raise RateLimited(failures[0] + self._window - now)
             self._expire()
             match = None
             for issued in self._codes:  # compare against every code, in constant time each
                 if hmac.compare_digest(issued.code.encode(), attempt):
                     match = issued
             if match is None:
-                self._failures.append(now)
+                if origin not in self._failures and len(self._failures) >= self._max_origins:
+                    del self._failures[next(iter(self._failures))]  # the origin tracked longest
+                self._failures.setdefault(origin, deque()).append(now)
                 return False
             self._codes.remove(match)
             return True

@@ -24,6 +24,8 @@ from .config import API_SETTING_KEYS, MACHINE_SETTING_KEYS, WATCH_FOLDER_FIELDS
 
 EXTENSION = "extension"
 MACHINE = "machine"
+#: a route anyone on loopback may call without a token (still Host- and Origin-checked)
+PUBLIC = "public"
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,28 @@ class Caller:
         return "the command line" if self.at_machine else f"extension {self.origin or '(unknown origin)'}"
 
 
-#: route name -> the power it needs (routes not listed need EXTENSION; health and pair need no token).
-ROUTE_POWERS: Mapping[str, str] = {"pair_code": MACHINE}
+#: The one access table: every route, by name, and who may call it.  A route that is not listed is the
+#: artist's alone (``MACHINE``): opening one to extensions is a line here, never an omission.  A test checks
+#: that every route of the app is listed.
+ROUTE_ACCESS: Mapping[str, str] = {
+    "health": PUBLIC,  # reveals only liveness
+    "pair": PUBLIC,  # how an extension gets its token (a one-time code, rate-limited per origin)
+    "status": EXTENSION,
+    "get_settings": EXTENSION,
+    "put_settings": EXTENSION,  # machine-level keys inside it: MACHINE (``setting_powers``)
+    "protect": EXTENSION,
+    "job": EXTENSION,  # an extension sees only its own jobs (``handlers.find_job``)
+    "cancel_job": EXTENSION,
+    "job_result": EXTENSION,
+    "job_report": EXTENSION,
+    "job_events": EXTENSION,
+    "pair_code": MACHINE,
+}
+
+
+def route_access(name: str | None) -> str:
+    """Who may call the route named ``name``: what the table says, else the artist at the machine only."""
+    return ROUTE_ACCESS.get(name or "", MACHINE)
 
 
 def setting_powers() -> dict[str, str]:

@@ -49,6 +49,9 @@ async def start(config: DaemonConfig, *, write_runtime_file: bool = True) -> Ser
     runner = web.AppRunner(
         create_app(config), handle_signals=False, access_log=logging.getLogger("artshade.daemon.access"),
         shutdown_timeout=config.shutdown_timeout,
+        # aiohttp arms this timer when a connection opens and closes the connection if, when it fires,
+        # no complete request has arrived: a header-read timeout (and the idle limit between requests).
+        keepalive_timeout=config.header_timeout,
     )  # fmt: skip
     await runner.setup()
     port = config.port

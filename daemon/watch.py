@@ -220,7 +220,7 @@ class FolderWatcher:
         self.on_file = on_file
         self.on_start = on_start
         self.summary = Summary()
-        self.folder_settings = FolderSettings(self.inbox, settings, self._target_roots())
+        self.folder_settings = self._folder_settings(settings)
         self._excluded: list[Path | None] = [self.outbox, self.move_originals]
         self._state_files = {
             self.state_path.with_name(self.state_path.name + s) for s in ("", "-wal", "-shm", "-journal")
@@ -351,7 +351,16 @@ class FolderWatcher:
                     log.info("removed a temp file left by a crash: %s", path)
         if self._state is None:
             self._state = WatchState(self.state_path)
-        self.folder_settings = FolderSettings(self.inbox, self.settings, self._target_roots())
+        self.folder_settings = self._folder_settings(self.settings)
+
+    def _folder_settings(self, settings: Settings) -> FolderSettings:
+        return FolderSettings(
+            self.inbox,
+            settings,
+            self._target_roots(),
+            snapshots=self.state_path.parent / "targets",
+            max_target_bytes=self.limits.max_bytes,
+        )
 
     def _target_roots(self) -> tuple[Path, ...]:
         """Where a ``.artshade.json`` may take a ``target_image`` from: the inbox, and the target folder the

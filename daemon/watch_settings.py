@@ -14,6 +14,11 @@ Layers, most general first, each overriding the one before:
    files (a shared or synced folder), so they get no power over the machine: a ``target_image`` must be a
    file inside the inbox (or the target folder the artist configured at the machine), reached through no
    symbolic link, and machine-level keys (``device``, folders) are refused.  Each refused key is named.
+   The target is checked again on *every* picture (:func:`daemon.folder_guards.read_inside`: no link, a
+   regular file, size-capped, opened without following links and without blocking), and the engine is
+   handed a private copy of the bytes that were checked (``<state folder>/targets/<sha256>``), so swapping
+   the file for a link or a FIFO between two pictures, or between the check and the engine's read, gets
+   nothing.  A settings file over :data:`MAX_SETTINGS_FILE_BYTES` is refused unread.
 
 A settings file that is not valid JSON or holds a bad value *refuses its folder* (and its subfolders): their
 pictures are left untouched until the file is fixed, and one clear line says why.  Falling back to the global
@@ -22,6 +27,7 @@ settings would hand out pictures protected differently from what the artist aske
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import logging
@@ -33,8 +39,9 @@ from typing import Any
 from artshade.shading.settings import Settings
 
 from artshade.errors import SettingsError
+from artshade.files import write_atomic
 
-from .folder_guards import check_inside
+from .folder_guards import RefusedFile, check_inside, read_inside
 from .watch_rules import SETTINGS_FILE
 
 log = logging.getLogger(__name__)
@@ -66,6 +73,9 @@ def global_settings() -> Settings:
     return defaults if isinstance(defaults, Settings) else Settings()
 
 
+#: a ``.artshade.json`` holds a few short settings: anything larger is refused before it is read.
+MAX_SETTINGS_FILE_BYTES = 64 * 1024
+
 #: names a per-folder file may not set: they belong to the artist at the machine (``daemon.powers``).
 MACHINE_KEYS = ("device", "inbox", "outbox", "move_originals", "target_folder", "models", "watch_folders")
 
@@ -92,9 +102,14 @@ def read_settings_file(path: Path, base: Settings, roots: tuple[Path, ...] = ())
     """Apply one ``.artshade.json`` on top of ``base``; raise FolderSettingsError if it is unusable.
     ``roots``: the folders a ``target_image`` may come from (the inbox first)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as handle:
-            text = handle.read().decode("utf-8")
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise FolderSettingsError(path, "is not a regular file")
+            raw = handle.read(MAX_SETTINGS_FILE_BYTES + 1)
+        if len(raw) > MAX_SETTINGS_FILE_BYTES:
+            raise FolderSettingsError(path, f"is too large (over {MAX_SETTINGS_FILE_BYTES // 1024} KiB)")
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise FolderSettingsError(path, f"cannot be read ({err})") from None
     try:
@@ -118,19 +133,49 @@ def read_settings_file(path: Path, base: Settings, roots: tuple[Path, ...] = ())
 class FolderSettings:
     """Resolves (and caches by file size and mtime) the settings of each folder under the inbox."""
 
-    def __init__(self, inbox: Path, base: Settings, target_roots: tuple[Path, ...] = ()) -> None:
+    def __init__(
+        self,
+        inbox: Path,
+        base: Settings,
+        target_roots: tuple[Path, ...] = (),
+        *,
+        snapshots: Path | None = None,
+        max_target_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
         self.inbox = inbox
         self.base = base
         self.roots = target_roots or (inbox,)
+        #: where the checked bytes of folder-named target images are kept for the engine to read
+        self.snapshots = snapshots
+        self.max_target_bytes = max_target_bytes
         self._cache: dict[Path, tuple[tuple[int, int], Settings, Settings]] = {}
 
     def for_folder(self, folder: Path) -> Settings:
-        """Settings for pictures directly in ``folder`` (inside the inbox)."""
+        """Settings for pictures directly in ``folder`` (inside the inbox); a ``target_image`` a settings
+        file named is checked now, and replaced by a private copy of the bytes checked."""
         chain = [self.inbox, *(self.inbox / p for p in _prefixes(folder.relative_to(self.inbox)))]
         settings = self.base
+        named_by: Path | None = None
         for level in chain:
+            before = settings.target_image
             settings = self._apply(level / SETTINGS_FILE, settings)
+            if settings.target_image != before:
+                named_by = level / SETTINGS_FILE
+        if named_by is not None and settings.target_image is not None:
+            settings = settings.replace(target_image=self._checked_target(settings.target_image, named_by))
         return settings
+
+    def _checked_target(self, target: Path, named_by: Path) -> Path:
+        try:
+            data = read_inside(target, self.roots, self.max_target_bytes)
+        except RefusedFile as err:
+            raise FolderSettingsError(named_by, f"refused 'target_image' ({err})") from None
+        if self.snapshots is None:
+            raise FolderSettingsError(named_by, "target images need a state folder to be checked in")
+        copy = self.snapshots / (hashlib.sha256(data).hexdigest() + target.suffix.lower()[:8])
+        if not copy.is_file() or copy.read_bytes() != data:
+            write_atomic(copy, data, mode=0o600, overwrite=True, parents=0o700)
+        return copy
 
     def _apply(self, path: Path, base: Settings) -> Settings:
         try:

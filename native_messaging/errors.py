@@ -15,6 +15,7 @@ class Code(IntEnum):
     TOO_LARGE = 7
     INVALID_REQUEST = 8
     PAIRING_FAILED = 9
+    PAIRING_REVOKED = 10
     INTERNAL = 99
 
 

@@ -43,10 +43,14 @@ def hello(request: dict[str, Any], caller: Caller) -> dict[str, Any]:
 
 def pair(request: dict[str, Any], caller: Caller) -> dict[str, Any]:
     origin = caller.paired_origin(request.get("origin"))
-    try:
-        from artshade.daemon.pairing import PairingStore
+    from artshade.daemon.pairing import PairingStore, Revoked
 
-        token = PairingStore().issue_token(origin)  # this extension's own token, not the daemon's
+    try:
+        # this extension's own token, not the daemon's; never for an origin the artist unpaired
+        token = PairingStore().issue_token(origin, unless_revoked=True)
+    except Revoked as err:
+        log.warning("refused to pair %s: the artist unpaired it", origin)
+        raise HostError(Code.PAIRING_REVOKED, str(err)) from None
     except (OSError, ValueError, RuntimeError) as err:
         log.exception("pairing %s failed", origin)
         raise HostError(Code.PAIRING_FAILED, f"could not pair {origin}: {err}") from err

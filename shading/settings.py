@@ -31,6 +31,17 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 #: ``auto`` and the built-in targets (``shading.targets.builtin.BUILTIN_TARGETS``, which a test keeps equal)
 TARGETS = ("auto", "poster", "texture", "sketch", "blobs")
 
+# -- how much any door (CLI, HTTP, extension, settings files) may hand in; daemon/openapi.yaml says the same
+#: encoder names in one ``encoders`` setting (given; repeats are dropped, order kept)
+MAX_ENCODERS = 16
+#: characters in one encoder name
+MAX_NAME_CHARS = 64
+#: characters in a free-text setting (``style``, ``concept``, ``poison_target``): a short prompt
+MAX_TEXT_CHARS = 500
+#: characters in a path setting (``target_image``)
+MAX_PATH_CHARS = 4096
+TEXT_SETTINGS = ("style", "concept", "poison_target")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -85,18 +96,18 @@ class Settings:
             if key == "seed":
                 changes[key] = _seed(raw)
             elif key == "target_image":
-                changes[key] = Path(str(raw))
+                changes[key] = Path(_capped(key, str(raw), MAX_PATH_CHARS))
             elif key == "encoders":
-                items = raw.split(",") if isinstance(raw, str) else list(raw)
-                changes[key] = tuple(str(i).strip() for i in items if str(i).strip())
+                changes[key] = _encoders(raw)
             elif key == "format":
                 changes[key] = normalise_format(str(raw))
             else:
                 if not isinstance(raw, str):
                     raise SettingsError(f"{key} must be a string, got {raw!r}")
-                changes[key] = (
-                    raw.strip().lower() if key not in {"style", "concept", "poison_target"} else raw.strip()
-                )
+                if key in TEXT_SETTINGS:
+                    changes[key] = _capped(key, raw.strip(), MAX_TEXT_CHARS)
+                else:
+                    changes[key] = raw.strip().lower()
         return dataclasses.replace(base, **changes)
 
     def replace(self, **changes: Any) -> Settings:
@@ -129,6 +140,35 @@ def normalise_format(name: str) -> str:
     name = {"jpg": "jpeg", "tif": "tiff"}.get(name, name)
     _check("format", name, FORMATS)
     return name
+
+
+def _capped(name: str, value: str, limit: int) -> str:
+    if len(value) > limit:
+        raise SettingsError(f"{name} is too long ({len(value)} characters; at most {limit})")
+    return value
+
+
+def _encoders(raw: object) -> tuple[str, ...]:
+    """A list, or names separated by commas: at most MAX_ENCODERS given, each at most MAX_NAME_CHARS;
+    repeats are dropped (the first one's place is kept)."""
+    if isinstance(raw, str):
+        if raw.count(",") >= MAX_ENCODERS:
+            raise SettingsError(f"encoders may name at most {MAX_ENCODERS} encoders")
+        items: list[object] = list(raw.split(","))
+    elif isinstance(raw, list | tuple):
+        if len(raw) > MAX_ENCODERS:
+            raise SettingsError(f"encoders may name at most {MAX_ENCODERS} encoders, got {len(raw)}")
+        items = list(raw)
+    else:
+        raise SettingsError("encoders must be a list of encoder names")
+    names: dict[str, None] = {}
+    for item in items:
+        name = str(item).strip()
+        if len(name) > MAX_NAME_CHARS:
+            raise SettingsError(f"encoder name {name[:20]!r}... is too long (at most {MAX_NAME_CHARS})")
+        if name:
+            names.setdefault(name, None)
+    return tuple(names)
 
 
 def _seed(raw: object) -> int:

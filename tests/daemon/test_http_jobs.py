@@ -213,3 +213,35 @@ async def test_progress_numbers_in_the_job_its_events_and_the_log(daemons: Daemo
     lines = [r.getMessage() for r in caplog.records if job["id"] in r.getMessage()]
     assert any("50% optimising" in line and "left" in line for line in lines), lines
     assert any(line.startswith(f"job {job['id']}: done after") for line in lines), lines
+
+
+async def test_one_extension_cannot_fill_the_queue_for_the_others(daemons: Daemons) -> None:
+    """Each paired extension may hold half of the queue's places; another extension, and the artist, still
+    get in.  A running job of its own can be cancelled by it."""
+    from artshade.daemon.pairing import PairingStore
+    from daemon_helpers import CHROME_ORIGIN, FIREFOX_ORIGIN
+
+    engine = GatedEngine()
+    config = daemons.config(engine=engine, queue_size=4)
+    store = PairingStore(config.pairing_path)
+    greedy, other = store.issue_token(CHROME_ORIGIN), store.issue_token(FIREFOX_ORIGIN)
+    server = await daemons.start(config)
+    async with client(server, token=greedy, Origin=CHROME_ORIGIN) as first:
+        running = await (await first.post("/v1/protect", data=image_bytes(variant=30), headers=PNG)).json()
+        await wait_for_state(first, running["id"], ("running",))
+        statuses = [
+            (await first.post("/v1/protect", data=image_bytes(variant=31 + i), headers=PNG)).status
+            for i in range(4)
+        ]
+        assert statuses == [202, 202, 429, 429]  # its share: 2 of the 4 places
+        refused = await first.post("/v1/protect", data=image_bytes(variant=40), headers=PNG)
+        assert "share" in (await refused.json())["detail"] and refused.headers["Retry-After"]
+        async with client(server, token=other, Origin=FIREFOX_ORIGIN) as second:
+            assert (await second.post("/v1/protect", data=image_bytes(variant=41), headers=PNG)).status == 202
+        async with client(server) as artist:
+            assert (await artist.post("/v1/protect", data=image_bytes(variant=42), headers=PNG)).status == 202
+        cancelled = await first.delete(f"/v1/jobs/{running['id']}")
+        assert cancelled.status == 200
+        job = await wait_for_state(first, running["id"], ("cancelled", "done", "error"))
+        assert job["state"] == "cancelled"
+        engine.release.set()

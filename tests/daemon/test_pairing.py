@@ -38,7 +38,7 @@ def test_store_persists_privately_and_atomically(tmp_path: Path) -> None:
     assert store.origins() == set()
     assert store.add(CHROME + "/") == CHROME
     store.add(FIREFOX)
-    assert json.loads(path.read_text()) == {"origins": sorted([CHROME, FIREFOX]), "tokens": []}
+    assert json.loads(path.read_text()) == {"origins": sorted([CHROME, FIREFOX]), "tokens": [], "revoked": []}
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert not [p for p in tmp_path.iterdir() if p.name not in {path.name, path.name + ".lock"}]  # no temp
     assert PairingStore(path).origins() == {CHROME, FIREFOX}
@@ -116,3 +116,21 @@ def test_failed_attempts_are_rate_limited() -> None:
 )
 def test_normalise_code(typed: object, normal: str) -> None:
     assert normalise_code(typed) == normal
+
+
+def test_unpairing_revokes_until_the_artist_pairs_again(tmp_path) -> None:
+    from artshade.daemon.pairing import Revoked
+
+    store = PairingStore(tmp_path / "paired.json")
+    store.issue_token(CHROME)
+    store.remove(CHROME)
+    assert CHROME in PairingStore(tmp_path / "paired.json").revoked()  # kept on disk
+    with pytest.raises(Revoked, match="artshade pair"):
+        store.issue_token(CHROME, unless_revoked=True)
+    assert CHROME not in store.origins()
+    store.issue_token(CHROME)  # a code the artist made and typed
+    assert CHROME not in store.revoked()
+    assert store.issue_token(CHROME, unless_revoked=True)
+    store.clear()
+    with pytest.raises(Revoked):
+        store.issue_token(CHROME, unless_revoked=True)

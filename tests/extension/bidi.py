@@ -257,6 +257,27 @@ class Tab:
                 raise AssertionError(f"gave up after {timeout:.0f} s waiting for {predicate}")
             time.sleep(interval)
 
+    def click_at(self, x: float, y: float) -> None:
+        """A real (trusted) mouse click at viewport coordinates ``x``, ``y``, as a person's."""
+        self.browser.command(
+            "input.performActions",
+            {
+                "context": self.context,
+                "actions": [
+                    {
+                        "type": "pointer",
+                        "id": "mouse",
+                        "parameters": {"pointerType": "mouse"},
+                        "actions": [
+                            {"type": "pointerMove", "x": round(x), "y": round(y)},
+                            {"type": "pointerDown", "button": 0},
+                            {"type": "pointerUp", "button": 0},
+                        ],
+                    }
+                ],
+            },
+        )
+
     def set_files(self, selector: str, paths: Sequence[Path]) -> None:
         """Give the ``<input type=file>`` at ``selector`` these files, as a person picking them would
         (Firefox fires ``input`` and ``change``)."""

@@ -591,3 +591,14 @@ def record_overlay(page: Any) -> None:
 
 def recorded_overlay(page: Any) -> list[tuple[str, str]]:
     return [tuple(x) for x in page.evaluate("window.__overlayStates")]
+
+
+#: Where the ask card's buttons are (its shadow root is closed: a person clicks them by sight, and so do the
+#: tests): the newest ask card's "Cancel upload" and "Upload unprotected" centres, in page coordinates.
+ASK_BUTTONS = """() => {
+  const host = [...document.querySelectorAll('[data-artshade-overlay][data-state=ask]')].pop();
+  if (!host) return null;
+  const r = host.getBoundingClientRect();
+  const y = r.bottom - 24;
+  return { no: [r.right - 230, y], yes: [r.right - 88, y], open: host.shadowRoot !== null };
+}"""

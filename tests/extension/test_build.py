@@ -127,7 +127,13 @@ def test_pure_modules_under_node() -> None:
         "sniff": [
             base64.b64encode(b).decode() for b in (png, jpeg, b"GIF89a-not-supported", b"II*\x00rest-of-tiff")
         ],
-    }
+        # the one loopback check for every daemon URL (typed, a pairing reply, the native host's)
+        "loopback": [
+            "http://127.0.0.1:47815/v1", "http://localhost:8000", "http://[::1]:47815",
+            "https://127.0.0.1:47815", "http://evil.example:47815", "http://127.0.0.1.evil.example:1",
+            "http://user:pw@127.0.0.1:47815", "http://127.0.0.1", "http://10.0.0.5:47815", "javascript:1", "",
+        ],
+    }  # fmt: skip
     proc = subprocess.run(
         [
             node,
@@ -156,6 +162,10 @@ def test_pure_modules_under_node() -> None:
     assert out["rename"] == ["art.jpg", "art.jpeg", "scan.TIF", "x.png"]
     assert out["sniff"] == ["png", "jpeg", None, "tiff"]
     assert all(out["roundTrip"])
+    assert (
+        out["loopback"]
+        == ["http://127.0.0.1:47815", "http://localhost:8000", "http://[::1]:47815"] + [None] * 8
+    )
     assert out["sha256"] == hashlib.sha256(b"artshade").hexdigest()
 
 

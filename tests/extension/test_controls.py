@@ -3,6 +3,7 @@ sites that are off (or were never added) get the original bytes; the popup shows
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,28 @@ def test_options_page_lists_default_and_offered_sites(ready: ExtensionBrowser, a
     assert "not a site" in page.locator("#sites-error").inner_text()
     page.screenshot(path=str(artifacts / "options.png"), full_page=True)
     page.close()
+
+
+def test_a_page_open_before_enabling_cannot_switch_the_guards_off(
+    tab: Any, ready: ExtensionBrowser, site_server: SiteServer
+) -> None:
+    """In a tab open before its site was enabled the page's code runs before the MAIN-world script: this
+    page takes the handshake port first and says "not protected".  Its word is not taken: an image it then
+    sends with fetch is held (nobody answers on the stolen port), never sent."""
+    site = f"localhost:{site_server.port}"
+    tab.goto(f"http://{site}/thief.html")
+    popup = open_popup(ready, site)
+    flip(popup, True)  # injects the scripts into this open tab
+    popup.close()
+    try:
+        tab.wait_for_function("() => window.stolen > 0", timeout=30_000)
+        tab.evaluate(
+            """(b) => { fetch('/sink/thief', { method: 'POST', body: fileFrom(b, 'x', 'image/jpeg') })
+                 .then((r) => report('sent ' + r.status), (e) => report('failed: ' + e.message)); }""",
+            b64(JPEG),
+        )
+        time.sleep(5)  # long enough for an unguarded fetch to arrive
+        assert tab.locator("#status").inner_text() == "idle"  # held: not sent
+        assert site_server.received("thief") == [] and JPEG not in site_server.all_bytes()
+    finally:
+        ready.call("removeSite", site=site)

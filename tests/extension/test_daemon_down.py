@@ -3,12 +3,22 @@ closed); "ask" lets the artist decide in the overlay; "allow" lets it through un
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ext_harness import Daemon, ExtensionBrowser, SiteServer, b64, make_image, wait_overlay, wait_status
+from ext_harness import (
+    ASK_BUTTONS,
+    Daemon,
+    ExtensionBrowser,
+    SiteServer,
+    b64,
+    make_image,
+    wait_overlay,
+    wait_status,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -62,7 +72,7 @@ def test_ask_lets_the_artist_decide(
         tab.evaluate("([items, text]) => dropFiles(items, text)", [[[b64(PNG), "a.png", "image/png"]], "t"])
         wait_overlay(tab, "ask", timeout=60)
         tab.screenshot(path=str(artifacts / "overlay-ask.png"))
-        tab.locator("[data-artshade-overlay] .no").click()
+        click_ask(tab, "no")
         assert "cancelled" in wait_overlay(tab, "error", timeout=30)
         assert site_server.all_bytes() == []
 
@@ -70,10 +80,62 @@ def test_ask_lets_the_artist_decide(
         tab.wait_for_selector(
             "[data-artshade-overlay][data-state=ask] >> nth=-1", state="attached", timeout=60_000
         )
-        tab.locator("[data-artshade-overlay][data-state=ask] .yes").click()
+        time.sleep(1)  # the card must have been on screen for a moment
+        click_ask(tab, "yes")
         [upload] = site_server.wait_for("drop", timeout=60)
         assert {p.name: p.data for p in upload.parts}["artwork"] == PNG  # the artist said so
         assert "WITHOUT protection" in wait_overlay(tab, "warn", timeout=30)
+    finally:
+        set_policy(ready, "block")
+
+
+#: a page script that changes the card's box every 50 ms (a moving target under the cursor)
+FIDGET = (
+    "() => { let i = 0; "
+    "window.fidget = setInterval(() => { HOST.style.outlineWidth = `${i++ % 2}px`; }, 50); }"
+)
+
+
+def click_ask(tab: Any, button: str) -> None:
+    """A real click on the newest ask card's button, where a person sees it."""
+    where = tab.evaluate(ASK_BUTTONS)
+    assert where is not None and where["open"] is False  # a closed shadow root
+    tab.mouse.click(*where[button])
+
+
+def test_the_ask_card_cannot_be_clickjacked(
+    tab: Any, ready: ExtensionBrowser, site_server: SiteServer
+) -> None:
+    """The page cannot reach into the card (closed root), and a real click on "Upload unprotected" counts
+    only when the card is really visible and has been for a moment: not the instant it appears, not while
+    the page has made it transparent (a decoy drawn under it), not right after the page changed it."""
+    set_policy(ready, "ask")
+    try:
+        tab.goto(site_server.url("drop.html"))
+        tab.evaluate("([items, text]) => dropFiles(items, text)", [[[b64(PNG), "j.png", "image/png"]], "t"])
+        tab.wait_for_selector("[data-artshade-overlay][data-state=ask]", state="attached", timeout=60_000)
+        host = "[...document.querySelectorAll('[data-artshade-overlay]')].pop()"
+        assert tab.evaluate(f"() => {host}.shadowRoot") is None
+        # a page that keeps changing the card: never on screen unchanged for long enough
+        tab.evaluate(FIDGET.replace("HOST", host))
+        time.sleep(1)
+        click_ask(tab, "yes")  # too soon after the last change
+        tab.evaluate("() => { clearInterval(window.fidget); }")
+        tab.evaluate(f"() => {host}.style.setProperty('opacity', '0', 'important')")
+        time.sleep(1)
+        click_ask(tab, "yes")  # invisible: a click meant for whatever the page drew beneath
+        tab.evaluate(f"() => {{ {host}.style.setProperty('opacity', '1', 'important'); }}")
+        tab.evaluate("() => { document.body.style.opacity = '0.05'; }")
+        time.sleep(1)
+        click_ask(tab, "yes")  # the whole page, card included, made nearly transparent
+        time.sleep(0.5)
+        assert site_server.all_bytes() == []
+        assert tab.evaluate(f"() => {host}.dataset.state") == "ask"
+        tab.evaluate("() => { document.body.style.opacity = ''; }")
+        time.sleep(1)
+        click_ask(tab, "yes")  # seen, and clicked: the artist's own decision
+        [upload] = site_server.wait_for("drop", timeout=60)
+        assert {p.name: p.data for p in upload.parts}["artwork"] == PNG
     finally:
         set_policy(ready, "block")
 

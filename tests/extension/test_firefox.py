@@ -24,6 +24,7 @@ import pytest
 from artshade.daemon.pairing import PairingStore
 from artshade.native_messaging import install
 from ext_harness import (
+    ASK_BUTTONS,
     PAGE_PATHS,
     SHADE_TIMEOUT_S,
     Daemon,
@@ -358,3 +359,84 @@ def test_a_job_longer_than_the_idle_timeout_still_arrives(
     [upload] = site_server.wait_for("artstation", timeout=6 * IDLE_TIMEOUT_S)
     assert {p.name: p.data for p in upload.parts}["file"] == slow_daemon.result[0]  # type: ignore[index]
     assert status(tab, "uploaded") == "uploaded 1"
+
+
+@pytest.mark.parametrize(("how", "seed"), [("click", 91), ("submit", 92)])
+def test_a_plain_form_sent_while_its_pick_is_shaded_sends_the_shaded_image(
+    tab: Tab, site_server: SiteServer, real_daemon: Daemon, tmp_path: Path, how: str, seed: int
+) -> None:
+    original = make_image("PNG", seed=seed)
+    picked = tmp_path / "new.png"
+    picked.write_bytes(original)
+    tab.goto(site_server.url("form.html"))
+    tab.set_files("#file", [picked])
+    assert tab.call("() => document.querySelector('#file').files.length") == 0  # nothing to read
+    tab.call("(how) => sendForm(how)", how)
+    [upload] = site_server.wait_for("form")
+    fields = {p.name: p for p in upload.parts}
+    assert fields["title"].data == b"my painting"
+    assert_shaded(fields["picture"].data, original, real_daemon, "image/png", site_server.host,
+                  platform="instagram")  # fmt: skip
+    assert_no_original(site_server, original)
+
+
+#: a page script that changes the card's box every 50 ms (a moving target under the cursor)
+FIDGET = (
+    "() => { let i = 0; "
+    "window.fidget = setInterval(() => { HOST.style.outlineWidth = `${i++ % 2}px`; }, 50); }"
+)
+
+
+def test_the_ask_card_cannot_be_clickjacked(
+    tab: Tab, ready: FirefoxExtension, site_server: SiteServer, daemon_down: None
+) -> None:
+    """As in Chromium: a closed root, and "Upload unprotected" counts only when really visible, for a
+    moment; then the artist's own click lets it through."""
+    ready.call("setOptions", policy="ask")
+    try:
+        tab.goto(f"http://localhost:{site_server.port}/artstation.html")
+        tab.call("(items) => dropFiles(items)", [[b64(PNG), "ask.png", "image/png"]])
+        overlay_state(tab, "ask")
+        host = "[...document.querySelectorAll('[data-artshade-overlay]')].pop()"
+        assert tab.call(f"() => {host}.shadowRoot") is None
+
+        def click_yes() -> None:
+            where = tab.call(ASK_BUTTONS)
+            assert where and where["open"] is False
+            tab.click_at(*where["yes"])
+
+        # a page that keeps changing the card: never on screen unchanged for long enough
+        tab.call(FIDGET.replace("HOST", host))
+        time.sleep(1)
+        click_yes()  # too soon after the last change
+        tab.call("() => { clearInterval(window.fidget); }")
+        tab.call(f"() => {{ {host}.style.setProperty('opacity', '0', 'important'); }}")
+        time.sleep(1)
+        click_yes()  # invisible
+        tab.call("() => { document.body.style.opacity = '0.05'; }")
+        tab.call(f"() => {{ {host}.style.setProperty('opacity', '1', 'important'); }}")
+        time.sleep(1)
+        click_yes()  # the page made nearly transparent
+        time.sleep(0.5)
+        assert site_server.uploads == []
+        assert tab.call(f"() => {host}.dataset.state") == "ask"
+        tab.call("() => { document.body.style.opacity = ''; }")
+        time.sleep(1)
+        click_yes()
+        [upload] = site_server.wait_for("artstation", timeout=60)
+        assert PNG in [p.data for p in upload.parts]
+    finally:
+        ready.call("setOptions", policy="block")
+
+
+def test_a_format_the_engine_cannot_shade_is_blocked_saying_so(
+    tab: Tab, site_server: SiteServer, tmp_path: Path
+) -> None:
+    picked = tmp_path / "anim.gif"
+    picked.write_bytes(make_image("GIF", seed=93))
+    tab.goto(site_server.url("instagram.html"))
+    tab.set_files("#file", [picked])
+    message = overlay_state(tab, "error")
+    assert "not protected: this format (GIF)" in message
+    assert tab.call("() => document.body.dataset.status || 'idle'") == "idle"
+    assert site_server.uploads == []

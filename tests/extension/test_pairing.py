@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from ext_harness import (
     EXTENSION_ORIGIN,
     Daemon,
     ExtensionBrowser,
+    LoopbackApp,
     make_image,
 )
 
@@ -68,3 +70,32 @@ def test_pairing_code_from_the_options_page(
     assert real_daemon.token_origin(stored["token"]) == EXTENSION_ORIGIN
     page.screenshot(path=str(artifacts / "options-paired.png"), full_page=True)
     page.close()
+
+
+class HostilePairing(LoopbackApp):
+    """Answers a pairing code with a token and a daemon URL that is not on this machine."""
+
+    async def _pair(self, request: web.Request) -> web.Response:
+        return web.json_response({"token": "t" * 43, "url": "http://192.0.2.7:47815"})
+
+    def routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/v1/pair", self._pair)
+
+
+def test_a_pairing_reply_naming_another_machine_is_refused(browser: ExtensionBrowser) -> None:
+    """The URL in the daemon's reply passes the same loopback-only check as one typed on the options page:
+    pairing fails and nothing is stored."""
+    before = browser.storage_get(["daemonUrl", "token", "pairedBy"])
+    hostile = HostilePairing().start()
+    try:
+        page = browser.context.new_page()
+        page.goto(browser.page_url("options.html"))
+        reply = page.evaluate(
+            "(code) => chrome.runtime.sendMessage({action: 'pairWithCode', code})",
+            f"{hostile.port}-ABCD-EFGH-JKLM",
+        )
+        page.close()
+    finally:
+        hostile.stop()
+    assert reply["ok"] is False and "not on this machine" in reply["error"]["message"]
+    assert browser.storage_get(["daemonUrl", "token", "pairedBy"]) == before

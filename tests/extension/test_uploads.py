@@ -17,6 +17,7 @@ from ext_harness import (
     Daemon,
     ExtensionBrowser,
     SiteServer,
+    assert_no_original,
     assert_shaded,
     b64,
     make_image,
@@ -169,3 +170,137 @@ def test_upload_fired_while_the_page_loads(tab: Any, site_server: SiteServer, re
     for upload in uploads:
         assert_shaded(upload.parts[0].data, JPEG, real_daemon, "image/jpeg", site_server.host)
     never_original(site_server)
+
+
+@pytest.mark.parametrize(("how", "seed"), [("click", 81), ("requestSubmit", 82), ("submit", 83)])
+def test_a_plain_form_sent_while_its_pick_is_shaded_sends_the_shaded_image(
+    tab: Any, site_server: SiteServer, real_daemon: Daemon, how: str, seed: int
+) -> None:
+    """A picture never shaded before, and the form sent at once (its button, requestSubmit(), or submit(),
+    which fires no submit event): meanwhile the input holds nothing the page can read, and the form goes
+    once the shaded picture is in, never with the original."""
+    original = make_image("PNG", seed=seed)
+    tab.goto(site_server.url("form.html"))
+    tab.set_input_files("#file", files=[{"name": "new.png", "mimeType": "image/png", "buffer": original}])
+    assert tab.evaluate("() => document.querySelector('#file').files.length") == 0  # nothing to read
+    tab.evaluate("(how) => sendForm(how)", how)
+    [upload] = site_server.wait_for("form")
+    fields = {p.name: p for p in upload.parts}
+    assert fields["title"].data == b"my painting"
+    assert fields["picture"].filename == "new.png"
+    assert_shaded(fields["picture"].data, original, real_daemon, "image/png", site_server.host)
+    assert_no_original(site_server, original)
+
+
+GIF = make_image("GIF", seed=5)
+BMP = make_image("BMP", seed=6)
+AVIF = b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf" + bytes(200)  # an AVIF file's first box
+
+
+def test_a_format_the_engine_cannot_shade_is_blocked_saying_so(
+    tab: Any, site_server: SiteServer, real_daemon: Daemon
+) -> None:
+    """GIF, BMP, HEIC and AVIF pictures used to pass silently; on a site whose policy is block (the
+    default) they are stopped with "not protected: this format", by the input and by page code alike."""
+    tab.goto(site_server.url("input.html"))
+    tab.set_input_files("#file", files=[{"name": "anim.gif", "mimeType": "image/gif", "buffer": GIF}])
+    message = wait_overlay(tab, "error", timeout=60)
+    assert "not protected: this format (GIF)" in message and "nothing was sent" in message
+    assert tab.locator("#status").inner_text() == "idle"
+    tab.goto(site_server.url("editor.html"))
+    for data, media_type in ((BMP, "image/bmp"), (AVIF, "image/avif")):
+        tab.evaluate("([b, t]) => uploadEdited(b, t)", [b64(data), media_type])
+        assert wait_status(tab, "failed", timeout=60).startswith("failed: artshade blocked this upload")
+    assert_no_original(site_server, GIF, BMP, AVIF)
+    assert site_server.uploads == []
+
+
+def test_images_written_into_text_bodies_are_shaded(
+    tab: Any, site_server: SiteServer, real_daemon: Daemon
+) -> None:
+    """A data: URL in a JSON body and a base64 field of a URLSearchParams body: the picture in the text is
+    shaded and written back in its place; the rest of the text is untouched."""
+    import base64
+    import json
+    from urllib.parse import parse_qs
+
+    tab.goto(site_server.url("editor.html"))
+    tab.evaluate(
+        """(b) => fetch('/sink/json', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+             body: JSON.stringify({ caption: 'hi', image: 'data:image/png;base64,' + b }) })
+           .then((r) => report('uploaded ' + r.status))""",
+        b64(PNG),
+    )
+    [upload] = site_server.wait_for("json")
+    sent = json.loads(upload.parts[0].data)
+    assert sent["caption"] == "hi"
+    prefix, _, data = sent["image"].partition(",")
+    assert prefix == "data:image/png;base64"
+    assert_shaded(base64.b64decode(data), PNG, real_daemon, "image/png", site_server.host)
+    tab.evaluate(
+        """(b) => fetch('/sink/params', {
+             method: 'POST', body: new URLSearchParams({ title: 't', image: b }) })
+           .then((r) => report('uploaded ' + r.status))""",
+        b64(JPEG),
+    )
+    [upload] = site_server.wait_for("params")
+    fields = parse_qs(upload.parts[0].data.decode())
+    assert fields["title"] == ["t"]
+    assert_shaded(base64.b64decode(fields["image"][0]), JPEG, real_daemon, "image/jpeg", site_server.host)
+    assert b64(PNG).encode() not in b"".join(site_server.all_bytes())
+
+
+POST_THROUGH = """async ([b, how]) => {
+  const file = fileFrom(b, 'p.png', 'image/png');
+  const got = await new Promise((resolve) => {
+    if (how === 'port') {
+      const channel = new MessageChannel();
+      channel.port2.onmessage = (e) => resolve(e.data);
+      channel.port1.postMessage({ picture: file });
+    } else {
+      const [from, to] = [new BroadcastChannel('art'), new BroadcastChannel('art')];
+      to.onmessage = (e) => resolve(e.data);
+      from.postMessage({ picture: file });
+    }
+  });
+  const bytes = new Uint8Array(await got.picture.arrayBuffer());
+  let s = '';
+  for (const x of bytes) s += String.fromCharCode(x);
+  return btoa(s);
+}"""
+
+
+@pytest.mark.parametrize("how", ["port", "broadcast"])
+def test_an_image_posted_over_a_message_port_or_broadcast_channel_is_shaded(
+    tab: Any, site_server: SiteServer, real_daemon: Daemon, how: str
+) -> None:
+    """Whatever receives the message (a frame, a worker, another tab) gets the shaded picture."""
+    import base64
+
+    tab.goto(site_server.url("editor.html"))
+    received = base64.b64decode(tab.evaluate(POST_THROUGH, [b64(PNG), how]))
+    assert_shaded(received, PNG, real_daemon, "image/png", site_server.host)
+
+
+CLIPBOARD_ROUND_TRIP = """async (b) => {
+  const blob = fileFrom(b, 'c.png', 'image/png');
+  const item0 = new ClipboardItem({ 'image/png': new Blob([blob], { type: 'image/png' }) });
+  await navigator.clipboard.write([item0]);
+  const [item] = await navigator.clipboard.read();
+  const got = new Uint8Array(await (await item.getType('image/png')).arrayBuffer());
+  let s = '';
+  for (const x of got) s += String.fromCharCode(x);
+  return btoa(s);
+}"""
+
+
+def test_a_picture_read_from_the_clipboard_comes_out_shaded(
+    tab: Any, site_server: SiteServer, real_daemon: Daemon
+) -> None:
+    import base64
+
+    tab.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site_server.url("")[:-1])
+    tab.goto(site_server.url("editor.html"))
+    tab.bring_to_front()
+    received = base64.b64decode(tab.evaluate(CLIPBOARD_ROUND_TRIP, b64(PNG)))
+    assert_shaded(received, PNG, real_daemon, "image/png", site_server.host)

@@ -256,6 +256,26 @@ def test_chrome_cannot_claim_another_origin(host: HostProcess, isolated_home: Pa
     assert host.finish() == 0
 
 
+def test_an_unpaired_extension_is_not_paired_again_by_the_host(
+    host: HostProcess, isolated_home: Path
+) -> None:
+    """`artshade unpair` revokes: the host's pair (what the extension asks on its next 401) is refused with
+    error 10 until the artist pairs it by hand with a code, and no token is handed out meanwhile."""
+    from artshade.daemon.pairing import PairingStore
+
+    store = PairingStore(isolated_home / "config" / "paired-origins.json")
+    first = host.ask({"action": "pair", "request_id": "p"})
+    assert first["ok"] is True
+    assert store.remove(first["origin"])
+    refused = host.ask({"action": "pair"})
+    assert error_code(refused) == 10 and "artshade pair" in refused["error"]["message"]
+    assert "token" not in refused
+    assert paired_origins(isolated_home) == [] and store.token_origin(first["token"]) is None
+    store.issue_token(first["origin"])  # the artist pairs it by hand (POST /v1/pair with a code)
+    again = host.ask({"action": "pair"})
+    assert again["ok"] is True and store.token_origin(again["token"]) == first["origin"]
+
+
 def test_pair_from_firefox_registers_claimed_moz_origin(start_host: Any, isolated_home: Path) -> None:
     host = start_host(FIREFOX_ARGS)
     reply = host.ask({"action": "pair", "origin": MOZ_ORIGIN + "/"})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from artshade.shading.settings import Settings
+from artshade.shading.settings import MAX_ENCODERS, MAX_NAME_CHARS, MAX_PATH_CHARS, MAX_TEXT_CHARS, Settings
 
 from artshade.errors import SettingsError
 
@@ -49,3 +49,40 @@ def test_fingerprint_follows_the_daemon_cache_rule() -> None:
     before = Settings().fingerprint()
     with mock.patch.object(settings_module, "ENGINE_VERSION", "99.0"):
         assert Settings().fingerprint() != before
+
+
+def test_encoders_are_deduplicated_in_order() -> None:
+    settings = Settings.from_mapping({"encoders": ["b", "a", "b", " a ", "c"]})
+    assert settings.encoders == ("b", "a", "c")
+    assert Settings.from_mapping({"encoders": "x, y,x,,y"}).encoders == ("x", "y")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        [f"e{i}" for i in range(MAX_ENCODERS + 1)],
+        ["e"] * 50_000,  # the same name 50 000 times is still 50 000 entries handed in
+        ",".join(f"e{i}" for i in range(MAX_ENCODERS + 1)),
+        ["x" * (MAX_NAME_CHARS + 1)],
+    ],
+)
+def test_encoders_are_capped(raw: object) -> None:
+    with pytest.raises(SettingsError, match="encoder"):
+        Settings.from_mapping({"encoders": raw})
+
+
+def test_as_many_encoders_as_the_cap_are_fine() -> None:
+    names = [f"e{i}" for i in range(MAX_ENCODERS)]
+    assert Settings.from_mapping({"encoders": names}).encoders == tuple(names)
+    assert Settings.from_mapping({"encoders": ",".join(names)}).encoders == tuple(names)
+
+
+TEXT_LIMITS = [("style", MAX_TEXT_CHARS), ("concept", MAX_TEXT_CHARS),
+               ("poison_target", MAX_TEXT_CHARS), ("target_image", MAX_PATH_CHARS)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("key", "limit"), TEXT_LIMITS)
+def test_text_settings_are_length_capped(key: str, limit: int) -> None:
+    assert Settings.from_mapping({key: "/" + "s" * (limit - 1)})
+    with pytest.raises(SettingsError, match=f"{key} is too long"):
+        Settings.from_mapping({key: "/" + "s" * limit})

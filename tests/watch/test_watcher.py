@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -473,8 +475,10 @@ def test_a_folder_settings_file_gets_no_power_over_the_machine(folders, tools, t
     assert "outside" in note and "\n" not in note.strip()
     assert "symbolic link" in (outbox / "errors" / "linked" / "artshade.json.txt").read_text()
     assert not (outbox / "shared").exists() and not (outbox / "linked").exists()
-    targets = {s.target_image for s in seen}
-    assert targets == {inbox / "fine" / "refs" / "look.png"}  # inside the inbox: fine
+    # inside the inbox: fine; the engine reads a private copy of the bytes checked
+    targets = {s.target_image.read_bytes() for s in seen if s.target_image}
+    assert targets == {(inbox / "fine" / "refs" / "look.png").read_bytes()}
+    assert all(inbox not in s.target_image.parents for s in seen if s.target_image)
     assert all(s.device == "auto" for s in seen)
 
 
@@ -496,4 +500,106 @@ def test_a_configured_target_folder_may_hold_target_images(folders, tools, tmp_p
     (outbox / "errors" / "artshade.json.txt").unlink()
     summary = make(inbox, outbox, Recording(), tmp_path, target_folder=looks).scan_once()
     assert summary.counts == {"shaded": 1}
-    assert seen[-1].target_image == looks / "ink.png"
+    assert seen[-1].target_image.read_bytes() == (looks / "ink.png").read_bytes()
+
+
+def _recording(tools, seen: list[Settings]):
+    runner = tools.FakeRunner()
+
+    class Recording:
+        def run(self, data, settings, *, priority):
+            if settings.target_image is not None:
+                seen.append(settings)
+                # what the engine would read: the file the settings name, at the time of the call
+                seen_bytes.append(Path(settings.target_image).read_bytes())
+            return runner.run(data, settings, priority=priority)
+
+    seen_bytes: list[bytes] = []
+    return Recording(), seen_bytes
+
+
+def test_a_target_image_swapped_for_a_link_after_the_first_picture_is_refused(folders, tools, tmp_path):
+    """The target is checked on every use, not once per settings file: in a running watcher, a t.png
+    turned into a symbolic link to another file (the settings file unchanged) holds the folder, and the
+    linked file is never read."""
+    inbox, outbox = folders
+    secret = tmp_path / "elsewhere" / "secret.png"
+    secret_bytes = tools.write_picture(secret, 9)
+    target_bytes = tools.write_picture(inbox / "refs" / "t.png", 5)
+    (inbox / ".artshade.json").write_text(json.dumps({"target_image": "refs/t.png"}))
+    tools.write_picture(inbox / "a.png", 1)
+    seen: list[Settings] = []
+    runner, seen_bytes = _recording(tools, seen)
+    watcher = make(inbox, outbox, runner, tmp_path)
+    watcher.start()
+    try:
+        tools.wait_for(lambda: (outbox / "a.png").exists(), 30, "a.png shaded")
+        assert seen_bytes and set(seen_bytes) == {target_bytes}
+        (inbox / "refs" / "t.png").unlink()
+        (inbox / "refs" / "t.png").symlink_to(secret)
+        tools.write_picture(inbox / "b.png", 2)
+        tools.wait_for(lambda: (outbox / "errors" / "artshade.json.txt").exists(), 30, "b.png held")
+    finally:
+        watcher.stop(timeout=30)
+    assert not (outbox / "b.png").exists()
+    assert secret_bytes not in seen_bytes
+    note = (outbox / "errors" / "artshade.json.txt").read_text()
+    assert "symbolic link" in note and "\n" not in note.strip()
+
+
+def test_a_target_image_swapped_for_a_fifo_never_blocks_the_engine(folders, tools, tmp_path) -> None:
+    """A FIFO in place of the target would block whoever opens it for reading, and with it every job on
+    the one engine thread: it is refused at once as not a regular file."""
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    inbox, outbox = folders
+    tools.write_picture(inbox / "t.png", 5)
+    (inbox / ".artshade.json").write_text(json.dumps({"target_image": "t.png"}))
+    tools.write_picture(inbox / "a.png", 1)
+    seen: list[Settings] = []
+    runner, _ = _recording(tools, seen)
+    watcher = make(inbox, outbox, runner, tmp_path)
+    assert watcher.scan_once().counts == {"shaded": 2}  # a.png, and t.png: a picture in the inbox too
+    (inbox / "t.png").unlink()
+    os.mkfifo(inbox / "t.png")
+    tools.write_picture(inbox / "b.png", 2)
+    done = threading.Event()
+    result: list = []
+
+    def scan() -> None:
+        result.append(watcher.scan_once())
+        done.set()
+
+    threading.Thread(target=scan, daemon=True).start()
+    if not done.wait(20):
+        # unblock the stuck reader so the test process can end, then fail
+        with contextlib.suppress(OSError):
+            fd = os.open(inbox / "t.png", os.O_WRONLY | os.O_NONBLOCK)
+            os.close(fd)
+        pytest.fail("the watcher blocked on a FIFO named as target_image")
+    assert result[0].counts.get("held") == 1
+    assert "not a regular file" in (outbox / "errors" / "artshade.json.txt").read_text()
+
+
+def test_a_target_image_over_the_size_limit_is_refused(folders, tools, tmp_path) -> None:
+    inbox, outbox = folders
+    looks = tmp_path / "looks"
+    looks.mkdir()
+    (looks / "t.png").write_bytes(tools.picture_bytes(5, size=16) + b"\0" * 4096)
+    (inbox / ".artshade.json").write_text(json.dumps({"target_image": str(looks / "t.png")}))
+    tools.write_picture(inbox / "a.png", 1, size=16)
+    seen: list[Settings] = []
+    runner, _ = _recording(tools, seen)
+    watcher = make(inbox, outbox, runner, tmp_path, limits=Limits(max_bytes=4000), target_folder=looks)
+    assert watcher.scan_once().counts == {"held": 1} and not seen
+    assert "too large" in (outbox / "errors" / "artshade.json.txt").read_text()
+
+
+def test_a_huge_settings_file_is_refused_without_reading_it_whole(folders, tools, tmp_path) -> None:
+    inbox, outbox = folders
+    (inbox / ".artshade.json").write_text('{"preset": "max", "style": "' + "x" * 200_000 + '"}')
+    tools.write_picture(inbox / "a.png", 1)
+    summary = make(inbox, outbox, tools.FakeRunner(), tmp_path).scan_once()
+    assert summary.counts == {"held": 1}
+    note = (outbox / "errors" / "artshade.json.txt").read_text()
+    assert "too large" in note and "\n" not in note.strip()

@@ -3,6 +3,7 @@
 import { api } from './api.js';
 import { currentClient, repairViaHost } from './connection.js';
 import { daemonClient } from './daemon-client.js';
+import { LOOPBACK_HINT, loopbackOrigin } from './loopback.js';
 import { hostStatus, INSTALL_COMMAND } from './native.js';
 import { ActionError, serve } from './messaging.js';
 import { injectIntoOpenTabs, notifyTabs, syncRegistrations } from './registration.js';
@@ -141,11 +142,9 @@ async function setOptions(request) {
     if (pick(request[key], storage.CHOICES[key], key) !== undefined) out[key] = request[key];
   }
   if (request.daemonUrl !== undefined) {
-    const url = new URL(request.daemonUrl);
-    if (!['127.0.0.1', 'localhost'].includes(url.hostname) || url.protocol !== 'http:') {
-      throw new ActionError('bad_request', 'the daemon runs on this machine: use http://127.0.0.1:PORT');
-    }
-    out.daemonUrl = url.origin;
+    const origin = loopbackOrigin(request.daemonUrl);
+    if (!origin) throw new ActionError('bad_request', LOOPBACK_HINT);
+    out.daemonUrl = origin;
   }
   await storage.save(out);
   await notifyTabs();
@@ -176,7 +175,9 @@ async function pairWithCode({ code }) {
     throw new ActionError(err.code ?? 'pair_failed', err.message);
   }
   if (!reply?.token) throw new ActionError('pair_failed', 'the daemon did not return a token');
-  await storage.save({ daemonUrl: reply.url || url, token: reply.token, pairedBy: 'pairing code' });
+  const daemonUrl = reply.url ? loopbackOrigin(reply.url) : url; // the same check as a typed URL
+  if (!daemonUrl) throw new ActionError('pair_failed', `the daemon answered with a URL not on this machine; ${LOOPBACK_HINT}`);
+  await storage.save({ daemonUrl, token: reply.token, pairedBy: 'pairing code' });
   return daemonStatus();
 }
 

@@ -1,6 +1,7 @@
 // The connection to the daemon: stored URL + token, re-paired through the native host when the daemon is
 // unreachable or refuses the token.  Only the background uses this; content scripts never see the token.
 import { daemonClient, DaemonError } from './daemon-client.js';
+import { LOOPBACK_HINT, loopbackOrigin } from './loopback.js';
 import { HostError, pairViaHost } from './native.js';
 import * as storage from './storage.js';
 
@@ -16,8 +17,10 @@ export function repairViaHost() {
   if (!repairing) {
     repairing = pairViaHost()
       .then(async ({ url, token }) => {
-        await storage.save({ daemonUrl: url, token, pairedBy: 'native host' });
-        return { url, token };
+        const daemonUrl = loopbackOrigin(url); // the same check as a typed URL
+        if (!daemonUrl) throw new HostError('bad_daemon_url', `the artshade host named a daemon not on this machine; ${LOOPBACK_HINT}`);
+        await storage.save({ daemonUrl, token, pairedBy: 'native host' });
+        return { url: daemonUrl, token };
       })
       .finally(() => {
         repairing = null;

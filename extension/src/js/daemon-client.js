@@ -1,6 +1,8 @@
 // HTTP client for the local daemon (issue 4): protect -> job, progress as Server-Sent Events, result bytes.
 // EventSource cannot send an Authorization header, so events are read from a streaming fetch.
 
+import { LOOPBACK_HINT, loopbackOrigin } from './loopback.js';
+
 export class DaemonError extends Error {
   constructor(code, message, status = 0) {
     super(message);
@@ -16,7 +18,8 @@ function oneLine(text) {
 }
 
 export function daemonClient({ url, token }) {
-  const base = url.replace(/\/+$/, '');
+  const base = loopbackOrigin(url);
+  if (!base) throw new DaemonError('bad_daemon_url', `${LOOPBACK_HINT}, not ${oneLine(url).slice(0, 80)}`);
 
   async function request(path, { method = 'GET', body, headers = {}, auth = true } = {}) {
     const all = { ...headers };

@@ -3,6 +3,7 @@
 const [, , jsDir, casesJson] = process.argv;
 const sites = await import(`${jsDir}/sites.js`);
 const bytes = await import(`${jsDir}/bytes.js`);
+const loopback = await import(`${jsDir}/loopback.js`);
 const cases = JSON.parse(casesJson);
 
 const out = {
@@ -12,6 +13,7 @@ const out = {
   rename: cases.rename.map(([name, type]) => bytes.renameFor(name, type)),
   sniff: cases.sniff.map((b64) => bytes.sniffImage(bytes.fromBase64(b64))),
   roundTrip: cases.sniff.map((b64) => bytes.toBase64(bytes.fromBase64(b64)) === b64),
+  loopback: (cases.loopback ?? []).map((u) => loopback.loopbackOrigin(u)),
   sha256: await bytes.sha256Hex(new TextEncoder().encode('artshade')),
 };
 console.log(JSON.stringify(out));

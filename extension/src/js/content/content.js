@@ -80,6 +80,18 @@
       (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0x00 && b[3] === 0x2a);
   }
 
+  /** The name of an image format the engine cannot shade (GIF, BMP, HEIC, AVIF), or null. */
+  function otherFormat(b) {
+    if (b.length < 12) return null;
+    if (b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38) return 'GIF';
+    if (b[0] === 0x42 && b[1] === 0x4d) return 'BMP';
+    if (b[4] !== 0x66 || b[5] !== 0x74 || b[6] !== 0x79 || b[7] !== 0x70) return null; // ....ftyp
+    const brand = String.fromCharCode(b[8], b[9], b[10], b[11]);
+    if (['avif', 'avis'].includes(brand)) return 'AVIF';
+    if (['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'mif1', 'msf1'].includes(brand)) return 'HEIC';
+    return null;
+  }
+
   function toBase64(u8) {
     if (typeof u8.toBase64 === 'function') return u8.toBase64();
     let s = '';
@@ -115,16 +127,27 @@
     const picks = [];
     const payload = [];
     const digests = [];
+    const others = []; // [format, digest] of images in a format the engine cannot shade
     for (const [index, file] of files.entries()) {
       // The bytes decide, whatever type the file claims (the MAIN-world script sends mislabelled images).
       if (!(file instanceof Blob) || file.size < 12) continue;
-      if (!isImage(new Uint8Array(await file.slice(0, 16).arrayBuffer()))) continue;
+      const head = new Uint8Array(await file.slice(0, 16).arrayBuffer());
+      const other = isImage(head) ? null : otherFormat(head);
+      if (!isImage(head) && !other) continue;
       const bytes = new Uint8Array(await file.arrayBuffer());
       const d = await digest(bytes);
       if (d && settled.has(d)) continue;
+      if (other) {
+        others.push([other, d]);
+        continue;
+      }
       picks.push(index);
       digests.push(d);
       payload.push({ name: file.name ?? '', type: file.type, data: toBase64(bytes) });
+    }
+    if (others.length) {
+      const verdict = await otherFormats(others, current, anchor);
+      if (verdict) return verdict;
     }
     if (!payload.length) return { kind: 'pass' };
     const n = payload.length;
@@ -177,6 +200,30 @@
     }
   }
 
+  /** Images the engine cannot shade follow the site's policy, saying so: block (the default), ask, or let
+   * through with a warning.  -> a result that ends the batch, or null to go on with the others. */
+  async function otherFormats(others, current, anchor) {
+    const names = [...new Set(others.map(([f]) => f))].join(', ');
+    const reason = `not protected: this format (${names}) cannot be shaded; use JPEG, PNG, WebP or TIFF`;
+    const card = overlay.show(anchor);
+    if (current.policy === 'allow') {
+      others.forEach(([, d]) => d && settled.add(d));
+      card.warn(`Sent WITHOUT protection — ${reason}`);
+      return null;
+    }
+    if (current.policy === 'ask') {
+      if (await card.ask(`${sentence(reason)} Upload it without protection?`)) {
+        others.forEach(([, d]) => d && settled.add(d));
+        card.warn(`Sent WITHOUT protection (${reason})`);
+        return null;
+      }
+      card.error('Upload cancelled: the image was not protected.');
+      return { kind: 'blocked', message: 'upload cancelled by the artist' };
+    }
+    card.error(`Upload blocked, nothing was sent: ${reason}`);
+    return { kind: 'blocked', message: reason };
+  }
+
   function sentence(text) {
     const t = String(text).trim();
     return `${t.charAt(0).toUpperCase()}${t.slice(1)}${/[.!?]$/.test(t) ? '' : '.'}`;
@@ -209,6 +256,49 @@
 
   const holding = new WeakMap(); // input -> the FileList being protected
   const watchedRoots = new WeakSet();
+  // While a pick is shaded its input holds nothing (the page reading `input.files`, `new FormData(form)` or
+  // a plain form submission gets no file, never the original), and a submit of its form waits here until
+  // the shaded files are in (or is dropped if the upload was blocked: the card says why).  The attribute
+  // tells the MAIN-world script, whose `form.submit()` waits the same way; a page that removes it gains
+  // nothing, the input is empty.
+  const SHADING_ATTR = 'data-artshade-shading';
+  const shading = new Set(); // inputs whose pick is being shaded
+  const heldSubmits = new Map(); // form -> the submit button that sent it (or null)
+
+  function startShading(input) {
+    input.value = ''; // the original leaves the input; the shaded files come back into it
+    shading.add(input);
+    input.setAttribute(SHADING_ATTR, 'shading');
+  }
+
+  function endShading(input, blocked) {
+    shading.delete(input);
+    if (blocked) {
+      input.setAttribute(SHADING_ATTR, 'blocked'); // what a waiting form.submit() reads, then forgotten
+      setTimeout(() => input.getAttribute(SHADING_ATTR) === 'blocked' && input.removeAttribute(SHADING_ATTR), 2000);
+    } else {
+      input.removeAttribute(SHADING_ATTR);
+    }
+  }
+
+  function releaseSubmits(blockedInput) {
+    for (const [form, submitter] of [...heldSubmits]) {
+      if ([...shading].some((i) => i.form === form)) continue; // another of its picks is still shaded
+      heldSubmits.delete(form);
+      if (blockedInput && blockedInput.form === form) continue; // blocked: nothing is sent
+      if (!form.isConnected) continue;
+      const by = submitter && submitter.form === form && submitter.isConnected ? submitter : undefined;
+      if (typeof form.requestSubmit === 'function') form.requestSubmit(by);
+      else form.submit();
+    }
+  }
+
+  window.addEventListener('submit', (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || ![...shading].some((i) => i.form === form)) return;
+    hold(event);
+    heldSubmits.set(form, event.submitter ?? null);
+  }, true);
 
   function onFileEvent(event) {
     if (isOurs(event)) return;
@@ -222,28 +312,30 @@
       root.addEventListener('input', onFileEvent, true);
     }
     const list = input.files;
-    if (holding.has(input) && holding.get(input) === list) {
-      hold(event); // the second of input/change for a pick already held
+    if (holding.has(input) && (holding.get(input) === list || !list?.length)) {
+      hold(event); // the second of input/change for a pick already held (its input now empty)
       return;
     }
     const files = [...(list ?? [])];
     if (!files.some(isCandidate) || (state && !state.enabled)) return;
     hold(event);
     holding.set(input, list);
+    startShading(input);
     protect(files, input).then((result) => {
       if (holding.get(input) !== list) return; // picked again meanwhile: that pick wins
       holding.delete(input);
-      if (result.kind === 'blocked') {
-        input.value = '';
-        return;
-      }
-      if (result.kind === 'ok') {
+      const blocked = result.kind === 'blocked';
+      if (!blocked) {
         const dt = new DataTransfer();
-        result.files.forEach((f) => dt.items.add(f));
+        (result.kind === 'ok' ? result.files : files).forEach((f) => dt.items.add(f));
         input.files = dt.files;
       }
-      dispatchOurs(input, new Event('input', { bubbles: true, composed: true }));
-      dispatchOurs(input, new Event('change', { bubbles: true }));
+      endShading(input, blocked);
+      if (!blocked) {
+        dispatchOurs(input, new Event('input', { bubbles: true, composed: true }));
+        dispatchOurs(input, new Event('change', { bubbles: true }));
+      }
+      releaseSubmits(blocked ? input : null);
     });
   }
 

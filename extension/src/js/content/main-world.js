@@ -18,6 +18,16 @@
   Object.defineProperty(window, FLAG, { value: true });
 
   const HANDSHAKE_TIMEOUT_MS = 15000;
+  const nativePortPost = MessagePort.prototype.postMessage; // the guards below wrap the prototype's
+  // Registered for an enabled site, this script runs at document_start, before any of the page's code: no
+  // page listener can be ahead of the content script's for the hello below, so the port reaches it.  Put into
+  // a tab that was open before the site was enabled, it runs after the page's code, which may have taken
+  // the port first and may speak in the content script's place.  No handshake inside the page can be
+  // authenticated against code that ran first (it can watch and replace anything this script would use),
+  // so in such a tab the port's word is never taken to switch the guards off: every image upload is held
+  // and sent to be shaded (the content script answers "pass" itself when the site is not enabled), and a
+  // port that never answers blocks the upload when the handshake time runs out.
+  const LATE = document.readyState !== 'loading' || document.scripts.length > 0;
 
   // -- the private channel to the content script ------------------------------------------------------------
 
@@ -36,11 +46,11 @@
   function onMessage(from, data) {
     if (!port) {
       port = from;
-      for (const [message, transfer] of queued.splice(0)) port.postMessage(message, transfer);
+      for (const [message, transfer] of queued.splice(0)) nativePortPost.call(port, message, transfer);
     }
     if (from !== port || !data) return;
     if (data.type === 'state') {
-      enabled = Boolean(data.enabled);
+      if (!LATE) enabled = Boolean(data.enabled);
       return;
     }
     const entry = waiting.get(data.id);
@@ -69,7 +79,7 @@
         waiting.set(id, { resolve, timer });
         const message = { id, type: 'shade', files: items };
         const transfer = items.map((i) => i.buffer);
-        if (port) port.postMessage(message, transfer);
+        if (port) nativePortPost.call(port, message, transfer);
         else queued.push([message, transfer]);
       });
     },
@@ -95,6 +105,10 @@
     const isBuffer = (v) => v instanceof ArrayBuffer || tag(v) === 'ArrayBuffer' || ArrayBuffer.isView(v);
     const isStream = (v) => typeof scope.ReadableStream === 'function' && (v instanceof scope.ReadableStream || tag(v) === 'ReadableStream');
     const isRequest = (v) => v instanceof scope.Request || tag(v) === 'Request';
+    const isParams = (v) => typeof scope.URLSearchParams === 'function' && (v instanceof scope.URLSearchParams || tag(v) === 'URLSearchParams');
+    // An image written into text: a data: URL, or a base64 run that starts as an image file does (JPEG, PNG,
+    // WebP, TIFF, GIF).  JSON bodies and form-encoded fields carry pictures this way.
+    const BASE64_IMAGE = /(data:image\/[a-z0-9.+-]+;base64,)?((?:\/9j\/|iVBORw0KGgo|UklGR|SUkqA|TU0AK|R0lGOD)[A-Za-z0-9+/]{40,}={0,2})/g;
     const bytesOf = (v) => (ArrayBuffer.isView(v) ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : new Uint8Array(v));
     const warn = (message) => scope.console?.warn(message);
 
@@ -118,7 +132,18 @@
         (b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) ||
         (b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) ||
         (b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0x00) ||
-        (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0x00 && b[3] === 0x2a));
+        (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0x00 && b[3] === 0x2a)) || isOtherImage(b);
+    }
+
+    /** GIF, BMP, HEIC/HEIF and AVIF: images the engine cannot shade; the content script applies the site's
+     * policy to them ("not protected: this format"), so they never pass silently. */
+    function isOtherImage(b) {
+      if (b.length < 12) return false;
+      if (b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38) return true; // GIF8
+      if (b[0] === 0x42 && b[1] === 0x4d) return true; // BM
+      if (b[4] !== 0x66 || b[5] !== 0x74 || b[6] !== 0x79 || b[7] !== 0x70) return false; // ....ftyp
+      const brand = String.fromCharCode(b[8], b[9], b[10], b[11]);
+      return ['avif', 'avis', 'heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'mif1', 'msf1'].includes(brand);
     }
 
     async function blobIsImage(blob) {
@@ -149,8 +174,57 @@
       });
     }
 
+    function textCarries(text) {
+      BASE64_IMAGE.lastIndex = 0;
+      return typeof text === 'string' && text.length > 40 && BASE64_IMAGE.test(text);
+    }
+
+    function decode64(text) {
+      const binary = scope.atob(text);
+      const out = new Uint8Array(binary.length);
+      for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+      return out;
+    }
+
+    function encode64(bytes) {
+      let binary = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+      return scope.btoa(binary);
+    }
+
+    /** ``text`` with every image written into it (base64, data: URL) shaded; throws Blocked. */
+    async function transformText(text) {
+      const found = [];
+      BASE64_IMAGE.lastIndex = 0;
+      for (const m of text.matchAll(BASE64_IMAGE)) {
+        let bytes;
+        try {
+          bytes = decode64(m[2]);
+        } catch {
+          continue;
+        }
+        if (isImage(bytes)) found.push({ at: m.index, length: m[0].length, prefix: m[1], bytes });
+      }
+      if (!found.length) return null;
+      const outs = await shade(found.map((f) => new scope.Blob([f.bytes])));
+      if (!outs.some(Boolean)) return null;
+      let result = '';
+      let from = 0;
+      for (const [k, f] of found.entries()) {
+        const out = outs[k];
+        if (!out) continue;
+        const shaded = encode64(new Uint8Array(await out.arrayBuffer()));
+        const prefix = f.prefix ? `data:${out.type || 'image/png'};base64,` : '';
+        result += text.slice(from, f.at) + prefix + shaded;
+        from = f.at + f.length;
+      }
+      return result + text.slice(from);
+    }
+
     /** Could this body carry an image?  Decided at once; Blobs and streams are looked into later. */
     function mayCarry(body) {
+      if (typeof body === 'string') return textCarries(body);
+      if (isParams(body)) return textCarries(decodeURIComponent(String(body).replace(/\+/g, ' ')));
       if (body == null || typeof body !== 'object') return false;
       if (isBlob(body) || isStream(body)) return true;
       if (isBuffer(body)) return isImage(bytesOf(body));
@@ -163,6 +237,18 @@
     /** -> {body, changed, oldSize?, newSize?, oldType?, newType?}; throws Blocked. */
     async function transformBody(body) {
       const same = { body, changed: false };
+      if (typeof body === 'string') {
+        const text = await transformText(body);
+        return text === null ? same : { body: text, changed: true };
+      }
+      if (isParams(body)) {
+        const pairs = [...body];
+        const values = await Promise.all(pairs.map(([, v]) => (textCarries(v) ? transformText(v) : null)));
+        if (!values.some((v) => v !== null)) return same;
+        const params = new scope.URLSearchParams();
+        pairs.forEach(([name, value], i) => params.append(name, values[i] ?? value));
+        return { body: params, changed: true };
+      }
       if (isBlob(body)) {
         if (!(await blobIsImage(body))) return same;
         const [out] = await shade([body]);
@@ -384,6 +470,31 @@
       };
     }
 
+    // -- HTMLFormElement.submit(): no submit event, so the content script cannot hold it ----------------------
+    // While a file input of the form is being shaded (the content script marks it; the input holds nothing
+    // meanwhile) the submission waits; if that upload was blocked it is dropped.
+
+    const FORM = scope.HTMLFormElement?.prototype;
+    if (FORM && typeof FORM.submit === 'function' && scope.MutationObserver) {
+      const nativeFormSubmit = FORM.submit;
+      const SHADING_ATTR = 'data-artshade-shading';
+      const marks = (form) => [...form.elements]
+        .filter((e) => e instanceof scope.HTMLInputElement && e.type === 'file')
+        .map((e) => e.getAttribute(SHADING_ATTR));
+      FORM.submit = function submit() {
+        const form = this;
+        if (!marks(form).includes('shading')) return nativeFormSubmit.apply(form, arguments);
+        const watcher = new scope.MutationObserver(() => {
+          const now = marks(form);
+          if (now.includes('shading')) return;
+          watcher.disconnect();
+          if (!now.includes('blocked')) nativeFormSubmit.call(form);
+        });
+        watcher.observe(scope.document, { attributes: true, attributeFilter: [SHADING_ATTR], subtree: true });
+        return undefined;
+      };
+    }
+
     // -- navigator.sendBeacon -------------------------------------------------------------------------------
 
     const NAV = scope.Navigator?.prototype;
@@ -441,6 +552,35 @@
         } catch (err) {
           throw new DOMException(blockedError(err).message, 'NotAllowedError');
         }
+      };
+    }
+
+    // -- navigator.clipboard.read(): pictures read from the clipboard come out shaded --------------------------
+
+    const CLIP = scope.Clipboard?.prototype;
+    if (CLIP && typeof CLIP.read === 'function' && typeof scope.ClipboardItem === 'function') {
+      const nativeRead = CLIP.read;
+      CLIP.read = async function read() {
+        const items = await nativeRead.apply(this, arguments);
+        if (link.enabled() === false) return items;
+        return Promise.all([...items].map(async (item) => {
+          const types = [...item.types];
+          const blobs = await Promise.all(types.map((t) => item.getType(t)));
+          const flags = await Promise.all(blobs.map((b) => blobIsImage(b)));
+          if (!flags.some(Boolean)) return item;
+          let outs;
+          try {
+            outs = await shade(blobs.filter((_, i) => flags[i]));
+          } catch (err) {
+            throw new DOMException(blockedError(err).message, 'NotAllowedError');
+          }
+          const parts = {};
+          let k = 0;
+          types.forEach((t, i) => {
+            parts[t] = flags[i] ? (outs[k++] ?? blobs[i]) : blobs[i];
+          });
+          return new scope.ClipboardItem(parts);
+        }));
       };
     }
 
@@ -659,6 +799,17 @@
       SharedWorker.prototype = NativeSharedWorker.prototype;
       Object.defineProperty(SharedWorker, 'name', { value: 'SharedWorker' });
       scope.SharedWorker = SharedWorker;
+    }
+
+    // -- other messages that can carry an image: MessagePort, BroadcastChannel, a service worker, WebRTC --------
+    // (after the workers above, which keep the native postMessage for their own links)
+
+    for (const [type, method] of [['MessagePort', 'postMessage'], ['BroadcastChannel', 'postMessage'],
+      ['ServiceWorker', 'postMessage'], ['RTCDataChannel', 'send']]) {
+      const proto = scope[type]?.prototype;
+      const native = proto?.[method];
+      if (typeof native !== 'function') continue;
+      Object.defineProperty(proto, method, { value: guardedPost(native), configurable: true, writable: true });
     }
 
     // -- inside a worker: the link to the page, and relative URLs ---------------------------------------------
