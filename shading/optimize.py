@@ -55,9 +55,6 @@ class Schedule:
     momentum: float = 0.9
     #: Gaussian smoothing of the gradient, in shade-size pixels (0: none)
     smooth_sigma: float = 1.0
-    #: "sign": every pixel moves by the step size (MI-FGSM); "l2": the momentum itself, scaled to the same
-    #: mean step, which keeps the gradient's shape (its low frequencies, which the site's JPEG keeps)
-    step_rule: str = "sign"
     #: relative jitter of the scraper's scale, so crops meet the latent grid at every phase
     scale_jitter: float = 0.1
     #: share of steps on the canonical view (nominal scale, centre crop; see ``eot.EOTConfig``), on the
@@ -86,8 +83,16 @@ class Budget:
 SCHEDULES: dict[str, Schedule] = {
     # fast: no bucket-scale views (their whole-view target latents alone cost about as much as two of its
     # four steps); whole-picture views keep the borders covered
-    "fast": Schedule(steps=4, crop=512, scales=(512,), flips=False, step_size=0.4,
-                     canonical_p=0.0, whole_p=0.8, bucket_p=0.0),  # fmt: skip
+    "fast": Schedule(
+        steps=4,
+        crop=512,
+        scales=(512,),
+        flips=False,
+        step_size=0.4,
+        canonical_p=0.0,
+        whole_p=0.8,
+        bucket_p=0.0,
+    ),
     # 512 px is the size training pipelines use most (jittered by 10 %); 768 and 1024 only for ``max``: a
     # larger scale's full-view target latents alone cost as much as two steps
     "default": Schedule(steps=12, crop=512, scales=(512,), flips=False),
@@ -119,7 +124,7 @@ BUDGETS: dict[str, Budget] = {
         ),
         ssim_goal=0.92,
         flat_limit=1.5,
-    ),  # fmt: skip
+    ),
 }
 
 
@@ -275,10 +280,7 @@ def optimise(
         with torch.no_grad():
             grad = _smooth(grad, schedule.smooth_sigma)
             momentum.mul_(schedule.momentum).add_(grad / grad.abs().mean().clamp_min(1e-12))
-            if schedule.step_rule == "l2":
-                u.sub_(size * momentum / momentum.abs().mean().clamp_min(1e-12)).clamp_(-1, 1)
-            else:
-                u.sub_(size * momentum.sign()).clamp_(-1, 1)
+            u.sub_(size * momentum.sign()).clamp_(-1, 1)
             # hold the mean colour-SSIM goal at the shade size, so later steps spend the budget where it
             # is cheap instead of being scaled back uniformly at the end
             u.mul_(largest_scale_for_ssim(x_shade, change(u), budget.ssim_goal))

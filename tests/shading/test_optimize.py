@@ -92,13 +92,19 @@ def test_dead_settings_are_gone(name: str) -> None:
 @pytest.mark.parametrize(
     "change",
     [{"step_size": 0.05}, {"step_floor": 1.0}, {"momentum": 0.0}, {"smooth_sigma": 0.0},
-     {"scale_jitter": 0.0}, {"canonical_p": 1.0}, {"shade_short_side": 48}],
+     {"scale_jitter": 0.0}, {"canonical_p": 1.0}, {"whole_p": 0.0}, {"bucket_p": 0.9},
+     {"shade_short_side": 48}],
 )  # fmt: skip
 def test_every_setting_changes_the_result(setup, change: dict) -> None:
     x, targets, ensemble = setup
-    base = optimise(x, targets, ensemble, SCHEDULE, BUDGETS["default"], EOT, seed=1)
+
+    def views(s: Schedule) -> eot.EOTConfig:  # the schedule's own view mix, as the engine passes it
+        return dataclasses.replace(EOT, scale_jitter=s.scale_jitter, canonical_p=s.canonical_p,
+                                   whole_p=s.whole_p, bucket_p=s.bucket_p)  # fmt: skip
+
+    base = optimise(x, targets, ensemble, SCHEDULE, BUDGETS["default"], views(SCHEDULE), seed=1)
     schedule = dataclasses.replace(SCHEDULE, **change)
-    cfg = dataclasses.replace(EOT, scale_jitter=schedule.scale_jitter, canonical_p=schedule.canonical_p)
+    cfg = views(schedule)
     other = optimise(x, targets, ensemble, schedule, BUDGETS["default"], cfg, seed=1)
     assert other.delta.shape != base.delta.shape or not torch.equal(other.delta, base.delta)
 
