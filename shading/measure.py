@@ -23,11 +23,9 @@ from PIL import Image
 from .encoders.base import ImageEncoder
 from .purify import PURIFIERS
 from .tensors import to_tensor
-from .transforms.platform import PROFILES, apply_real, scraper_view
+from .transforms.platform import PROFILES, apply_real, bucket_cover, bucket_size, scraper_view
 
 VIEW = 512
-#: the bucketing trainer's view: about this many pixels, sides in multiples of ``BUCKET_STEP``
-BUCKET_PIXELS, BUCKET_STEP = 1024 * 1024, 64
 
 
 @torch.no_grad()
@@ -91,13 +89,17 @@ def robustness_report(
     return out
 
 
-def bucket_view(img: Image.Image, pixels: int = BUCKET_PIXELS, step: int = BUCKET_STEP) -> Image.Image:
-    """The whole picture as a trainer that buckets by aspect ratio sees it: resized (bicubic) to about
-    ``pixels`` with the picture's aspect ratio, each side a multiple of ``step``; no crop."""
+def bucket_view(img: Image.Image) -> Image.Image:
+    """The whole picture as a trainer that buckets by aspect ratio sees it (``platform.bucket_size``: about
+    1 MP, sides in multiples of 64, the closest aspect ratio): resized (bicubic) to cover its bucket and
+    centre-cropped to it (a few pixels at most)."""
     w, h = img.size
-    s = (pixels / (w * h)) ** 0.5
-    size = (max(step, round(w * s / step) * step), max(step, round(h * s / step) * step))
-    return img.convert("RGB").resize(size, Image.Resampling.BICUBIC)
+    bw, bh = bucket_size(w, h)
+    factor = bucket_cover(w, h)
+    size = (max(bw, round(w * factor)), max(bh, round(h * factor)))
+    big = img.convert("RGB").resize(size, Image.Resampling.BICUBIC)
+    left, top = (size[0] - bw) // 2, (size[1] - bh) // 2
+    return big.crop((left, top, left + bw, top + bh))
 
 
 @torch.no_grad()

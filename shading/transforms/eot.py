@@ -25,6 +25,7 @@ from torch import Tensor
 
 from ..tensors import resize
 from .jpeg import jpeg
+from .platform import bucket_cover
 
 _GRID = 16  # JPEG MCU size for 4:2:0; crops start on it so block boundaries match the site's
 
@@ -56,10 +57,9 @@ class EOTConfig:
     #: trainers that bucket by aspect ratio see it; made smaller when it would exceed ``whole_max_pixels``
     whole_p: float = 0.0
     whole_max_pixels: int = 512 * 768
-    #: probability of a view at the bucketing trainer's scale (the whole picture resized to about
-    #: ``bucket_pixels``, sides in multiples of 64), of which a ``crop`` is encoded
+    #: probability of a view at the bucketing trainer's scale (``platform.bucket_size``: the whole picture
+    #: resized to cover a ~1 MP bucket), of which a ``crop`` is encoded
     bucket_p: float = 0.0
-    bucket_pixels: int = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -98,11 +98,10 @@ class View:
         return int.from_bytes(hashlib.blake2b(repr(astuple(self)).encode(), digest_size=8).digest(), "little")
 
 
-def bucket_scale(height: int, width: int, pixels: int = 1024 * 1024, step: int = 64) -> int:
-    """The short side a trainer that buckets by aspect ratio resizes a picture to: the bucket of about
-    ``pixels`` with the picture's aspect ratio and sides in multiples of ``step``."""
-    s = math.sqrt(pixels / (height * width))
-    return max(step, round(min(height, width) * s / step) * step)
+def bucket_scale(height: int, width: int) -> int:
+    """The short side a trainer that buckets by aspect ratio resizes a picture to (``platform.bucket_size``:
+    the bucket of about 1 MP with the closest aspect ratio, sides in multiples of 64, covered)."""
+    return round(min(height, width) * bucket_cover(width, height))
 
 
 def whole_scale(height: int, width: int, scale: int, max_pixels: int) -> int:
@@ -135,7 +134,7 @@ def sample_view(cfg: EOTConfig, height: int, width: int, gen: torch.Generator) -
     if whole:
         scale = whole_scale(height, width, cfg.scales[0], cfg.whole_max_pixels)
     elif bucket:
-        scale = bucket_scale(height, width, cfg.bucket_pixels)
+        scale = bucket_scale(height, width)
     full_factor, _, _ = view_size(height, width, scale)
     jittered = scale
     if cfg.scale_jitter and not canonical and not bucket:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -101,3 +102,28 @@ def scraper_view(img: Image.Image, short_side: int = 512, crop: int | None = 512
         return img
     left, top = (size[0] - crop) // 2, (size[1] - crop) // 2
     return img.crop((left, top, left + crop, top + crop))
+
+
+#: the bucketing trainer (kohya-ss sd-scripts and the trainers built on it, LoRA training's default): buckets
+#: of at most this many pixels, sides in multiples of ``BUCKET_STEP``, the one whose aspect ratio is
+#: closest to the picture's; the picture is resized to cover it and centre-cropped to it
+BUCKET_PIXELS, BUCKET_STEP, BUCKET_MAX_SIDE = 1024 * 1024, 64, 2048
+
+
+def bucket_size(
+    width: int, height: int, pixels: int = BUCKET_PIXELS, step: int = BUCKET_STEP
+) -> tuple[int, int]:
+    """The bucket (width, height) a trainer that buckets by aspect ratio puts a picture in."""
+    buckets = set()
+    for w in range(256, BUCKET_MAX_SIDE + 1, step):
+        h = min(BUCKET_MAX_SIDE, pixels // w // step * step)
+        if h >= 256:
+            buckets.update({(w, h), (h, w)})
+    ratio = math.log(width / height)
+    return min(sorted(buckets), key=lambda b: (abs(math.log(b[0] / b[1]) - ratio), -b[0] * b[1]))
+
+
+def bucket_cover(width: int, height: int) -> float:
+    """The resize factor that makes a picture cover its bucket (before the centre crop)."""
+    bw, bh = bucket_size(width, height)
+    return max(bw / width, bh / height)

@@ -179,8 +179,8 @@ def test_whole_views_are_the_whole_picture_within_the_size_bound() -> None:
 
 
 def test_bucket_views_use_the_trainers_megapixel_scale() -> None:
-    assert eot.bucket_scale(720, 1080) == 832  # 1216 x 832, the SDXL-style 3:2 bucket
-    assert eot.bucket_scale(1350, 1080) == 896  # 4:5 portrait: 896 x 1152
+    assert eot.bucket_scale(720, 1080) == 832  # covers 1216 x 832, the 3:2 bucket
+    assert eot.bucket_scale(1350, 1080) == 922  # covers 896 x 1152, the 4:5 portrait's
     assert eot.bucket_scale(1024, 1024) == 1024
     cfg = eot.EOTConfig(scales=(512,), crop=512, bucket_p=1.0)
     v = eot.sample_view(cfg, 1440, 2160, torch.Generator().manual_seed(0))

@@ -8,9 +8,10 @@ from PIL import Image
 
 
 def test_bucket_view_keeps_the_whole_picture_at_about_one_megapixel() -> None:
-    view = bucket_view(Image.new("RGB", (1080, 720)))
-    assert view.size == (1216, 832)
+    assert bucket_view(Image.new("RGB", (1080, 720))).size == (1216, 832)
     assert bucket_view(Image.new("RGB", (1080, 1350))).size == (896, 1152)
+    assert bucket_view(Image.new("RGB", (1024, 1024))).size == (1024, 1024)
+    assert bucket_view(Image.new("RGB", (2400, 800))).size == (1728, 576)  # a 3:1 panorama
 
 
 def test_border_balance_tells_a_centre_only_change_from_a_whole_picture_one() -> None:
