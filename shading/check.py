@@ -1,0 +1,509 @@
+"""``artshade check``: did the protection survive the site?
+
+The artist hands back the picture as the site serves it (``posted``) with the original and the report that
+``protect`` wrote.  The check
+
+1. lines the posted picture up with the original (EXIF rotation is undone by ``io.load_image``; the site's
+   resize and any crop are found by normalised cross-correlation of small grey copies over a range of
+   scales, then refined on larger copies) and refuses when the best alignment is not alike enough:
+   another picture is not the same artwork;
+2. estimates what the site did: the JPEG quality (the posted file's quantisation tables against the
+   standard IJG tables scaled by quality), the chroma subsampling, the resize and the crop, and names the
+   platform profile (``transforms.platform.PROFILES``) that fits best;
+3. rebuilds the target the protection pulled toward from the report (kind, name, seed, working size) and
+   refuses when its digest is not the one the report recorded;
+4. measures the colour SSIM of the posted picture against the original (aligned), and per encoder the pull
+   left toward the target (``measure.pull_value`` on ``measure.encode_view``, the report's own figure),
+   the same for the original put through the same processing (the noise floor), and the pull the file had
+   as saved: "kept 82 % of its pull";
+5. says "no protection found" when the posted picture is the unshaded original (an upload that went
+   around the extension): the shading's own pattern is looked for in the posted pixels.
+
+Nothing here knows HTTP: the CLI and the daemon call :func:`check_bytes`.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, JpegImagePlugin
+from scipy.signal import fftconvolve
+
+from . import device as devices
+from . import io, models
+from .errors import InputError, NotSameArtworkError, TargetMismatchError
+from .measure import encode_view, pull_value
+from .perceptual import colour_ssim
+from .settings import ENGINE_VERSION, Settings
+from .targets.base import target_digest
+from .tensors import fit_cover, resize, to_pil, to_tensor
+from .transforms.platform import PROFILES, Profile
+
+#: the best alignment's grey correlation below this: not the same artwork
+SAME_ARTWORK = 0.8
+#: long side of the grey copies the coarse search and the refinement run on
+COARSE_SIDE = 160
+FINE_SIDE = 640
+#: a crop box closer than this (fraction of a side) to every edge is no crop
+CROP_TOLERANCE = 0.01
+#: the shading's own pattern found at less than this strength in the posted pixels: no protection
+FOUND_AT_LEAST = 0.35
+#: a pull as saved below this is too small to tell a fraction of it from noise
+SMALL_PULL = 0.01
+_SUBSAMPLING_NAMES = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
+
+# The IJG (libjpeg) example tables, natural order (ITU T.81 annex K), which Pillow also reports in.
+_IJG_LUMA = (
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+)  # fmt: skip
+_IJG_CHROMA = (
+    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
+    47, 66, 99, 99, 99, 99, 99, 99, *([99] * 32),
+)  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------ what the site did
+
+
+@cache
+def ijg_tables(quality: int) -> tuple[np.ndarray, np.ndarray]:
+    """The luma and chroma quantisation tables libjpeg writes at ``quality`` (1..100)."""
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+    tables = []
+    for base in (_IJG_LUMA, _IJG_CHROMA):
+        t = (np.asarray(base, np.int64) * scale + 50) // 100
+        tables.append(np.clip(t, 1, 255))
+    return tables[0], tables[1]
+
+
+def jpeg_quality(img: Image.Image) -> int | None:
+    """The IJG quality whose scaled tables are nearest the file's own (None: not a JPEG)."""
+    tables = getattr(img, "quantization", None)
+    if img.format != "JPEG" or not tables:
+        return None
+    ordered = [np.asarray(tables[k], np.float64) for k in sorted(tables)]
+    luma, chroma = ordered[0], ordered[1] if len(ordered) > 1 else None
+
+    def distance(q: int) -> float:
+        ref_luma, ref_chroma = ijg_tables(q)
+        d = float(np.abs(np.log(luma) - np.log(ref_luma)).sum())
+        if chroma is not None:
+            d += 0.5 * float(np.abs(np.log(chroma) - np.log(ref_chroma)).sum())
+        return d
+
+    return min(range(1, 101), key=distance)
+
+
+def jpeg_subsampling(img: Image.Image) -> str | None:
+    if img.format != "JPEG":
+        return None
+    return _SUBSAMPLING_NAMES.get(JpegImagePlugin.get_sampling(img))
+
+
+def profile_fit(
+    profile: Profile, quality: int | None, subsampling: str | None, scale: float, original: tuple[int, int]
+) -> float:
+    """How far what the site did is from ``profile`` (0: exactly it).  Quality outside the profile's range
+    costs a point per 3 levels, a resize off the profile's a point per 2 %, a re-encode where the profile
+    has none (or none where it has one) 3 points, another subsampling 1 point."""
+    cost = 0.0
+    if profile.jpeg_quality is None:
+        cost += 0.0 if quality is None else 3.0
+    elif quality is None:
+        cost += 3.0
+    else:
+        lo, hi = profile.jpeg_quality
+        cost += max(lo - quality, quality - hi, 0) / 3
+        cost += 0.01 * abs(quality - (lo + hi) / 2)  # ties: the profile whose typical quality is nearest
+        if subsampling is not None and subsampling != profile.subsampling:
+            cost += 1.0
+    kept = profile.kept_size(*original)[0] / original[0]
+    cost += abs(math.log(scale / kept)) / 0.02
+    return cost
+
+
+def best_profile(
+    quality: int | None, subsampling: str | None, scale: float, original: tuple[int, int]
+) -> tuple[str, dict[str, float]]:
+    costs = {
+        name: round(profile_fit(p, quality, subsampling, scale, original), 3) for name, p in PROFILES.items()
+    }
+    return min(costs, key=costs.__getitem__), costs
+
+
+# -------------------------------------------------------------------------------------------------- alignment
+
+
+@dataclass(frozen=True)
+class Alignment:
+    #: the part of the original the posted picture shows, in the original's pixels (left, top, right, bottom)
+    box: tuple[float, float, float, float]
+    #: posted pixels per original pixel
+    scale: float
+    #: normalised cross-correlation of the grey pictures at the best alignment (1: identical)
+    similarity: float
+    cropped: bool
+
+
+def _grey(img: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    small = img.convert("L").resize((max(1, size[0]), max(1, size[1])), Image.Resampling.BOX)
+    return np.asarray(small, np.float64) / 255.0
+
+
+def ncc(image: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Normalised cross-correlation of ``template`` at every place it fits inside ``image`` ("valid")."""
+    th, tw = template.shape
+    t = template - template.mean()
+    t_norm = math.sqrt(float((t * t).sum()))
+    ones = np.ones_like(template)
+    num = fftconvolve(image, t[::-1, ::-1], mode="valid")
+    s1 = fftconvolve(image, ones, mode="valid")
+    s2 = fftconvolve(image * image, ones, mode="valid")
+    var = np.maximum(s2 - s1 * s1 / (th * tw), 0.0)
+    den = np.sqrt(var) * t_norm
+    return np.where(den > 1e-9, num / np.maximum(den, 1e-9), 0.0)
+
+
+def _best_place(image: np.ndarray, posted: Image.Image, size: tuple[int, int]) -> tuple[float, int, int]:
+    tw, th = size
+    if tw < 4 or th < 4 or tw > image.shape[1] or th > image.shape[0]:
+        return -1.0, 0, 0
+    scores = ncc(image, _grey(posted, (tw, th)))
+    y, x = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    return float(scores[y, x]), int(x), int(y)
+
+
+def align(original: Image.Image, posted: Image.Image) -> Alignment:
+    """Where in ``original`` the ``posted`` picture comes from, and at what scale (see module docstring).
+    Raises ``NotSameArtworkError`` when the best alignment is not alike enough."""
+    W, H = original.size
+    w, h = posted.size
+    s_min = max(w / W, h / H)  # the posted picture spans the original's full width or height
+    s_max = max(s_min, 1.0)  # sites shrink and crop; they do not enlarge
+    # coarse: every scale on a log grid, every place
+    r1 = min(1.0, COARSE_SIDE / max(W, H))
+    coarse = _grey(original, (round(W * r1), round(H * r1)))
+    steps = min(48, max(1, math.ceil(math.log(s_max / s_min) / math.log(1.02)) + 1))
+    best = (-2.0, s_min, 0, 0)
+    for i in range(steps):
+        s = s_min * (s_max / s_min) ** (i / max(1, steps - 1))
+        size = (max(1, round(w * r1 / s)), max(1, round(h * r1 / s)))
+        size = (min(size[0], coarse.shape[1]), min(size[1], coarse.shape[0]))
+        score, x, y = _best_place(coarse, posted, size)
+        if score > best[0]:
+            best = (score, s, x, y)
+    _, s0, x0, y0 = best
+    # fine: nearby scales, places near the coarse one
+    r2 = min(1.0, FINE_SIDE / max(W, H))
+    fine = _grey(original, (round(W * r2), round(H * r2)))
+    margin = math.ceil(2 * r2 / r1) + 2
+    found = (-2.0, s0, 0.0, 0.0)
+    for k in range(-4, 5):
+        s = min(s_max, max(s_min, s0 * (1 + 0.006 * k)))
+        tw, th = min(fine.shape[1], round(w * r2 / s)), min(fine.shape[0], round(h * r2 / s))
+        cx, cy = round(x0 * r2 / r1), round(y0 * r2 / r1)
+        left, top = max(0, cx - margin), max(0, cy - margin)
+        window = fine[top : min(fine.shape[0], cy + margin + th), left : min(fine.shape[1], cx + margin + tw)]
+        score, x, y = _best_place(window, posted, (tw, th))
+        if score > found[0]:
+            found = (score, w * r2 / tw, (left + x) / r2, (top + y) / r2)
+    similarity, s, bx, by = found
+    if similarity < SAME_ARTWORK:
+        raise NotSameArtworkError(
+            "the posted picture is not the same artwork as the original "
+            f"(at best {max(similarity, 0.0):.0%} alike; the same picture after a site scores over "
+            f"{SAME_ARTWORK:.0%})"
+        )
+    box = (bx, by, min(W, bx + w / s), min(H, by + h / s))
+    tol_w, tol_h = CROP_TOLERANCE * W + 1 / r2, CROP_TOLERANCE * H + 1 / r2
+    cropped = not (box[0] <= tol_w and box[1] <= tol_h and box[2] >= W - tol_w and box[3] >= H - tol_h)
+    if not cropped:
+        box, s = (0.0, 0.0, float(W), float(H)), w / W
+    return Alignment(box=box, scale=s, similarity=round(similarity, 4), cropped=cropped)
+
+
+# ---------------------------------------------------------------------------------------- the target, rebuilt
+
+
+def rebuild_target(
+    original: Image.Image, report: Mapping[str, Any], *, models_dir: Path | None = None
+) -> Image.Image:
+    """The target the protection pulled toward (RGB, at the working size), made again from the original and
+    the report; refuses with one line when it cannot be made or its digest is not the recorded one."""
+    targets = report.get("targets")
+    if not isinstance(targets, list) or not targets or not isinstance(targets[0], Mapping):
+        raise InputError("the report names no target; give the report `artshade protect --report` wrote")
+    first = targets[0]
+    digest = first.get("digest")
+    if not isinstance(digest, str):
+        raise TargetMismatchError(
+            "the report does not record its target's digest (made by an older artshade), so the target "
+            "cannot be checked; protect the picture again with --report"
+        )
+    size = report.get("working_size")
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+        raise InputError("the report has no working size")
+    ww, wh = size
+    settings = _settings_of(report)
+    x = to_pil(resize(to_tensor(original.convert("RGB")), wh, ww))
+    kind, name, seed = first.get("kind"), first.get("name"), first.get("seed", settings.seed)
+    if kind in ("restyle", "pattern") and isinstance(name, str) and isinstance(seed, int):
+        from .targets.builtin import builtin_target
+
+        made = builtin_target(name, x, seed)
+    else:
+        from .targets import TargetRequest, make_targets
+
+        dev = torch.device("cpu")
+        folder = models.models_dir(models_dir)
+        encoders = [models.load_encoder(n, folder=folder, device=dev) for n in _encoder_names(report)]
+        made = make_targets(TargetRequest(image=x, settings=settings, models_dir=folder, device=dev,
+                                          encoders=encoders))[0].image  # fmt: skip
+    target = to_pil(fit_cover(to_tensor(made), wh, ww))
+    if target_digest(target) != digest:
+        engine = report.get("engine")
+        why = (
+            f"it was made by engine {engine}, this is engine {ENGINE_VERSION}"
+            if engine != ENGINE_VERSION
+            else "is this the original that was protected, on the same kind of device?"
+        )
+        raise TargetMismatchError(
+            f"the target rebuilt from the report is not the one the protection used ({why})"
+        )
+    return target
+
+
+def _settings_of(report: Mapping[str, Any]) -> Settings:
+    raw = report.get("settings")
+    if not isinstance(raw, Mapping):
+        raise InputError("the report has no settings")
+    return Settings.from_mapping({k: v for k, v in raw.items() if v is not None and v != []})
+
+
+def _encoder_names(report: Mapping[str, Any]) -> list[str]:
+    names = report.get("encoders")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise InputError("the report names no encoders")
+    return names
+
+
+# ----------------------------------------------------------------------------------------------- the check
+
+
+def _through_site(
+    img: Image.Image, size: tuple[int, int], quality: int | None, subsampling: str | None
+) -> Image.Image:
+    """``img`` processed as the site processed the posted picture (resize, then JPEG if it re-encoded)."""
+    out = img.convert("RGB")
+    if out.size != size:
+        out = out.resize(size, Image.Resampling.LANCZOS)
+    if quality is None:
+        return out
+    buf = _io.BytesIO()
+    sub = {v: k for k, v in _SUBSAMPLING_NAMES.items()}.get(subsampling or "4:2:0", 2)
+    out.save(buf, "JPEG", quality=quality, subsampling=sub)
+    with Image.open(_io.BytesIO(buf.getvalue())) as im:
+        return im.convert("RGB")
+
+
+def _crop(img: Image.Image, box: tuple[float, float, float, float], full: tuple[int, int]) -> Image.Image:
+    """``box`` (in a ``full``-size picture's pixels) cut from ``img`` (the same picture at any size)."""
+    fx, fy = img.size[0] / full[0], img.size[1] / full[1]
+    b = (round(box[0] * fx), round(box[1] * fy), round(box[2] * fx), round(box[3] * fy))
+    return img if b == (0, 0, img.size[0], img.size[1]) else img.crop(b)
+
+
+def shading_strength(posted: Image.Image, plain: Image.Image, shaded: Image.Image) -> float:
+    """How much of the shading's own pattern the posted pixels hold: the least-squares factor ``a`` in
+    ``posted - plain = a * (shaded - plain)`` (1: all of it, 0: none), ``plain`` and ``shaded`` being the
+    original and the protected file put through the site's processing."""
+    p, o, s = (np.asarray(i.convert("RGB"), np.float64) for i in (posted, plain, shaded))
+    d = s - o
+    energy = float((d * d).sum())
+    if energy < 1e-6:
+        return 0.0
+    return float(((p - o) * d).sum()) / energy
+
+
+def check(
+    posted_data: bytes,
+    original: Image.Image,
+    report: Mapping[str, Any],
+    *,
+    protected: Image.Image | None = None,
+    models_dir: str | Path | None = None,
+    limits: io.Limits | None = None,
+) -> dict[str, Any]:
+    """Check ``posted_data`` (the file as the site serves it) against the ``original`` (RGB, upright) and
+    the ``report`` ``protect`` wrote; ``protected`` is the file as saved, where it is at hand.  Returns the
+    result (see ``summarise`` for the words); raises a ``ShadingError`` with one line on bad input."""
+    loaded = io.load_image(posted_data, limits or io.Limits())
+    posted = loaded.rgb.convert("RGB")
+    with Image.open(_io.BytesIO(posted_data)) as raw:
+        quality, subsampling = jpeg_quality(raw), jpeg_subsampling(raw)
+    original = original.convert("RGB")
+    recorded = report.get("input", {}) if isinstance(report.get("input"), Mapping) else {}
+    if (recorded.get("width"), recorded.get("height")) != original.size:
+        raise InputError(
+            f"the original is {original.size[0]}x{original.size[1]} px but the report's was "
+            f"{recorded.get('width')}x{recorded.get('height')}: give the original that was protected"
+        )
+    placed = align(original, posted)
+    W, H = original.size
+    target = rebuild_target(original, report, models_dir=None if models_dir is None else Path(models_dir))
+
+    x_crop = _crop(original, placed.box, (W, H))
+    t_crop = _crop(target, placed.box, (W, H))
+    plain_site = _through_site(x_crop, posted.size, quality, subsampling)
+    ssim = float(
+        colour_ssim(to_tensor(x_crop.resize(posted.size, Image.Resampling.LANCZOS)), to_tensor(posted))[0]
+    )
+
+    shaded_crop = shaded_site = None
+    strength = None
+    if protected is not None:
+        if protected.size != original.size:
+            raise InputError("the protected file is not the size of the original")
+        shaded_crop = _crop(protected.convert("RGB"), placed.box, (W, H))
+        shaded_site = _through_site(shaded_crop, posted.size, quality, subsampling)
+        strength = round(shading_strength(posted, plain_site, shaded_site), 3)
+
+    dev = devices.pick(_settings_of(report).device if _settings_of(report).device != "cuda" else "auto")
+    folder = models.models_dir(models_dir)
+    saved_pulls = report.get("pull") if isinstance(report.get("pull"), Mapping) else {}
+    pulls: dict[str, dict[str, float | None]] = {}
+    for name in _encoder_names(report):
+        enc = models.load_encoder(name, folder=folder, device=dev)
+        zx, zt = encode_view(enc, x_crop), encode_view(enc, t_crop)
+        row: dict[str, float | None] = {
+            "posted": round(pull_value(encode_view(enc, posted), zx, zt), 4),
+            "baseline": round(pull_value(encode_view(enc, plain_site), zx, zt), 4),
+        }
+        if shaded_crop is not None and shaded_site is not None:
+            row["as_saved"] = round(pull_value(encode_view(enc, shaded_crop), zx, zt), 4)
+            row["expected"] = round(pull_value(encode_view(enc, shaded_site), zx, zt), 4)
+        else:
+            recorded_pull = saved_pulls.get(name, {}).get("none", {}).get("pull") if saved_pulls else None
+            row["as_saved"] = recorded_pull if isinstance(recorded_pull, int | float) else None
+        saved = row["as_saved"]
+        row["kept"] = (
+            None
+            if saved is None or saved < SMALL_PULL
+            else round(min(1.0, max(0.0, (row["posted"] or 0.0) - (row["baseline"] or 0.0)) / saved), 4)
+        )
+        pulls[name] = row
+
+    kept_values = [r["kept"] for r in pulls.values() if r["kept"] is not None]
+    kept = round(sum(kept_values) / len(kept_values), 4) if kept_values else None
+    if strength is not None:
+        found = strength >= FOUND_AT_LEAST
+    else:
+        found = kept is not None and kept >= FOUND_AT_LEAST
+    settings = _settings_of(report)
+    profile, costs = best_profile(quality, subsampling, placed.scale, (W, H))
+    used = settings.platform
+    used_fits = costs[used] <= costs[profile] + 0.5 and costs[used] < 2.0
+    result: dict[str, Any] = {
+        "protection_found": found,
+        "kept": kept if found else 0.0 if kept is not None else None,
+        "shading_strength": strength,
+        "ssim": round(ssim, 4),
+        "pull": pulls,
+        "alignment": {
+            "similarity": placed.similarity,
+            "cropped": placed.cropped,
+            "box": [round(v, 1) for v in placed.box],
+            "scale": round(placed.scale, 4),
+        },
+        "site": {
+            "original_size": [W, H],
+            "posted_size": list(posted.size),
+            "resized": abs(placed.scale - 1.0) > 0.01,
+            "jpeg_quality": quality,
+            "subsampling": subsampling,
+            "format": loaded.format,
+            "profile": profile,
+            "profile_used": used,
+            "profile_used_fits": used_fits,
+            "profile_costs": costs,
+        },
+        "settings": {"preset": settings.preset, "intensity": settings.intensity, "platform": used},
+        "engine": report.get("engine"),
+    }
+    result["advice"] = advice(result)
+    result["summary"] = summarise(result)
+    return result
+
+
+def advice(result: Mapping[str, Any]) -> list[str]:
+    """What to try when little is left."""
+    tips: list[str] = []
+    site, settings = result["site"], result["settings"]
+    if not result["protection_found"]:
+        if result["shading_strength"] is not None and result["shading_strength"] < FOUND_AT_LEAST:
+            tips.append("the posted picture is the unshaded original: upload the protected file")
+        return tips
+    kept = result["kept"]
+    if not site["profile_used_fits"] and site["profile"] != settings["platform"]:
+        tips.append(f"protect for the platform profile that fits this site: --platform {site['profile']}")
+    if kept is not None and kept < 0.5:
+        if settings["intensity"] != "high":
+            tips.append("protect with a higher intensity: --intensity high")
+        if settings["preset"] == "fast":
+            tips.append("protect with a slower, stronger preset: --preset default")
+    return tips
+
+
+def summarise(result: Mapping[str, Any]) -> str:
+    """The result in one line of words."""
+    site = result["site"]
+    did = []
+    if site["resized"]:
+        did.append(f"resized to {site['posted_size'][0]} x {site['posted_size'][1]}")
+    if site["jpeg_quality"] is not None:
+        did.append(f"JPEG quality ≈ {site['jpeg_quality']}")
+    did.append("cropped" if result["alignment"]["cropped"] else "not cropped")
+    what = ", ".join(did)
+    if not result["protection_found"]:
+        return f"no protection found (the site {what})"
+    kept = result["kept"]
+    head = "protection found" if kept is None else f"kept {round(100 * kept)} % of its pull through the site"
+    return f"{head} (the site {what})"
+
+
+def check_bytes(
+    posted_data: bytes,
+    original_data: bytes,
+    report: Mapping[str, Any],
+    *,
+    protected_data: bytes | None = None,
+    models_dir: str | Path | None = None,
+    limits: io.Limits | None = None,
+) -> dict[str, Any]:
+    """:func:`check` on encoded files (the original and, where at hand, the protected file as saved)."""
+    limits = limits or io.Limits()
+    original = io.load_image(original_data, limits).rgb
+    protected = None if protected_data is None else io.load_image(protected_data, limits).rgb
+    return check(posted_data, original, report, protected=protected, models_dir=models_dir, limits=limits)
+
+
+def dhash(img: Image.Image, size: int = 8) -> int:
+    """A difference hash (dHash) of a small grey copy: 64 bits that survive resizing and re-encoding, for
+    finding which recent job a posted picture came from."""
+    grey = np.asarray(img.convert("L").resize((size + 1, size), Image.Resampling.BOX), np.int16)
+    bits = (grey[:, 1:] > grey[:, :-1]).flatten()
+    return int("".join("1" if b else "0" for b in bits), 2)
+
+
+def hash_distance(a: int, b: int) -> int:
+    return (a ^ b).bit_count()
