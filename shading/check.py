@@ -58,6 +58,9 @@ CROP_TOLERANCE = 0.01
 FOUND_AT_LEAST = 0.35
 #: a pull as saved below this is too small to tell a fraction of it from noise
 SMALL_PULL = 0.01
+#: a profile whose ``profile_fit`` cost is below this fits what the site did
+FITS = 2.0
+LANCZOS = Image.Resampling.LANCZOS
 _SUBSAMPLING_NAMES = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
 
 # The IJG (libjpeg) example tables, natural order (ITU T.81 annex K), which Pillow also reports in.
@@ -365,9 +368,9 @@ def check(
     x_crop = _crop(original, placed.box, (W, H))
     t_crop = _crop(target, placed.box, (W, H))
     plain_site = _through_site(x_crop, posted.size, quality, subsampling)
-    ssim = float(
-        colour_ssim(to_tensor(x_crop.resize(posted.size, Image.Resampling.LANCZOS)), to_tensor(posted))[0]
-    )
+    x_at_posted = x_crop.resize(posted.size, LANCZOS) if x_crop.size != posted.size else x_crop
+    t_at_posted = t_crop.resize(posted.size, LANCZOS)
+    ssim = float(colour_ssim(to_tensor(x_at_posted), to_tensor(posted))[0])
 
     shaded_crop = shaded_site = None
     strength = None
@@ -384,13 +387,16 @@ def check(
     pulls: dict[str, dict[str, float | None]] = {}
     for name in _encoder_names(report):
         enc = models.load_encoder(name, folder=folder, device=dev)
-        zx, zt = encode_view(enc, x_crop), encode_view(enc, t_crop)
+        # the original and the target seen at the posted picture's size (a scraper's view of a picture
+        # smaller than its view is taken at the picture's own size), and at their own size for as saved
+        zx, zt = encode_view(enc, x_at_posted), encode_view(enc, t_at_posted)
         row: dict[str, float | None] = {
             "posted": round(pull_value(encode_view(enc, posted), zx, zt), 4),
             "baseline": round(pull_value(encode_view(enc, plain_site), zx, zt), 4),
         }
         if shaded_crop is not None and shaded_site is not None:
-            row["as_saved"] = round(pull_value(encode_view(enc, shaded_crop), zx, zt), 4)
+            zx_own, zt_own = encode_view(enc, x_crop), encode_view(enc, t_crop.resize(x_crop.size, LANCZOS))
+            row["as_saved"] = round(pull_value(encode_view(enc, shaded_crop), zx_own, zt_own), 4)
             row["expected"] = round(pull_value(encode_view(enc, shaded_site), zx, zt), 4)
         else:
             recorded_pull = saved_pulls.get(name, {}).get("none", {}).get("pull") if saved_pulls else None
@@ -412,7 +418,7 @@ def check(
     settings = _settings_of(report)
     profile, costs = best_profile(quality, subsampling, placed.scale, (W, H))
     used = settings.platform
-    used_fits = costs[used] <= costs[profile] + 0.5 and costs[used] < 2.0
+    used_fits = costs[used] <= costs[profile] + 0.5 and costs[used] < FITS
     result: dict[str, Any] = {
         "protection_found": found,
         "kept": kept if found else 0.0 if kept is not None else None,
@@ -433,6 +439,7 @@ def check(
             "subsampling": subsampling,
             "format": loaded.format,
             "profile": profile,
+            "profile_fits": costs[profile] < FITS,
             "profile_used": used,
             "profile_used_fits": used_fits,
             "profile_costs": costs,
@@ -454,7 +461,7 @@ def advice(result: Mapping[str, Any]) -> list[str]:
             tips.append("the posted picture is the unshaded original: upload the protected file")
         return tips
     kept = result["kept"]
-    if not site["profile_used_fits"] and site["profile"] != settings["platform"]:
+    if not site["profile_used_fits"] and site["profile_fits"] and site["profile"] != settings["platform"]:
         tips.append(f"protect for the platform profile that fits this site: --platform {site['profile']}")
     if kept is not None and kept < 0.5:
         if settings["intensity"] != "high":
