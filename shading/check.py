@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, JpegImagePlugin
+from PIL import Image, ImageFilter, JpegImagePlugin
 from scipy.signal import fftconvolve
 
 from . import device as devices
@@ -49,6 +49,10 @@ from .transforms.platform import PROFILES, Profile
 
 #: the best alignment's grey correlation below this: not the same artwork
 SAME_ARTWORK = 0.8
+#: ... or its fine detail's correlation below this (the same layout, other brushwork)
+SAME_DETAIL = 0.75
+#: long side the fine detail is compared at
+DETAIL_SIDE = 1024
 #: long side of the grey copies the coarse search and the refinement run on
 COARSE_SIDE = 160
 FINE_SIDE = 640
@@ -156,6 +160,8 @@ class Alignment:
     #: normalised cross-correlation of the grey pictures at the best alignment (1: identical)
     similarity: float
     cropped: bool
+    #: correlation of the fine detail there (``detail_correlation``)
+    detail: float = 1.0
 
 
 def _grey(img: Image.Image, size: tuple[int, int]) -> np.ndarray:
@@ -221,18 +227,42 @@ def align(original: Image.Image, posted: Image.Image) -> Alignment:
         if score > found[0]:
             found = (score, w * r2 / tw, (left + x) / r2, (top + y) / r2)
     similarity, s, bx, by = found
-    if similarity < SAME_ARTWORK:
+    box = (bx, by, min(W, bx + w / s), min(H, by + h / s))
+    detail = (
+        detail_correlation(original.crop(tuple(round(v) for v in box)), posted) if similarity > 0 else 0.0
+    )
+    if similarity < SAME_ARTWORK or detail < SAME_DETAIL:
         raise NotSameArtworkError(
             "the posted picture is not the same artwork as the original "
-            f"(at best {max(similarity, 0.0):.0%} alike; the same picture after a site scores over "
-            f"{SAME_ARTWORK:.0%})"
+            f"(at best {max(min(similarity, detail), 0.0):.0%} alike; the same picture after a site scores "
+            f"over {SAME_ARTWORK:.0%})"
         )
-    box = (bx, by, min(W, bx + w / s), min(H, by + h / s))
     tol_w, tol_h = CROP_TOLERANCE * W + 1 / r2, CROP_TOLERANCE * H + 1 / r2
     cropped = not (box[0] <= tol_w and box[1] <= tol_h and box[2] >= W - tol_w and box[3] >= H - tol_h)
     if not cropped:
         box, s = (0.0, 0.0, float(W), float(H)), w / W
-    return Alignment(box=box, scale=s, similarity=round(similarity, 4), cropped=cropped)
+    return Alignment(
+        box=box, scale=s, similarity=round(similarity, 4), cropped=cropped, detail=round(detail, 4)
+    )
+
+
+def detail_correlation(part: Image.Image, posted: Image.Image) -> float:
+    """Correlation of the fine detail (grey minus a blurred grey) of ``part`` of the original, brought to
+    the posted picture's size, and of the posted picture: the layout of two pictures can match (the same
+    composition painted twice) while their brushwork does not."""
+    size = posted.size
+    if max(size) > DETAIL_SIDE:
+        f = DETAIL_SIDE / max(size)
+        size = (max(8, round(size[0] * f)), max(8, round(size[1] * f)))
+
+    def fine(img: Image.Image) -> np.ndarray:
+        grey = img.convert("L").resize(size, LANCZOS)
+        a = np.asarray(grey, np.float64) - np.asarray(grey.filter(ImageFilter.GaussianBlur(3)), np.float64)
+        return a - a.mean()
+
+    a, b = fine(part), fine(posted)
+    den = math.sqrt(float((a * a).sum()) * float((b * b).sum()))
+    return float((a * b).sum()) / den if den > 1e-9 else 0.0
 
 
 # ---------------------------------------------------------------------------------------- the target, rebuilt
@@ -427,6 +457,7 @@ def check(
         "pull": pulls,
         "alignment": {
             "similarity": placed.similarity,
+            "detail": placed.detail,
             "cropped": placed.cropped,
             "box": [round(v, 1) for v in placed.box],
             "scale": round(placed.scale, 4),
