@@ -228,9 +228,7 @@ def align(original: Image.Image, posted: Image.Image) -> Alignment:
             found = (score, w * r2 / tw, (left + x) / r2, (top + y) / r2)
     similarity, s, bx, by = found
     box = (bx, by, min(W, bx + w / s), min(H, by + h / s))
-    detail = (
-        detail_correlation(original.crop(tuple(round(v) for v in box)), posted) if similarity > 0 else 0.0
-    )
+    detail = detail_correlation(original.crop(_rounded(box)), posted) if similarity > 0 else 0.0
     if similarity < SAME_ARTWORK or detail < SAME_DETAIL:
         raise NotSameArtworkError(
             "the posted picture is not the same artwork as the original "
@@ -244,6 +242,10 @@ def align(original: Image.Image, posted: Image.Image) -> Alignment:
     return Alignment(
         box=box, scale=s, similarity=round(similarity, 4), cropped=cropped, detail=round(detail, 4)
     )
+
+
+def _rounded(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    return round(box[0]), round(box[1]), round(box[2]), round(box[3])
 
 
 def detail_correlation(part: Image.Image, posted: Image.Image) -> float:
