@@ -426,10 +426,15 @@ def check(
             "posted": round(pull_value(encode_view(enc, posted), zx, zt), 4),
             "baseline": round(pull_value(encode_view(enc, plain_site), zx, zt), 4),
         }
-        if shaded_crop is not None and shaded_site is not None:
-            zx_own, zt_own = encode_view(enc, x_crop), encode_view(enc, t_crop.resize(x_crop.size, LANCZOS))
+        if shaded_crop is not None:
+            if x_crop.size == posted.size:
+                zx_own, zt_own = zx, zt
+            else:
+                zx_own, zt_own = (
+                    encode_view(enc, x_crop),
+                    encode_view(enc, t_crop.resize(x_crop.size, LANCZOS)),
+                )
             row["as_saved"] = round(pull_value(encode_view(enc, shaded_crop), zx_own, zt_own), 4)
-            row["expected"] = round(pull_value(encode_view(enc, shaded_site), zx, zt), 4)
         else:
             recorded_pull = saved_pulls.get(name, {}).get("none", {}).get("pull") if saved_pulls else None
             row["as_saved"] = recorded_pull if isinstance(recorded_pull, int | float) else None

@@ -106,11 +106,11 @@ def test_dhash_survives_the_site_but_not_another_picture(make_scene) -> None:
 
 @pytest.fixture(scope="module")
 def shaded(eval_images: Path, models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A real artwork (576 px) protected for Instagram with the fast preset: the files and the report as
+    """A real artwork (448 px) protected for Instagram with the fast preset: the files and the report as
     `artshade protect --report` writes them."""
     folder = tmp_path_factory.mktemp("shaded")
     original = Image.open(eval_images / "artworks" / "vangogh_starry_night.jpg").convert("RGB")
-    original.thumbnail((576, 576))
+    original.thumbnail((448, 448))
     original.save(folder / "art.png")
     code = main(["protect", str(folder / "art.png"), "-o", str(folder / "art.protected.png"), "--preset",
                  "fast", "--platform", "instagram", "--models", str(models_dir), "--report",
@@ -141,7 +141,7 @@ def posted_by(profile: str, img: Image.Image, crop: tuple[int, int, int, int] | 
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("profile", "crop"),
-    [(name, None) for name in PROFILES] + [("instagram", (24, 16, 552, 344))],
+    [(name, None) for name in PROFILES] + [("instagram", (24, 16, 424, 264))],
 )
 def test_protection_through_each_profile_is_found_with_the_right_profile(shaded, profile, crop) -> None:
     data = posted_by(profile, shaded["protected"], crop)
@@ -208,7 +208,7 @@ def test_cli_check_json_and_words(shaded, tmp_path: Path, capsys) -> None:
 @pytest.mark.slow
 def test_cli_unrelated_picture_is_one_line_rc_2(shaded, eval_images: Path, tmp_path: Path, capsys) -> None:
     other = Image.open(eval_images / "artworks" / "munch_the_scream.jpg").convert("RGB")
-    other.thumbnail((576, 576))
+    other.thumbnail((448, 448))
     posted = tmp_path / "other.jpg"
     posted.write_bytes(jpeg(other, 75))
     code = main(["check", str(posted), "--report", str(shaded["folder"] / "art.json"), "--models",
