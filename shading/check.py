@@ -60,6 +60,8 @@ FINE_SIDE = 640
 CROP_TOLERANCE = 0.01
 #: the shading's own pattern found at less than this strength in the posted pixels: no protection
 FOUND_AT_LEAST = 0.35
+#: without a pull as saved to compare with: a pull over the noise floor by at least this is protection
+FOUND_PULL = 0.02
 #: a pull as saved below this is too small to tell a fraction of it from noise
 SMALL_PULL = 0.01
 #: a profile whose ``profile_fit`` cost is below this fits what the site did
@@ -370,92 +372,130 @@ def shading_strength(posted: Image.Image, plain: Image.Image, shaded: Image.Imag
     return float(((p - o) * d).sum()) / energy
 
 
+def assumed_targets(original: Image.Image) -> list[tuple[str, Image.Image]]:
+    """Without a report: the targets ``artshade protect`` makes with its defaults (guard mode, ``auto``,
+    seed 0) - each candidate ``auto`` chooses from, at the working size of each platform profile."""
+    from .api import working_size
+    from .targets.builtin import AUTO_CANDIDATES, builtin_target
+
+    out: list[tuple[str, Image.Image]] = []
+    full = to_tensor(original.convert("RGB"))
+    for ww, wh in dict.fromkeys(working_size(*original.size, p) for p in PROFILES):
+        x = to_pil(resize(full, wh, ww))
+        for name in AUTO_CANDIDATES:
+            out.append((name, to_pil(fit_cover(to_tensor(builtin_target(name, x, 0)), wh, ww))))
+    return out
+
+
 def check(
     posted_data: bytes,
     original: Image.Image,
-    report: Mapping[str, Any],
+    report: Mapping[str, Any] | None,
     *,
     protected: Image.Image | None = None,
     models_dir: str | Path | None = None,
     limits: io.Limits | None = None,
 ) -> dict[str, Any]:
     """Check ``posted_data`` (the file as the site serves it) against the ``original`` (RGB, upright) and
-    the ``report`` ``protect`` wrote; ``protected`` is the file as saved, where it is at hand.  Returns the
-    result (see ``summarise`` for the words); raises a ``ShadingError`` with one line on bad input."""
+    the ``report`` ``protect`` wrote; ``protected`` is the file as saved, where it is at hand.  Without a
+    report the target is not known: the pull is measured toward the targets ``protect`` makes with its
+    defaults (``assumed_targets``), the best of them.  Returns the result (see ``summarise`` for the
+    words); raises a ``ShadingError`` with one line on bad input."""
     loaded = io.load_image(posted_data, limits or io.Limits())
     posted = loaded.rgb.convert("RGB")
     with Image.open(_io.BytesIO(posted_data)) as raw:
         quality, subsampling = jpeg_quality(raw), jpeg_subsampling(raw)
     original = original.convert("RGB")
-    recorded = report.get("input", {}) if isinstance(report.get("input"), Mapping) else {}
-    if (recorded.get("width"), recorded.get("height")) != original.size:
-        raise InputError(
-            f"the original is {original.size[0]}x{original.size[1]} px but the report's was "
-            f"{recorded.get('width')}x{recorded.get('height')}: give the original that was protected"
-        )
+    if report is not None:
+        recorded = report.get("input", {}) if isinstance(report.get("input"), Mapping) else {}
+        if (recorded.get("width"), recorded.get("height")) != original.size:
+            raise InputError(
+                f"the original is {original.size[0]}x{original.size[1]} px but the report's was "
+                f"{recorded.get('width')}x{recorded.get('height')}: give the original that was protected"
+            )
+    if protected is not None and protected.size != original.size:
+        raise InputError("the protected file is not the size of the original")
     placed = align(original, posted)
     W, H = original.size
-    target = rebuild_target(original, report, models_dir=None if models_dir is None else Path(models_dir))
+    folder = models.models_dir(models_dir)
+    if report is not None:
+        settings = _settings_of(report)
+        targets = [("", rebuild_target(original, report, models_dir=folder))]
+        dev = devices.pick("auto" if settings.device == "cuda" else settings.device)
+        encoder_names = _encoder_names(report)
+    else:
+        settings = Settings()
+        targets = assumed_targets(original)
+        dev = devices.pick("auto")
+        encoder_names = models.preset_encoders(settings.preset, dev, folder)
 
     x_crop = _crop(original, placed.box, (W, H))
-    t_crop = _crop(target, placed.box, (W, H))
     plain_site = _through_site(x_crop, posted.size, quality, subsampling)
     x_at_posted = x_crop.resize(posted.size, LANCZOS) if x_crop.size != posted.size else x_crop
-    t_at_posted = t_crop.resize(posted.size, LANCZOS)
     ssim = float(colour_ssim(to_tensor(x_at_posted), to_tensor(posted))[0])
 
-    shaded_crop = shaded_site = None
+    shaded_crop = None
     strength = None
     if protected is not None:
-        if protected.size != original.size:
-            raise InputError("the protected file is not the size of the original")
         shaded_crop = _crop(protected.convert("RGB"), placed.box, (W, H))
         shaded_site = _through_site(shaded_crop, posted.size, quality, subsampling)
         strength = round(shading_strength(posted, plain_site, shaded_site), 3)
 
-    dev = devices.pick(_settings_of(report).device if _settings_of(report).device != "cuda" else "auto")
-    folder = models.models_dir(models_dir)
-    saved_pulls = report.get("pull") if isinstance(report.get("pull"), Mapping) else {}
-    pulls: dict[str, dict[str, float | None]] = {}
-    for name in _encoder_names(report):
+    saved_pulls = report.get("pull") if report is not None and isinstance(report.get("pull"), Mapping) else {}
+    # rows[i][encoder]: the pull toward target i
+    rows: list[dict[str, dict[str, float | None]]] = [{} for _ in targets]
+    for name in encoder_names:
         enc = models.load_encoder(name, folder=folder, device=dev)
         # the original and the target seen at the posted picture's size (a scraper's view of a picture
         # smaller than its view is taken at the picture's own size), and at their own size for as saved
-        zx, zt = encode_view(enc, x_at_posted), encode_view(enc, t_at_posted)
-        row: dict[str, float | None] = {
-            "posted": round(pull_value(encode_view(enc, posted), zx, zt), 4),
-            "baseline": round(pull_value(encode_view(enc, plain_site), zx, zt), 4),
-        }
-        if shaded_crop is not None:
-            if x_crop.size == posted.size:
-                zx_own, zt_own = zx, zt
+        zx, zp, zb = encode_view(enc, x_at_posted), encode_view(enc, posted), encode_view(enc, plain_site)
+        same_size = x_crop.size == posted.size
+        zx_own = zx if same_size or shaded_crop is None else encode_view(enc, x_crop)
+        zs = None if shaded_crop is None else encode_view(enc, shaded_crop)
+        for i, (_, target) in enumerate(targets):
+            t_crop = _crop(target, placed.box, (W, H))
+            zt = encode_view(enc, t_crop.resize(posted.size, LANCZOS))
+            row: dict[str, float | None] = {
+                "posted": round(pull_value(zp, zx, zt), 4),
+                "baseline": round(pull_value(zb, zx, zt), 4),
+            }
+            if zs is not None:
+                zt_own = zt if same_size else encode_view(enc, t_crop.resize(x_crop.size, LANCZOS))
+                row["as_saved"] = round(pull_value(zs, zx_own, zt_own), 4)
             else:
-                zx_own, zt_own = (
-                    encode_view(enc, x_crop),
-                    encode_view(enc, t_crop.resize(x_crop.size, LANCZOS)),
-                )
-            row["as_saved"] = round(pull_value(encode_view(enc, shaded_crop), zx_own, zt_own), 4)
-        else:
-            recorded_pull = saved_pulls.get(name, {}).get("none", {}).get("pull") if saved_pulls else None
-            row["as_saved"] = recorded_pull if isinstance(recorded_pull, int | float) else None
-        saved = row["as_saved"]
-        row["kept"] = (
-            None
-            if saved is None or saved < SMALL_PULL
-            else round(min(1.0, max(0.0, (row["posted"] or 0.0) - (row["baseline"] or 0.0)) / saved), 4)
-        )
-        pulls[name] = row
+                recorded_pull = saved_pulls.get(name, {}).get("none", {}).get("pull") if saved_pulls else None
+                row["as_saved"] = recorded_pull if isinstance(recorded_pull, int | float) else None
+            saved = row["as_saved"]
+            row["kept"] = (
+                None
+                if saved is None or saved < SMALL_PULL
+                else round(min(1.0, max(0.0, (row["posted"] or 0.0) - (row["baseline"] or 0.0)) / saved), 4)
+            )
+            rows[i][name] = row
+
+    def left(i: int) -> float:
+        values = [(r["posted"] or 0.0) - (r["baseline"] or 0.0) for r in rows[i].values()]
+        return sum(values) / max(1, len(values))
+
+    chosen = max(range(len(targets)), key=left)
+    pulls = rows[chosen]
+    target_info: dict[str, Any] = (
+        {"known": True, "digest": report["targets"][0]["digest"]}
+        if report is not None
+        else {"known": False, "assumed": targets[chosen][0], "seed": 0}
+    )
 
     kept_values = [r["kept"] for r in pulls.values() if r["kept"] is not None]
     kept = round(sum(kept_values) / len(kept_values), 4) if kept_values else None
     if strength is not None:
         found = strength >= FOUND_AT_LEAST
+    elif kept is not None:
+        found = kept >= FOUND_AT_LEAST
     else:
-        found = kept is not None and kept >= FOUND_AT_LEAST
-    settings = _settings_of(report)
+        found = left(chosen) >= FOUND_PULL
     profile, costs = best_profile(quality, subsampling, placed.scale, (W, H))
-    used = settings.platform
-    used_fits = costs[used] <= costs[profile] + 0.5 and costs[used] < FITS
+    used = settings.platform if report is not None else None
+    used_fits = None if used is None else costs[used] <= costs[profile] + 0.5 and costs[used] < FITS
     result: dict[str, Any] = {
         "protection_found": found,
         "kept": kept if found else 0.0 if kept is not None else None,
@@ -483,7 +523,8 @@ def check(
             "profile_costs": costs,
         },
         "settings": {"preset": settings.preset, "intensity": settings.intensity, "platform": used},
-        "engine": report.get("engine"),
+        "target": target_info,
+        "engine": None if report is None else report.get("engine"),
     }
     result["advice"] = advice(result)
     result["summary"] = summarise(result)
@@ -499,7 +540,12 @@ def advice(result: Mapping[str, Any]) -> list[str]:
             tips.append("the posted picture is the unshaded original: upload the protected file")
         return tips
     kept = result["kept"]
-    if not site["profile_used_fits"] and site["profile_fits"] and site["profile"] != settings["platform"]:
+    if (
+        site["profile_used"] is not None
+        and not site["profile_used_fits"]
+        and site["profile_fits"]
+        and site["profile"] != settings["platform"]
+    ):
         tips.append(f"protect for the platform profile that fits this site: --platform {site['profile']}")
     if kept is not None and kept < 0.5:
         if settings["intensity"] != "high":
@@ -526,10 +572,21 @@ def summarise(result: Mapping[str, Any]) -> str:
     return f"{head} (the site {what})"
 
 
+def target_line(result: Mapping[str, Any]) -> str | None:
+    """Where the target came from, when it is not the report's."""
+    target = result.get("target") or {}
+    if target.get("known", True):
+        return None
+    return (
+        f"no report: the pull is measured toward the target protect makes by default that fits best "
+        f"({target.get('assumed')}, seed {target.get('seed')}); give --report for the one used"
+    )
+
+
 def check_bytes(
     posted_data: bytes,
     original_data: bytes,
-    report: Mapping[str, Any],
+    report: Mapping[str, Any] | None,
     *,
     protected_data: bytes | None = None,
     models_dir: str | Path | None = None,

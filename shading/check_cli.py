@@ -60,17 +60,17 @@ def _check(args: argparse.Namespace) -> int:
     from . import io
     from .check import check_bytes
 
-    if args.report is None:
+    if args.report is None and args.original is None:
         raise InputError(
-            "give --report R.json (the report `artshade protect --report` wrote): it names the target the "
-            "protection pulled toward, which the check measures against"
+            "give --report R.json (the report `artshade protect --report` wrote) or at least --original "
+            "ORIGINAL: the check lines the posted picture up with the original"
         )
     limits = limits_from_args(args)
-    report = load_report(args.report)
-    original = args.original or _path_in(report, "input")
+    report = None if args.report is None else load_report(args.report)
+    original = args.original or (None if report is None else _path_in(report, "input"))
     if original is None:
         raise InputError("the report does not say where the original is; give --original ORIGINAL")
-    protected = args.protected or _path_in(report, "output")
+    protected = args.protected or (None if report is None else _path_in(report, "output"))
     if protected is not None and args.protected is None and not protected.is_file():
         protected = None  # moved or deleted since: the report's own pull as saved is used instead
     posted_data = io.read_input(args.posted, limits)
@@ -87,6 +87,8 @@ def _check(args: argparse.Namespace) -> int:
 
 def describe(result: Mapping[str, Any]) -> list[str]:
     """The result for a person: the summary line, then the figures behind it."""
+    from .check import target_line
+
     site, placed = result["site"], result["alignment"]
     lines = [str(result["summary"])]
     lines.append(
@@ -107,11 +109,15 @@ def describe(result: Mapping[str, Any]) -> list[str]:
             else ""
         )
     )
-    fits = "fits" if site["profile_used_fits"] else "does not fit"
     best = (
         f"{site['profile']} fits best" if site["profile_fits"] else f"none fits (nearest: {site['profile']})"
     )
-    lines.append(f"  platform profile: {best}; the one used, {site['profile_used']}, {fits}")
+    if site["profile_used"] is not None:
+        fits = "fits" if site["profile_used_fits"] else "does not fit"
+        best += f"; the one used, {site['profile_used']}, {fits}"
+    lines.append(f"  platform profile: {best}")
+    if (line := target_line(result)) is not None:
+        lines.append(f"  {line}")
     for name, row in result["pull"].items():
         saved = "unknown" if row.get("as_saved") is None else f"{row['as_saved']:.3f}"
         lines.append(

@@ -32,8 +32,9 @@ def artwork(eval_images: Path, name: str, side: int = 448) -> Image.Image:
 async def test_check_a_posted_picture_own_jobs_only(
     daemons: Daemons, models_dir: Path, eval_images: Path, tmp_path: Path
 ) -> None:
-    server = await daemons.start(models_dir=models_dir, data_dir=tmp_path / "data")
-    paired = PairingStore(server.config.pairing_path)
+    config = daemons.config(models_dir=models_dir, data_dir=tmp_path / "data", config_dir=tmp_path / "config")
+    server = await daemons.start(config)
+    paired = PairingStore(config.pairing_path)
     mine, theirs = paired.issue_token(CHROME_ORIGIN), paired.issue_token(FIREFOX_ORIGIN)
     buf = io.BytesIO()
     artwork(eval_images, "vangogh_starry_night.jpg").save(buf, "PNG")

@@ -165,6 +165,18 @@ def test_the_report_alone_is_enough(shaded) -> None:
 
 
 @pytest.mark.slow
+def test_without_a_report_the_default_target_is_assumed(shaded) -> None:
+    """`artshade check POSTED --original ORIGINAL`: protect's default target (auto, seed 0) is rebuilt."""
+    found = chk.check(posted_by("instagram", shaded["protected"]), shaded["original"], None,
+                      models_dir=shaded["models"])  # fmt: skip
+    assert found["protection_found"] and found["kept"] is None, found
+    assert found["target"] == {"known": False, "assumed": shaded["report"]["targets"][0]["name"], "seed": 0}
+    plain = chk.check(posted_by("instagram", shaded["original"]), shaded["original"], None,
+                      models_dir=shaded["models"])  # fmt: skip
+    assert not plain["protection_found"], plain
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("with_protected", [True, False])
 def test_the_original_posted_is_no_protection(shaded, with_protected) -> None:
     result = chk.check(posted_by("instagram", shaded["original"]), shaded["original"], shaded["report"],
