@@ -53,6 +53,8 @@ SAME_ARTWORK = 0.8
 SAME_DETAIL = 0.75
 #: long side the fine detail is compared at
 DETAIL_SIDE = 1024
+#: fine detail weaker than this (RMS, grey levels) is too little to compare (a flat digital painting)
+DETAIL_FLOOR = 1.5
 #: long side of the grey copies the coarse search and the refinement run on
 COARSE_SIDE = 160
 FINE_SIDE = 640
@@ -265,6 +267,8 @@ def detail_correlation(part: Image.Image, posted: Image.Image) -> float:
         return a - a.mean()
 
     a, b = fine(part), fine(posted)
+    if math.sqrt(float((a * a).mean())) < DETAIL_FLOOR:
+        return 1.0  # a flat, grain-free picture has no fine detail to tell by: the layout decides alone
     den = math.sqrt(float((a * a).sum()) * float((b * b).sum()))
     return float((a * b).sum()) / den if den > 1e-9 else 0.0
 

@@ -85,6 +85,23 @@ def test_alignment_finds_the_resize_and_the_crop(make_scene, crop, size) -> None
     assert placed.similarity > 0.9
 
 
+def test_a_flat_grain_free_picture_still_lines_up() -> None:
+    """Smooth digital art has almost no fine detail (what there is after a site is JPEG noise): the layout
+    alone must decide."""
+    import numpy as np
+    from PIL import ImageFilter
+
+    grid = np.random.default_rng(4).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    art = (
+        Image.fromarray(grid)
+        .resize((480, 360), Image.Resampling.BICUBIC)
+        .filter(ImageFilter.GaussianBlur(12))
+    )
+    posted = opened(jpeg(art.crop((20, 10, 460, 350)).resize((330, 255), Image.Resampling.LANCZOS), 70))
+    placed = chk.align(art, posted.convert("RGB"))
+    assert placed.cropped and abs(placed.box[0] - 20) <= 3 and abs(placed.box[1] - 10) <= 3, placed
+
+
 def test_an_unrelated_picture_is_not_the_same_artwork(make_scene) -> None:
     """Even one of the same layout (the same landscape, other grass and brushwork)."""
     art, other = make_scene(640, 480, seed=3, brushwork=True), make_scene(480, 360, seed=11, brushwork=True)
