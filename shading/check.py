@@ -17,7 +17,11 @@ The artist hands back the picture as the site serves it (``posted``) with the or
    the same for the original put through the same processing (the noise floor), and the pull the file had
    as saved: "kept 82 % of its pull";
 5. says "no protection found" when the posted picture is the unshaded original (an upload that went
-   around the extension): the shading's own pattern is looked for in the posted pixels.
+   around the extension): the shading's own pattern is looked for in the posted pixels (where the protected
+   file is at hand), else the pull left is compared with the pull as saved.
+
+Without a report the target is not known: the targets ``protect`` makes with its defaults are rebuilt and
+the one the posted picture is pulled toward most is measured (``assumed_targets``).
 
 Nothing here knows HTTP: the CLI and the daemon call :func:`check_bytes`.
 """

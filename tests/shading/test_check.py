@@ -123,16 +123,21 @@ def test_dhash_survives_the_site_but_not_another_picture(make_scene) -> None:
 
 @pytest.fixture(scope="module")
 def shaded(eval_images: Path, models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A real artwork (448 px) protected for Instagram with the fast preset: the files and the report as
-    `artshade protect --report` writes them."""
+    """A real artwork (448 px) protected for Instagram with the fast preset, through the engine's entry point
+    (``protect_file`` would also measure robustness, minutes on a CPU): the files, and the report as
+    `artshade protect --report` writes it, with where the original and the protected file are."""
+    from artshade.shading.api import protect
+    from artshade.shading.settings import Settings
+
     folder = tmp_path_factory.mktemp("shaded")
     original = Image.open(eval_images / "artworks" / "vangogh_starry_night.jpg").convert("RGB")
     original.thumbnail((448, 448))
     original.save(folder / "art.png")
-    code = main(["protect", str(folder / "art.png"), "-o", str(folder / "art.protected.png"), "--preset",
-                 "fast", "--platform", "instagram", "--models", str(models_dir), "--report",
-                 str(folder / "art.json"), "-q"])  # fmt: skip
-    assert code == 0
+    result = protect(original, Settings(preset="fast", platform="instagram"), models_dir=models_dir)
+    result.image.save(folder / "art.protected.png")
+    result.report["input"]["path"] = str(folder / "art.png")
+    result.report["output"] = {"path": str(folder / "art.protected.png"), "format": "png"}
+    (folder / "art.json").write_text(json.dumps(result.report))
     report = json.loads((folder / "art.json").read_text())
     assert report["targets"][0]["digest"].startswith("sha256:")
     protected = Image.open(folder / "art.protected.png").convert("RGB")
