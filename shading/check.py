@@ -534,18 +534,20 @@ def check(
         "target": target_info,
         "engine": None if report is None else report.get("engine"),
     }
-    result["advice"] = advice(result)
+    result["try"] = suggestions(result)
+    result["advice"] = advice(result["try"])
     result["summary"] = summarise(result)
     return result
 
 
-def advice(result: Mapping[str, Any]) -> list[str]:
-    """What to try when little is left."""
-    tips: list[str] = []
+def suggestions(result: Mapping[str, Any]) -> list[dict[str, str]]:
+    """What to try when little is left, as settings (``{"setting": name, "value": value}``; the setting
+    ``upload`` with value ``protected``: the site got the unshaded original)."""
+    tips: list[dict[str, str]] = []
     site, settings = result["site"], result["settings"]
     if not result["protection_found"]:
         if result["shading_strength"] is not None and result["shading_strength"] < FOUND_AT_LEAST:
-            tips.append("the posted picture is the unshaded original: upload the protected file")
+            tips.append({"setting": "upload", "value": "protected"})
         return tips
     kept = result["kept"]
     if (
@@ -554,13 +556,26 @@ def advice(result: Mapping[str, Any]) -> list[str]:
         and site["profile_fits"]
         and site["profile"] != settings["platform"]
     ):
-        tips.append(f"protect for the platform profile that fits this site: --platform {site['profile']}")
+        tips.append({"setting": "platform", "value": site["profile"]})
     if kept is not None and kept < 0.5:
         if settings["intensity"] != "high":
-            tips.append("protect with a higher intensity: --intensity high")
+            tips.append({"setting": "intensity", "value": "high"})
         if settings["preset"] == "fast":
-            tips.append("protect with a slower, stronger preset: --preset default")
+            tips.append({"setting": "preset", "value": "default"})
     return tips
+
+
+_ADVICE = {
+    "upload": "the posted picture is the unshaded original: upload the protected file",
+    "platform": "protect for the platform profile that fits this site: --platform {value}",
+    "intensity": "protect with a higher intensity: --intensity {value}",
+    "preset": "protect with a slower, stronger preset: --preset {value}",
+}
+
+
+def advice(tips: list[dict[str, str]]) -> list[str]:
+    """``suggestions`` in words, for the command line."""
+    return [_ADVICE[t["setting"]].format(value=t["value"]) for t in tips]
 
 
 def summarise(result: Mapping[str, Any]) -> str:

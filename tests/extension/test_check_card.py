@@ -70,7 +70,8 @@ def test_check_card_for_a_picture_saved_from_the_site(
         options.wait_for_selector("#check-card:not([hidden])", timeout=SHADE_TIMEOUT_S * 1000)
         headline = options.locator("#check-headline").inner_text()
         facts = options.locator("#check-facts li").all_inner_texts()
-        options.screenshot(path=str(artifacts / "check-card.png"), full_page=True)
+        options.locator("#check").screenshot(path=str(artifacts / "check-card.png"))
+        tips = options.locator("#check-tips li").all_inner_texts()
 
         status, expected = check_as_artist(real_daemon, posted)
         assert status == 200, expected
@@ -79,6 +80,9 @@ def test_check_card_for_a_picture_saved_from_the_site(
         else:
             assert headline in ("No protection found", "Protection found")
         assert facts[:3] == ["Kept its size (256 x 256)", "JPEG quality ≈ 75", "Not cropped"], facts
+        # the site re-encoded at Instagram's quality while the site's profile was "none": the card says so
+        assert "The site fits the instagram profile (protected for none)" in facts, facts
+        assert "Use the instagram platform profile for this site (Sites, above)" in tips, tips
         assert options.locator("#check-error").inner_text() == ""
 
         # a picture this extension never protected: one line, no card

@@ -115,6 +115,16 @@ function percent(value) {
   return `${Math.round(100 * value)} %`;
 }
 
+function tipText({ setting, value }) {
+  switch (setting) {
+    case 'platform': return `Use the ${value} platform profile for this site (Sites, above)`;
+    case 'intensity': return `Raise the intensity to ${value} (Shading, above)`;
+    case 'preset': return `Use a stronger preset: ${value} (Shading, above)`;
+    case 'upload': return 'The site got the unshaded original: upload with protection on for this site';
+    default: return `${setting}: ${value}`;
+  }
+}
+
 /** The check as a card: how much is left, what the site did, what to try. Text only (never HTML). */
 function showCheck(result) {
   const site = result.site;
@@ -132,7 +142,7 @@ function showCheck(result) {
       : `No platform profile fits what the site did (nearest: ${site.profile})`,
   ];
   $('#check-facts').replaceChildren(...facts.map((text) => Object.assign(document.createElement('li'), { textContent: text })));
-  const tips = result.advice ?? [];
+  const tips = (result.try ?? []).map(tipText);
   $('#check-tips').replaceChildren(...tips.map((text) => Object.assign(document.createElement('li'), { textContent: text })));
   $('#check-tips-title').hidden = !tips.length;
   $('#check-card').dataset.kept = result.kept == null ? '' : String(result.kept);
