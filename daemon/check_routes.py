@@ -62,7 +62,7 @@ async def find_kept(request: web.Request, job_id: str) -> Kept:
 
 async def match_kept(request: web.Request, data: bytes) -> Kept:
     """The caller's recent protected upload the picture looks most like (difference hash)."""
-    from artshade.shading.check import dhash, hash_distance
+    from artshade.shading.alignment import dhash, hash_distance
     from artshade.shading.io import load_image
 
     from .app import input_limits

@@ -117,7 +117,7 @@ def keeper(store: CheckStore) -> Any:
     """The ``keep`` callback of the job queue: keeps each protected upload in ``store``."""
 
     def keep(job: Any, data: bytes, result: Any) -> None:
-        from artshade.shading.check import dhash
+        from artshade.shading.alignment import dhash
         from artshade.shading.io import load_image
 
         report = dict(getattr(result, "report", None) or {})

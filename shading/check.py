@@ -3,13 +3,13 @@
 The artist hands back the picture as the site serves it (``posted``) with the original and the report that
 ``protect`` wrote.  The check
 
-1. lines the posted picture up with the original (EXIF rotation is undone by ``io.load_image``; the site's
-   resize and any crop are found by normalised cross-correlation of small grey copies over a range of
-   scales, then refined on larger copies) and refuses when the best alignment is not alike enough:
-   another picture is not the same artwork;
-2. estimates what the site did: the JPEG quality (the posted file's quantisation tables against the
-   standard IJG tables scaled by quality), the chroma subsampling, the resize and the crop, and names the
-   platform profile (``transforms.platform.PROFILES``) that fits best;
+1. lines the posted picture up with the original (``alignment``: EXIF rotation is undone by
+   ``io.load_image``; the site's resize and any crop are found by normalised cross-correlation of small
+   grey copies over a range of scales, then refined on larger copies) and refuses when the best alignment
+   is not alike enough: another picture is not the same artwork;
+2. estimates what the site did (``site_estimate``): the JPEG quality (the posted file's quantisation
+   tables against the standard IJG tables scaled by quality), the chroma subsampling, the resize and the
+   crop, and names the platform profile (``transforms.platform.PROFILES``) that fits best;
 3. rebuilds the target the protection pulled toward from the report (kind, name, seed, working size) and
    refuses when its digest is not the one the report recorded;
 4. measures the colour SSIM of the posted picture against the original (aligned), and per encoder the pull
@@ -29,252 +29,33 @@ Nothing here knows HTTP: the CLI and the daemon call :func:`check_bytes`.
 from __future__ import annotations
 
 import io as _io
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageFilter, JpegImagePlugin
-from scipy.signal import fftconvolve
+from PIL import Image
 
 from . import device as devices
 from . import io, models
-from .errors import InputError, NotSameArtworkError, TargetMismatchError
+from .alignment import Alignment, align, dhash, hash_distance
+from .errors import InputError, TargetMismatchError
 from .measure import encode_view, pull_value
 from .perceptual import colour_ssim
 from .settings import ENGINE_VERSION, Settings
+from .site_estimate import FITS, SUBSAMPLING_NAMES, best_profile, jpeg_quality, jpeg_subsampling
 from .targets.base import target_digest
 from .tensors import fit_cover, resize, to_pil, to_tensor
-from .transforms.platform import PROFILES, Profile
+from .transforms.platform import PROFILES
 
-#: the best alignment's grey correlation below this: not the same artwork
-SAME_ARTWORK = 0.8
-#: ... or its fine detail's correlation below this (the same layout, other brushwork)
-SAME_DETAIL = 0.75
-#: long side the fine detail is compared at
-DETAIL_SIDE = 1024
-#: fine detail weaker than this (RMS, grey levels) is too little to compare (a flat digital painting)
-DETAIL_FLOOR = 1.5
-#: long side of the grey copies the coarse search and the refinement run on
-COARSE_SIDE = 160
-FINE_SIDE = 640
-#: a crop box closer than this (fraction of a side) to every edge is no crop
-CROP_TOLERANCE = 0.01
 #: the shading's own pattern found at less than this strength in the posted pixels: no protection
 FOUND_AT_LEAST = 0.35
 #: without a pull as saved to compare with: a pull over the noise floor by at least this is protection
 FOUND_PULL = 0.02
 #: a pull as saved below this is too small to tell a fraction of it from noise
 SMALL_PULL = 0.01
-#: a profile whose ``profile_fit`` cost is below this fits what the site did
-FITS = 2.0
 LANCZOS = Image.Resampling.LANCZOS
-_SUBSAMPLING_NAMES = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
-
-# The IJG (libjpeg) example tables, natural order (ITU T.81 annex K), which Pillow also reports in.
-_IJG_LUMA = (
-    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
-)  # fmt: skip
-_IJG_CHROMA = (
-    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
-    47, 66, 99, 99, 99, 99, 99, 99, *([99] * 32),
-)  # fmt: skip
-
-
-# ------------------------------------------------------------------------------------------ what the site did
-
-
-@cache
-def ijg_tables(quality: int) -> tuple[np.ndarray, np.ndarray]:
-    """The luma and chroma quantisation tables libjpeg writes at ``quality`` (1..100)."""
-    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
-    tables = []
-    for base in (_IJG_LUMA, _IJG_CHROMA):
-        t = (np.asarray(base, np.int64) * scale + 50) // 100
-        tables.append(np.clip(t, 1, 255))
-    return tables[0], tables[1]
-
-
-def jpeg_quality(img: Image.Image) -> int | None:
-    """The IJG quality whose scaled tables are nearest the file's own (None: not a JPEG)."""
-    tables = getattr(img, "quantization", None)
-    if img.format != "JPEG" or not tables:
-        return None
-    ordered = [np.asarray(tables[k], np.float64) for k in sorted(tables)]
-    luma, chroma = ordered[0], ordered[1] if len(ordered) > 1 else None
-
-    def distance(q: int) -> float:
-        ref_luma, ref_chroma = ijg_tables(q)
-        d = float(np.abs(np.log(luma) - np.log(ref_luma)).sum())
-        if chroma is not None:
-            d += 0.5 * float(np.abs(np.log(chroma) - np.log(ref_chroma)).sum())
-        return d
-
-    return min(range(1, 101), key=distance)
-
-
-def jpeg_subsampling(img: Image.Image) -> str | None:
-    if img.format != "JPEG":
-        return None
-    return _SUBSAMPLING_NAMES.get(JpegImagePlugin.get_sampling(img))
-
-
-def profile_fit(
-    profile: Profile, quality: int | None, subsampling: str | None, scale: float, original: tuple[int, int]
-) -> float:
-    """How far what the site did is from ``profile`` (0: exactly it).  Quality outside the profile's range
-    costs a point per 3 levels, a resize off the profile's a point per 2 %, a re-encode where the profile
-    has none (or none where it has one) 3 points, another subsampling 1 point."""
-    cost = 0.0
-    if profile.jpeg_quality is None:
-        cost += 0.0 if quality is None else 3.0
-    elif quality is None:
-        cost += 3.0
-    else:
-        lo, hi = profile.jpeg_quality
-        cost += max(lo - quality, quality - hi, 0) / 3
-        cost += 0.01 * abs(quality - (lo + hi) / 2)  # ties: the profile whose typical quality is nearest
-        if subsampling is not None and subsampling != profile.subsampling:
-            cost += 1.0
-    kept = profile.kept_size(*original)[0] / original[0]
-    cost += abs(math.log(scale / kept)) / 0.02
-    return cost
-
-
-def best_profile(
-    quality: int | None, subsampling: str | None, scale: float, original: tuple[int, int]
-) -> tuple[str, dict[str, float]]:
-    costs = {
-        name: round(profile_fit(p, quality, subsampling, scale, original), 3) for name, p in PROFILES.items()
-    }
-    return min(costs, key=costs.__getitem__), costs
-
-
-# -------------------------------------------------------------------------------------------------- alignment
-
-
-@dataclass(frozen=True)
-class Alignment:
-    #: the part of the original the posted picture shows, in the original's pixels (left, top, right, bottom)
-    box: tuple[float, float, float, float]
-    #: posted pixels per original pixel
-    scale: float
-    #: normalised cross-correlation of the grey pictures at the best alignment (1: identical)
-    similarity: float
-    cropped: bool
-    #: correlation of the fine detail there (``detail_correlation``)
-    detail: float = 1.0
-
-
-def _grey(img: Image.Image, size: tuple[int, int]) -> np.ndarray:
-    small = img.convert("L").resize((max(1, size[0]), max(1, size[1])), Image.Resampling.BOX)
-    return np.asarray(small, np.float64) / 255.0
-
-
-def ncc(image: np.ndarray, template: np.ndarray) -> np.ndarray:
-    """Normalised cross-correlation of ``template`` at every place it fits inside ``image`` ("valid")."""
-    th, tw = template.shape
-    t = template - template.mean()
-    t_norm = math.sqrt(float((t * t).sum()))
-    ones = np.ones_like(template)
-    num = fftconvolve(image, t[::-1, ::-1], mode="valid")
-    s1 = fftconvolve(image, ones, mode="valid")
-    s2 = fftconvolve(image * image, ones, mode="valid")
-    var = np.maximum(s2 - s1 * s1 / (th * tw), 0.0)
-    den = np.sqrt(var) * t_norm
-    return np.where(den > 1e-9, num / np.maximum(den, 1e-9), 0.0)
-
-
-def _best_place(image: np.ndarray, posted: Image.Image, size: tuple[int, int]) -> tuple[float, int, int]:
-    tw, th = size
-    if tw < 4 or th < 4 or tw > image.shape[1] or th > image.shape[0]:
-        return -1.0, 0, 0
-    scores = ncc(image, _grey(posted, (tw, th)))
-    y, x = np.unravel_index(int(np.argmax(scores)), scores.shape)
-    return float(scores[y, x]), int(x), int(y)
-
-
-def align(original: Image.Image, posted: Image.Image) -> Alignment:
-    """Where in ``original`` the ``posted`` picture comes from, and at what scale (see module docstring).
-    Raises ``NotSameArtworkError`` when the best alignment is not alike enough."""
-    W, H = original.size
-    w, h = posted.size
-    s_min = max(w / W, h / H)  # the posted picture spans the original's full width or height
-    s_max = max(s_min, 1.0)  # sites shrink and crop; they do not enlarge
-    # coarse: every scale on a log grid, every place
-    r1 = min(1.0, COARSE_SIDE / max(W, H))
-    coarse = _grey(original, (round(W * r1), round(H * r1)))
-    steps = min(48, max(1, math.ceil(math.log(s_max / s_min) / math.log(1.02)) + 1))
-    best = (-2.0, s_min, 0, 0)
-    for i in range(steps):
-        s = s_min * (s_max / s_min) ** (i / max(1, steps - 1))
-        size = (max(1, round(w * r1 / s)), max(1, round(h * r1 / s)))
-        size = (min(size[0], coarse.shape[1]), min(size[1], coarse.shape[0]))
-        score, x, y = _best_place(coarse, posted, size)
-        if score > best[0]:
-            best = (score, s, x, y)
-    _, s0, x0, y0 = best
-    # fine: nearby scales, places near the coarse one
-    r2 = min(1.0, FINE_SIDE / max(W, H))
-    fine = _grey(original, (round(W * r2), round(H * r2)))
-    margin = math.ceil(2 * r2 / r1) + 2
-    found = (-2.0, s0, 0.0, 0.0)
-    for k in range(-4, 5):
-        s = min(s_max, max(s_min, s0 * (1 + 0.006 * k)))
-        tw, th = min(fine.shape[1], round(w * r2 / s)), min(fine.shape[0], round(h * r2 / s))
-        cx, cy = round(x0 * r2 / r1), round(y0 * r2 / r1)
-        left, top = max(0, cx - margin), max(0, cy - margin)
-        window = fine[top : min(fine.shape[0], cy + margin + th), left : min(fine.shape[1], cx + margin + tw)]
-        score, x, y = _best_place(window, posted, (tw, th))
-        if score > found[0]:
-            found = (score, w * r2 / tw, (left + x) / r2, (top + y) / r2)
-    similarity, s, bx, by = found
-    box = (bx, by, min(W, bx + w / s), min(H, by + h / s))
-    detail = detail_correlation(original.crop(_rounded(box)), posted) if similarity > 0 else 0.0
-    if similarity < SAME_ARTWORK or detail < SAME_DETAIL:
-        raise NotSameArtworkError(
-            "the posted picture is not the same artwork as the original "
-            f"(at best {max(min(similarity, detail), 0.0):.0%} alike; the same picture after a site scores "
-            f"over {SAME_ARTWORK:.0%})"
-        )
-    tol_w, tol_h = CROP_TOLERANCE * W + 1 / r2, CROP_TOLERANCE * H + 1 / r2
-    cropped = not (box[0] <= tol_w and box[1] <= tol_h and box[2] >= W - tol_w and box[3] >= H - tol_h)
-    if not cropped:
-        box, s = (0.0, 0.0, float(W), float(H)), w / W
-    return Alignment(
-        box=box, scale=s, similarity=round(similarity, 4), cropped=cropped, detail=round(detail, 4)
-    )
-
-
-def _rounded(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
-    return round(box[0]), round(box[1]), round(box[2]), round(box[3])
-
-
-def detail_correlation(part: Image.Image, posted: Image.Image) -> float:
-    """Correlation of the fine detail (grey minus a blurred grey) of ``part`` of the original, brought to
-    the posted picture's size, and of the posted picture: the layout of two pictures can match (the same
-    composition painted twice) while their brushwork does not."""
-    size = posted.size
-    if max(size) > DETAIL_SIDE:
-        f = DETAIL_SIDE / max(size)
-        size = (max(8, round(size[0] * f)), max(8, round(size[1] * f)))
-
-    def fine(img: Image.Image) -> np.ndarray:
-        grey = img.convert("L").resize(size, LANCZOS)
-        a = np.asarray(grey, np.float64) - np.asarray(grey.filter(ImageFilter.GaussianBlur(3)), np.float64)
-        return a - a.mean()
-
-    a, b = fine(part), fine(posted)
-    if math.sqrt(float((a * a).mean())) < DETAIL_FLOOR:
-        return 1.0  # a flat, grain-free picture has no fine detail to tell by: the layout decides alone
-    den = math.sqrt(float((a * a).sum()) * float((b * b).sum()))
-    return float((a * b).sum()) / den if den > 1e-9 else 0.0
 
 
 # ---------------------------------------------------------------------------------------- the target, rebuilt
@@ -351,11 +132,11 @@ def _through_site(
     """``img`` processed as the site processed the posted picture (resize, then JPEG if it re-encoded)."""
     out = img.convert("RGB")
     if out.size != size:
-        out = out.resize(size, Image.Resampling.LANCZOS)
+        out = out.resize(size, LANCZOS)
     if quality is None:
         return out
     buf = _io.BytesIO()
-    sub = {v: k for k, v in _SUBSAMPLING_NAMES.items()}.get(subsampling or "4:2:0", 2)
+    sub = {v: k for k, v in SUBSAMPLING_NAMES.items()}.get(subsampling or "4:2:0", 2)
     out.save(buf, "JPEG", quality=quality, subsampling=sub)
     with Image.open(_io.BytesIO(buf.getvalue())) as im:
         return im.convert("RGB")
@@ -622,13 +403,16 @@ def check_bytes(
     return check(posted_data, original, report, protected=protected, models_dir=models_dir, limits=limits)
 
 
-def dhash(img: Image.Image, size: int = 8) -> int:
-    """A difference hash (dHash) of a small grey copy: 64 bits that survive resizing and re-encoding, for
-    finding which recent job a posted picture came from."""
-    grey = np.asarray(img.convert("L").resize((size + 1, size), Image.Resampling.BOX), np.int16)
-    bits = (grey[:, 1:] > grey[:, :-1]).flatten()
-    return int("".join("1" if b else "0" for b in bits), 2)
-
-
-def hash_distance(a: int, b: int) -> int:
-    return (a ^ b).bit_count()
+__all__ = [
+    "Alignment",
+    "align",
+    "assumed_targets",
+    "best_profile",
+    "check",
+    "check_bytes",
+    "dhash",
+    "hash_distance",
+    "jpeg_quality",
+    "jpeg_subsampling",
+    "rebuild_target",
+]
