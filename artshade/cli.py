@@ -18,6 +18,7 @@ from . import __version__
 #: modules that contribute subcommands, in help order.
 PARTS = (
     "artshade.shading.cli",
+    "artshade.shading.check_cli",
     "artshade.daemon.cli",
     "artshade.daemon.watch_cli",
     "artshade.batch.cli",

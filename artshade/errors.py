@@ -44,6 +44,12 @@ class ImageTooSmallError(InputError):
     code = "image_too_small"
 
 
+class NotSameArtworkError(InputError):
+    """``artshade check``: the posted picture does not line up with the original."""
+
+    code = "not_same_artwork"
+
+
 class SettingsError(ShadingError):
     code = "bad_settings"
 
@@ -52,6 +58,12 @@ class ModelError(ShadingError):
     """A model is missing or cannot be loaded; the message says what to do."""
 
     code = "model_unavailable"
+
+
+class TargetMismatchError(ShadingError):
+    """``artshade check``: the target rebuilt from a report is not the one the protection used."""
+
+    code = "target_mismatch"
 
 
 class OutputError(ShadingError):

@@ -6,6 +6,7 @@ SQLite job store and the result cache, the job queue with its engine thread, the
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,10 +15,12 @@ from aiohttp import web
 
 from . import keys
 from .cache import ResultCache
+from .check_routes import routes as check_routes
+from .checks import CheckStore, keeper
 from .config import DaemonConfig, load_user_settings
 from .folders import FolderManager
 from .handlers import routes
-from .jobs import JobQueue
+from .jobs import JOB_RETENTION_S, JobQueue
 from .keys import CONFIG, QUEUE, STREAMS, USER_SETTINGS
 from .middlewares import MIDDLEWARES, add_response_headers
 from .pairing import PairingCodes, PairingStore
@@ -37,6 +40,8 @@ def create_app(config: DaemonConfig) -> web.Application:
     app[keys.INFO] = keys.InfoCache()
     app[STREAMS] = set()
     app.router.add_routes(routes)
+    app.router.add_routes(check_routes)
+    app[keys.CHECK_SLOT] = asyncio.Lock()
     app.on_response_prepare.append(add_response_headers)
     app.on_shutdown.append(close_streams)
     app.cleanup_ctx.append(job_queue)
@@ -60,6 +65,9 @@ async def job_queue(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     store = JobStore(config.data_dir / "jobs.sqlite3")
     cache = ResultCache(config.cache_dir / "results", config.cache_bytes)
+    kept = CheckStore(config.data_dir / "checks")
+    await asyncio.to_thread(kept.prune, JOB_RETENTION_S)
+    app[keys.CHECKS] = kept
     queue = JobQueue(
         engine=config.engine or shading.protect_bytes,
         cache=cache,
@@ -68,6 +76,7 @@ async def job_queue(app: web.Application) -> AsyncIterator[None]:
         limits=input_limits(config),
         models_dir=config.models_dir,
         queue_size=config.queue_size,
+        keep=keeper(kept),
     )
     await queue.start()
     app[QUEUE] = queue

@@ -23,6 +23,8 @@ ERRORS: Mapping[str, tuple[int, int]] = {
     "image_too_large": (422, 4222),  # too many pixels, decompression bombs
     "image_too_small": (422, 4223),
     "bad_input": (422, 4224),
+    "not_same_artwork": (422, 4225),  # artshade check: the posted picture is another picture
+    "target_mismatch": (422, 4226),  # artshade check: the report's target cannot be rebuilt as it was
     "bad_settings": (422, 4220),
     "model_unavailable": (503, 5030),
     "cancelled": (409, 4091),

@@ -51,6 +51,8 @@ FINAL_STATES = ("done", "error", "cancelled")
 RECENT_JOBS = 512
 #: seconds a finished job keeps its result bytes in memory (then they come from the cache).
 RESULT_HOLD_S = 120.0
+#: seconds finished job records (and what ``checks`` keeps of each protected upload) are kept
+JOB_RETENTION_S = 30 * 86400
 
 
 class QueueFull(Exception):
@@ -175,6 +177,7 @@ class JobQueue:
         limits: Any = None,
         models_dir: Path | None = None,
         queue_size: int = 32,
+        keep: Callable[[Job, bytes, Any], None] | None = None,
     ) -> None:
         self._engine = engine
         self._cache = cache
@@ -183,6 +186,8 @@ class JobQueue:
         self._limits = limits
         self._models_dir = models_dir
         self.queue_size = queue_size
+        #: called (engine thread) with each interactive job's input and result, for later checks
+        self._keep = keep
         self._thread = EngineThread()
         self._heap: list[tuple[int, int, Job]] = []
         self._seq = itertools.count()
@@ -202,7 +207,7 @@ class JobQueue:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._inputs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._store.prune(older_than_s=30 * 86400)
+        self._store.prune(older_than_s=JOB_RETENTION_S)
         self._recover()
         self._thread.start()
         self._task = asyncio.create_task(self._schedule(), name="artshade-jobs")
@@ -269,6 +274,8 @@ class JobQueue:
             cached = await asyncio.to_thread(self._cache.get, key) if key in self._cache else None
             if cached is not None:
                 job.result, job.report = cached, cached.report
+                if priority == "interactive":
+                    await asyncio.to_thread(self._keep_for_check, job, data, cached)
                 self._finish(job, "done")
                 return job
             if priority == "interactive":  # kept on disk (not in memory) so a restart can finish it
@@ -446,19 +453,29 @@ class JobQueue:
 
     def _work(self, job: Job) -> Any:
         """In the engine thread: the cached result, or a fresh one from the engine (then cached)."""
-        cached = self._cache.get(job.cache_key)
-        if cached is not None:
-            return cached
         data = job.data if job.data is not None else job.input_path.read_bytes() if job.input_path else b""
-        result = self._engine(
-            data,
-            job.settings,
-            models_dir=self._models_dir,
-            progress=partial(self._progress, job),
-            limits=self._limits,
-        )
-        self._cache.put(job.cache_key, result)
+        result = self._cache.get(job.cache_key)
+        if result is None:
+            result = self._engine(
+                data,
+                job.settings,
+                models_dir=self._models_dir,
+                progress=partial(self._progress, job),
+                limits=self._limits,
+            )
+            self._cache.put(job.cache_key, result)
+        if job.priority == "interactive":
+            self._keep_for_check(job, data, result)
         return result
+
+    def _keep_for_check(self, job: Job, data: bytes, result: Any) -> None:
+        """Hand an upload and its result to ``keep`` (a failure there is logged; the job still succeeds)."""
+        if self._keep is None or not data:
+            return
+        try:
+            self._keep(job, data, result)
+        except Exception:
+            log.exception("job %s: could not keep the upload for later checks", job.id)
 
     def _progress(self, job: Job, fraction: float, stage: str) -> None:
         """The engine's progress callback (engine thread)."""

@@ -3,10 +3,12 @@ request."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
 
+from .checks import CheckStore
 from .config import DaemonConfig, UserSettings
 from .folders import FolderManager
 from .jobs import JobQueue
@@ -36,6 +38,9 @@ USER_SETTINGS = web.AppKey("user_settings", UserSettingsBox)
 INFO = web.AppKey("info", InfoCache)
 QUEUE = web.AppKey("queue", JobQueue)
 FOLDERS = web.AppKey("folders", FolderManager)
+#: what is kept of each protected upload for ``POST /v1/check``, and the one check that runs at a time
+CHECKS = web.AppKey("checks", CheckStore)
+CHECK_SLOT = web.AppKey("check_slot", asyncio.Lock)
 #: open event streams, closed on shutdown so they do not hold it up.
 STREAMS = web.AppKey("streams", set)
 

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import stat
@@ -609,7 +610,25 @@ class FolderWatcher:
         with contextlib.suppress(FileNotFoundError):
             rules.error_note_path(path, self.inbox, self.outbox).unlink()
         self._report(FileOutcome(path, "shaded", out, seconds=time.monotonic() - started))
-        self._move_original(path)
+        original = self._move_original(path) or path
+        self._write_report(out, original, result, replace=reserved)
+
+    def _write_report(self, out: Path, original: Path, result: Any, *, replace: bool) -> None:
+        """The engine's report beside the output (``NAME.report.json``), saying where the original and the
+        output are, so that ``artshade check --report`` can rebuild the target later.  Never over a file
+        the watcher did not write; a report that cannot be written is logged, the picture stays shaded."""
+        report = dict(getattr(result, "report", None) or {})
+        if not report:
+            return
+        report["input"] = {**(report.get("input") or {}), "path": str(original)}
+        report["output"] = {**(report.get("output") or {}), "path": str(out)}
+        where = report_path(out)
+        try:
+            write_new(where, json.dumps(report, indent=2, default=str).encode(), replace=replace)
+        except FileExistsError:
+            log.warning("not writing the report %s: a file of that name is already there", where)
+        except OSError as err:
+            log.warning("cannot write the report %s: %s", where, err.strerror or err)
 
     def _reserve(self, wanted: Path) -> Path:
         return rules.unique_path(wanted, taken=lambda p: self.state.is_reserved(self._rel_out(p)))
@@ -689,13 +708,15 @@ class FolderWatcher:
         except OSError as err:
             log.error("cannot write %s: %s", note, err)
 
-    def _move_original(self, path: Path) -> None:
+    def _move_original(self, path: Path) -> Path | None:
+        """Move the original where the artist asked (if they did); returns where it went."""
         if self.move_originals is None or not path.exists():
-            return
+            return None
         try:
-            move_file(path, rules.mirrored(path, self.inbox, self.move_originals))
+            return move_file(path, rules.mirrored(path, self.inbox, self.move_originals))
         except OSError as err:
             log.error("cannot move %s to %s: %s", path, self.move_originals, err)
+            return None
 
     def _report(self, outcome: FileOutcome) -> None:
         self.summary.add(outcome.outcome)
@@ -703,6 +724,11 @@ class FolderWatcher:
         log.log(level, "%s", outcome.line(self.inbox))
         if self.on_file is not None:
             self.on_file(outcome)
+
+
+def report_path(out: Path) -> Path:
+    """Where the watch folder writes the report of the output ``out``: beside it, ``NAME.report.json``."""
+    return out.with_name(out.name + ".report.json")
 
 
 class _Handler(FileSystemEventHandler):

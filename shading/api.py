@@ -36,6 +36,7 @@ from .optimize import BUDGETS, SCHEDULES, Budget, TargetTensor, optimise, upsamp
 from .perceptual import colour_ssim, largest_scale_for_ssim, psnr
 from .settings import ENGINE_VERSION, Settings
 from .targets import TargetRequest, make_targets
+from .targets.base import target_digest
 from .tensors import fit_cover, resize, to_pil, to_tensor
 from .transforms.eot import EOTConfig
 from .transforms.platform import PROFILES
@@ -174,7 +175,8 @@ def protect(
         "input": {"width": rgb.size[0], "height": rgb.size[1]},
         "working_size": [ww, wh],
         "encoders": ensemble.names,
-        "targets": [{"kind": t.kind, "weight": t.weight, **t.info} for t in targets],
+        "targets": [{"kind": t.kind, "weight": t.weight, **t.info, "digest": target_digest(to_pil(tt.image))}
+                    for t, tt in zip(targets, target_tensors, strict=True)],
         "budget": {**dataclasses.asdict(budget.jnd), "ssim_goal": budget.ssim_goal},
         "optimiser": {**outcome.summary(), "steps_planned": schedule.steps},
         "guard": {"periodic_bins_notched": notched, "scale": round(factor, 4), **guard},

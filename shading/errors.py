@@ -8,9 +8,11 @@ from artshade.errors import (
     InputError,
     ModelError,
     NotAnImageError,
+    NotSameArtworkError,
     OutputError,
     SettingsError,
     ShadingError,
+    TargetMismatchError,
     TruncatedImageError,
     UnsupportedFormatError,
 )
@@ -22,9 +24,11 @@ __all__ = [
     "InputError",
     "ModelError",
     "NotAnImageError",
+    "NotSameArtworkError",
     "OutputError",
     "SettingsError",
     "ShadingError",
+    "TargetMismatchError",
     "TruncatedImageError",
     "UnsupportedFormatError",
 ]

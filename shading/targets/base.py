@@ -8,6 +8,7 @@ re-rendering of the artwork or an anchor image of another concept.  Several targ
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,3 +47,11 @@ class TargetRequest:
 
 class TargetMaker(Protocol):
     def __call__(self, request: TargetRequest) -> list[Target]: ...
+
+
+def target_digest(image: Image.Image) -> str:
+    """The identity of a target as the optimiser used it (RGB, 8 bits, at the working size): the report
+    records it, and ``artshade check`` refuses a rebuilt target whose digest differs."""
+    rgb = image.convert("RGB")
+    head = f"{rgb.size[0]}x{rgb.size[1]}\n".encode()
+    return "sha256:" + hashlib.sha256(head + rgb.tobytes()).hexdigest()

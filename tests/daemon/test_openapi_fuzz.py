@@ -62,8 +62,9 @@ schemathesis.openapi.media_type("application/octet-stream", st.sampled_from(ANY_
 schema = schemathesis.openapi.from_path(str(SPEC))
 
 #: where a request can fit the schema and still be refused for what it means: watch-folder paths must be
-#: real, separate, unlinked, non-system folders (422), which JSON Schema cannot say.
-SEMANTIC_422 = ("/v1/settings",)
+#: real, separate, unlinked, non-system folders (422), and a checked picture must be one the daemon
+#: protected (404, 422 when it is another picture), which JSON Schema cannot say.
+SEMANTIC_422 = ("/v1/settings", "/v1/check")
 
 
 class InstantEngine:

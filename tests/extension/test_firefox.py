@@ -440,3 +440,39 @@ def test_a_format_the_engine_cannot_shade_is_blocked_saying_so(
     assert "not protected: this format (GIF)" in message
     assert tab.call("() => document.body.dataset.status || 'idle'") == "idle"
     assert site_server.uploads == []
+
+
+def test_check_card_for_a_picture_saved_from_the_site(
+    tab: Tab, ready: FirefoxExtension, site_server: SiteServer, tmp_path: Path
+) -> None:
+    """The options page's "Check a posted picture", in Firefox: the picture the site got, saved back from
+    it (re-encoded at Instagram's quality), checked against this extension's own upload."""
+    import io
+
+    from PIL import Image
+
+    picked = tmp_path / "painting.jpg"
+    picked.write_bytes(make_image("JPEG", seed=72, size=256))
+    tab.goto(site_server.url("instagram.html"))
+    tab.set_files("#file", [picked])
+    assert status(tab, "picked") == "picked"
+    tab.call("() => document.querySelector('#share').click()")
+    [upload] = site_server.wait_for("rupload")
+    saved = io.BytesIO()
+    Image.open(io.BytesIO(upload.parts[0].data)).convert("RGB").save(saved, "JPEG", quality=75)
+    posted = tmp_path / "from-the-site.jpg"
+    posted.write_bytes(saved.getvalue())
+
+    options = ready.options
+    options.set_files("#check-file", [posted])
+    headline = options.wait_for(
+        "() => !document.querySelector('#check-card').hidden"
+        " && document.querySelector('#check-headline').textContent",
+        timeout=SHADE_TIMEOUT_S,
+    )
+    facts = options.call(
+        "() => [...document.querySelectorAll('#check-facts li')].map((li) => li.textContent)"
+    )
+    assert headline.startswith("Kept ") or headline in ("Protection found", "No protection found"), headline
+    assert facts[:3] == ["Kept its size (256 x 256)", "JPEG quality ≈ 75", "Not cropped"], facts
+    assert facts[4] == "The site fits the instagram profile", facts  # the profile this site was protected for

@@ -82,3 +82,9 @@ def dummy_vae_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "models"
     vae.save_pretrained(folder / "sd-vae")
     return folder
+
+
+@pytest.fixture(scope="session")
+def make_scene():
+    """``scene`` for test modules (which cannot import this conftest)."""
+    return scene

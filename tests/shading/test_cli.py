@@ -28,6 +28,8 @@ def test_protect_writes_output_report_and_preview(art: Path, tmp_path: Path, cap
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["settings"]["platform"] == "instagram" and report["settings"]["seed"] == 3
     assert "instagram" in report["pull"]["taef2"]
+    target = report["targets"][0]  # enough to make the same target again (`artshade check`)
+    assert target["kind"] == "restyle" and target["seed"] == 3 and target["digest"].startswith("sha256:")
     with Image.open(out) as im:
         assert im.format == "JPEG" and im.size == (160, 112)
     err = capsys.readouterr().err.splitlines()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import signal
 import sqlite3
@@ -133,21 +134,33 @@ def wait_for(condition, limit: float = 900.0, what: str = "condition") -> None:
         time.sleep(0.05)
 
 
+def is_report(path: Path) -> bool:
+    """The report the watch folder writes beside each output (``NAME.report.json``)."""
+    return path.name.endswith(".report.json")
+
+
+def assert_complete(path: Path) -> None:
+    """A file a user can see in the outbox is whole: a picture opens completely, a report parses."""
+    assert path.stat().st_size > 0, path
+    if is_report(path):
+        assert isinstance(json.loads(path.read_text()), dict), path
+    elif path.suffix != ".txt":
+        with Image.open(path) as im:
+            im.load()
+
+
 def assert_clean_outbox(outbox: Path) -> None:
-    """No temp files, nothing empty, and every picture in the outbox opens completely."""
+    """No temp files, nothing empty, and every picture (and report) in the outbox is complete."""
     for path in files_under(outbox):
         assert not path.name.startswith(TEMP_PREFIX), path
-        assert path.stat().st_size > 0, path
-        if path.suffix != ".txt":
-            with Image.open(path) as im:
-                im.load()
+        assert_complete(path)
 
 
 def pictures_in(outbox: Path) -> set[str]:
     return {
         p.relative_to(outbox).as_posix()
         for p in files_under(outbox)
-        if "errors" not in p.relative_to(outbox).parts
+        if "errors" not in p.relative_to(outbox).parts and not is_report(p)
     }
 
 
@@ -222,6 +235,8 @@ class Tools:
     CountingRunner = CountingRunner
     wait_for = staticmethod(wait_for)
     assert_clean_outbox = staticmethod(assert_clean_outbox)
+    assert_complete = staticmethod(assert_complete)
+    is_report = staticmethod(is_report)
     pictures_in = staticmethod(pictures_in)
     assert_one_output_each = staticmethod(assert_one_output_each)
     drop_batch = staticmethod(drop_batch)

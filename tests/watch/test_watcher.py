@@ -603,3 +603,42 @@ def test_a_huge_settings_file_is_refused_without_reading_it_whole(folders, tools
     assert summary.counts == {"held": 1}
     note = (outbox / "errors" / "artshade.json.txt").read_text()
     assert "too large" in note and "\n" not in note.strip()
+
+
+class ReportingRunner:
+    """The fake engine with a report like the real one's (which names its target)."""
+
+    def __init__(self, tools) -> None:
+        self.inner = tools.FakeRunner()
+
+    def run(self, data: bytes, settings: Settings, *, priority: str):
+        result = self.inner.run(data, settings, priority=priority)
+        result.report = {
+            "engine": "test",
+            "targets": [{"kind": "restyle", "name": "poster"}],
+            "input": {"width": 64},
+        }
+        return result
+
+
+@pytest.mark.parametrize("move", [False, True])
+def test_a_report_is_written_beside_each_output(folders, tools, tmp_path, move) -> None:
+    """So that `artshade check --report` finds the target, the original and the output later."""
+    inbox, outbox = folders
+    tools.write_picture(inbox / "trip" / "a.png", 1)
+    done = tmp_path / "done"
+    make(inbox, outbox, ReportingRunner(tools), tmp_path, move_originals=done if move else None).scan_once()
+    report = json.loads((outbox / "trip" / "a.png.report.json").read_text())
+    original = (done if move else inbox) / "trip" / "a.png"
+    assert report["input"] == {"width": 64, "path": str(original)} and original.is_file()
+    assert report["output"]["path"] == str(outbox / "trip" / "a.png")
+    assert report["targets"][0]["name"] == "poster"
+
+
+def test_a_report_never_replaces_a_file_the_watcher_did_not_write(folders, tools, tmp_path) -> None:
+    inbox, outbox = folders
+    tools.write_picture(inbox / "a.png", 1)
+    (outbox).mkdir()
+    (outbox / "a.png.report.json").write_text("mine")
+    make(inbox, outbox, ReportingRunner(tools), tmp_path).scan_once()
+    assert (outbox / "a.png").is_file() and (outbox / "a.png.report.json").read_text() == "mine"

@@ -1,13 +1,14 @@
 // The background (service worker in Chromium, event page in Firefox): the only part that talks to the
 // daemon and the native host, and the only writer of settings.  Everything arrives through one table.
 import { api } from './api.js';
-import { currentClient, repairViaHost } from './connection.js';
+import { fromBase64, MEDIA_TYPES, sniffImage } from './bytes.js';
+import { currentClient, repairViaHost, withDaemon } from './connection.js';
 import { daemonClient } from './daemon-client.js';
 import { LOOPBACK_HINT, loopbackOrigin } from './loopback.js';
 import { hostStatus, INSTALL_COMMAND } from './native.js';
 import { ActionError, serve } from './messaging.js';
 import { injectIntoOpenTabs, notifyTabs, syncRegistrations } from './registration.js';
-import { paramsFor, shadeFiles } from './shade.js';
+import { keptAlive, paramsFor, shadeFiles } from './shade.js';
 import { normaliseSite, patternsFor, siteForHost } from './sites.js';
 import * as storage from './storage.js';
 
@@ -181,6 +182,19 @@ async function pairWithCode({ code }) {
   return daemonStatus();
 }
 
+/** A picture saved from a site, checked by the daemon against this extension's own protected uploads. */
+async function checkPosted({ data }) {
+  if (typeof data !== 'string' || !data) throw new ActionError('bad_request', 'no picture to check');
+  const bytes = fromBase64(data);
+  const format = sniffImage(bytes);
+  if (!format) throw new ActionError('not_an_image', 'that file is not a JPEG, PNG, WebP or TIFF picture');
+  try {
+    return await keptAlive(() => withDaemon((client) => client.check(bytes, MEDIA_TYPES[format])));
+  } catch (err) {
+    throw new ActionError(err.code ?? 'check_failed', err.message, { hint: err.hint });
+  }
+}
+
 const table = {
   getSiteState: {
     from: CONTENT,
@@ -230,6 +244,7 @@ const table = {
     },
   },
   daemonStatus: { from: PAGES, handler: daemonStatus },
+  checkPosted: { from: PAGES, handler: checkPosted },
   hostStatus: { from: ANYONE, handler: hostStatus },
 };
 

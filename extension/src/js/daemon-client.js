@@ -85,6 +85,11 @@ export function daemonClient({ url, token }) {
       method: 'POST', auth: false, body: JSON.stringify({ code }), headers: { 'Content-Type': 'application/json' },
     }),
 
+    /** Check a picture saved from a site against this extension's own protected uploads (POST /v1/check). */
+    check: (bytes, mediaType, job) => json(`/v1/check${job ? `?job=${encodeURIComponent(job)}` : ''}`, {
+      method: 'POST', body: bytes, headers: { 'Content-Type': mediaType },
+    }),
+
     /** Shade one image: resolves {bytes: Uint8Array, type}. onProgress({progress, stage}). */
     async protect(bytes, mediaType, params, onProgress = () => {}) {
       const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v != null && v !== ''));

@@ -1,6 +1,7 @@
 // Options: sites (on/off, platform profile, add/remove), the unreachable-daemon policy, shading defaults
 // and pairing.  Every change goes through the background, and the page re-renders what it confirms.
 import { api } from './api.js';
+import { toBase64 } from './bytes.js';
 import { call } from './messaging.js';
 import { normaliseSite, patternsFor } from './sites.js';
 import { describePlatform } from './storage.js';
@@ -107,6 +108,78 @@ $('#pair-form').addEventListener('submit', (event) => {
   }), '#pair-error').then(refreshDaemon);
 });
 $('#pair-host').addEventListener('click', () => update(call('pairWithHost'), '#pair-error').then(refreshDaemon));
+
+// -- check a posted picture -------------------------------------------------------------------------------
+
+function percent(value) {
+  return `${Math.round(100 * value)} %`;
+}
+
+function tipText({ setting, value }) {
+  switch (setting) {
+    case 'platform': return `Use the ${value} platform profile for this site (Sites, above)`;
+    case 'intensity': return `Raise the intensity to ${value} (Shading, above)`;
+    case 'preset': return `Use a stronger preset: ${value} (Shading, above)`;
+    case 'upload': return 'The site got the unshaded original: upload with protection on for this site';
+    default: return `${setting}: ${value}`;
+  }
+}
+
+/** The check as a card: how much is left, what the site did, what to try. Text only (never HTML). */
+function showCheck(result) {
+  const site = result.site;
+  const [w, h] = site.posted_size;
+  $('#check-headline').textContent = !result.protection_found
+    ? 'No protection found'
+    : result.kept == null ? 'Protection found' : `Kept ${percent(result.kept)} of its pull`;
+  const facts = [
+    site.resized ? `Resized to ${w} x ${h}` : `Kept its size (${w} x ${h})`,
+    site.jpeg_quality == null ? `Not re-encoded as JPEG (${String(site.format).toUpperCase()})` : `JPEG quality ≈ ${site.jpeg_quality}`,
+    result.alignment.cropped ? 'Cropped' : 'Not cropped',
+    `Looks alike: colour SSIM ${Number(result.ssim).toFixed(3)}`,
+    site.profile_fits
+      ? `The site fits the ${site.profile} profile${site.profile_used_fits ? '' : ` (protected for ${site.profile_used})`}`
+      : `No platform profile fits what the site did (nearest: ${site.profile})`,
+  ];
+  $('#check-facts').replaceChildren(...facts.map((text) => Object.assign(document.createElement('li'), { textContent: text })));
+  const tips = (result.try ?? []).map(tipText);
+  $('#check-tips').replaceChildren(...tips.map((text) => Object.assign(document.createElement('li'), { textContent: text })));
+  $('#check-tips-title').hidden = !tips.length;
+  $('#check-card').dataset.kept = result.kept == null ? '' : String(result.kept);
+  $('#check-card').hidden = false;
+}
+
+async function checkFile(file) {
+  if (!file) return;
+  $('#check-error').textContent = '';
+  $('#check-card').hidden = true;
+  $('#check-busy').hidden = false;
+  try {
+    const data = toBase64(new Uint8Array(await file.arrayBuffer()));
+    showCheck(await call('checkPosted', { data }));
+  } catch (err) {
+    $('#check-error').textContent = err.hint ? `${err.message} (${err.hint})` : err.message;
+  } finally {
+    $('#check-busy').hidden = true;
+    document.body.dataset.checked = String(Date.now());
+  }
+}
+
+$('#check-file').addEventListener('change', (event) => {
+  checkFile(event.target.files[0]);
+  event.target.value = '';
+});
+const drop = $('#check-drop');
+drop.addEventListener('dragover', (event) => {
+  event.preventDefault();
+  drop.classList.add('over');
+});
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (event) => {
+  event.preventDefault();
+  drop.classList.remove('over');
+  checkFile(event.dataTransfer?.files?.[0]);
+});
 
 update(Promise.resolve(), '#sites-error').then(() => {
   document.body.dataset.ready = 'true';

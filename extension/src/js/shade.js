@@ -29,7 +29,7 @@ const KEEPALIVE_MS = 5000;
 let inFlight = 0;
 let keepalive = null;
 
-async function keptAlive(work) {
+export async function keptAlive(work) {
   if (inFlight++ === 0) keepalive = setInterval(() => api.runtime.getPlatformInfo().catch(() => {}), KEEPALIVE_MS);
   try {
     return await work();
