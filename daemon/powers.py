@@ -62,7 +62,7 @@ ROUTE_ACCESS: Mapping[str, str] = {
     "job_result": EXTENSION,
     "job_report": EXTENSION,
     "job_events": EXTENSION,
-    "check": EXTENSION,  # an extension checks only its own uploads (``check_routes.find_kept``, ``match_kept``)
+    "check": EXTENSION,  # an extension checks only its own uploads (``check_routes.find_kept``)
     "pair_code": MACHINE,
 }
 
