@@ -294,6 +294,7 @@ def protect_file(
     report["input"].update(path=str(src), format=loaded.format)
     report["output"] = {"path": str(dst), "format": fmt, "bytes": len(encoded)}
     if preview_path is not None:
+        result.compare()  # the preview shows the engine's 1:1 close-ups too
         buf = BytesIO()
         result.preview().save(buf, "PNG")
         io.write_atomic(Path(preview_path), buf.getvalue(), forbid=forbid)

@@ -228,7 +228,7 @@ def make_preview(result: ProtectResult) -> Image.Image:
             _captioned(_fit(views["protected"]), "what an AI model sees in what you upload", font, 2),
             _captioned(_fit(views["target"]), "the decoy it is pushed toward", font, 2),
         ])  # fmt: skip
-    compare = result.compare() if "original" in result.extras else None
+    compare = result.extras.get("compare")
     compare = compare.convert("RGB") if isinstance(compare, Image.Image) else None
 
     width = max(max(sum(p.size[0] for p in row) + PAD * (len(row) - 1) for row in rows),
