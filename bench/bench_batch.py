@@ -26,6 +26,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import cpu_name  # noqa: E402
+
 
 def picture(width: int, height: int, seed: int) -> Image.Image:
     """A painted-looking upload: a graded sky, hills with grain, a few hundred strokes of nearby colours."""
@@ -49,14 +53,7 @@ def picture(width: int, height: int, seed: int) -> Image.Image:
 
 
 def header(args: argparse.Namespace) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     import ray
     import torch
 

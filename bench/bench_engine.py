@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -50,6 +49,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from eval_split import BENCH_TARGETS, HELD_OUT  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 COLUMNS = ("sec", "ssim", "flat_de", "peak", "pull", "bucket", "border", "proxy", "worst", "gain")
 
@@ -154,14 +154,7 @@ def fmt_row(label: str, values: dict[str, float]) -> str:
 
 
 def header(threads: int) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     from artshade.shading.device import native_cpu_bf16
     from artshade.shading.settings import ENGINE_VERSION
 
