@@ -205,7 +205,7 @@ def protect(
         )
     elif level == "full":
         report_progress(0.0, "measuring")
-        report["visibility"] = visibility_report(rgb, protected)
+        report["visibility"] = visibility_report(rgb, protected, flat_limit=budget.flat_limit)
         seen = report["visibility"]
         report["quality"] = {"psnr": seen["psnr"], "ssim": seen["ssim_colour"]}
         target_full = to_pil(target_tensors[0].image)

@@ -169,9 +169,11 @@ def remove_peaks(delta: Tensor, limit: float = PEAK_LIMIT, *, rounds: int = 3) -
     return torch.from_numpy(out[None]).to(delta), notched
 
 
-def visibility_report(original: Image.Image, protected: Image.Image) -> dict[str, Any]:
+def visibility_report(
+    original: Image.Image, protected: Image.Image, *, flat_limit: float = 1.0
+) -> dict[str, Any]:
     """Every visibility figure for a saved image: colour SSIM (headline), luma SSIM, PSNR, flat-area
-    CIEDE2000, periodic peak (with the limits they are judged against)."""
+    CIEDE2000, periodic peak (with the limits they are judged against: ``flat_limit`` is the intensity's)."""
     a, b = to_tensor(original), to_tensor(protected)
     peak = periodic_peak(a, b)
     return {
@@ -179,7 +181,7 @@ def visibility_report(original: Image.Image, protected: Image.Image) -> dict[str
         "ssim_luma": round(float(luma_ssim(a, b)[0]), 5),
         "psnr": round(float(psnr(a, b)[0]), 3),
         "flat_delta_e_p95": round(flat_delta_e(a, b), 3),
-        "flat_delta_e_limit": 1.0,
+        "flat_delta_e_limit": flat_limit,
         "periodic_peak": round(peak, 1),
         "periodic_peak_limit": PEAK_LIMIT,
     }
