@@ -172,6 +172,13 @@ def legend(report: Mapping[str, Any], shift: Mapping[str, float] | None) -> list
         seconds = _number(_get(report, "timings", "total_s"))
         took = f"; took {seconds:.1f} s" if seconds is not None else ""
         lines.append(("Settings: " + ", ".join(parts) + took + ".", MUTED))
+        if settings.get("intensity") == "high":
+            lines.append((
+                "Intensity high allows a larger change in flat areas too (colour difference up to 1.5 where "
+                "1 is just noticeable): on close study a faint grain can show in a flat sky or skin. Use the "
+                "default intensity where that matters.",
+                WARN,
+            ))  # fmt: skip
     return lines
 
 

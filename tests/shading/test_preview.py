@@ -96,3 +96,12 @@ def test_the_engines_close_ups_are_shown_at_one_to_one() -> None:
     candidates = np.argwhere((pixels == wanted[0, 0]).all(axis=-1))
     found = [(y, x) for y, x in candidates if (pixels[y : y + 96, x : x + 300] == wanted).all()]
     assert len(found) == 1, "the close-ups appear once, unscaled"
+
+
+def test_the_legend_says_what_intensity_high_allows() -> None:
+    from artshade.shading.preview import legend
+
+    high = {**REPORT, "settings": {**REPORT.get("settings", {}), "intensity": "high"}}
+    default = {**REPORT, "settings": {**REPORT.get("settings", {}), "intensity": "default"}}
+    assert any("up to 1.5" in text for text, _ in legend(high, None))
+    assert not any("up to 1.5" in text for text, _ in legend(default, None))
