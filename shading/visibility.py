@@ -32,6 +32,8 @@ TILE = 16
 FLAT_FRACTION = 0.1
 BOX = 4
 PERCENTILE = 95
+#: a tile whose luma standard deviation is under this many levels is flat to the eye wherever it is
+FLAT_STD = 2.0
 #: spectral peaks above this (noise and JPEG re-saves: 20s-30s) count as a periodic imprint
 PEAK_LIMIT = 60.0
 _PEAK_WINDOW = 5
@@ -77,9 +79,10 @@ def flat_delta_e(original: Tensor, protected: Tensor, *, fraction: float = FLAT_
 def flat_attenuation(
     original: Tensor, protected: Tensor, limit: float, *, fraction: float = FLAT_FRACTION, sigma: float = 6.0
 ) -> tuple[Tensor, int]:
-    """Where the change shows, and only there: a factor map (1, 1, H, W) in (0, 1] that brings each of the
-    flattest ``fraction`` of tiles whose own 95th-percentile difference (the ``flat_delta_e`` measure) is
-    over 0.85 ``limit`` down to it, smoothed so no seam shows; 1 everywhere else.  A global scale would
+    """Where the change shows, and only there: a factor map (1, 1, H, W) in (0, 1] that brings each flat
+    tile (the flattest ``fraction``, and any tile under ``FLAT_STD`` levels of luma deviation) whose own
+    95th-percentile difference (the ``flat_delta_e`` measure) is over 0.85 ``limit`` down to it, smoothed
+    so no seam shows; 1 everywhere else.  A global scale would
     take the change out of the whole picture for one flat corner.  Returns the map and the tiles it
     touched."""
     h, w = original.shape[-2:]
@@ -96,7 +99,12 @@ def flat_attenuation(
         .permute(0, 2, 1, 3)
         .reshape(-1, per * per)
     )
-    flat = _flattest_tiles(original, fraction, TILE)
+    # the tiles the flat-area figure judges, and any other tile as flat as a clear sky (its own luma
+    # standard deviation under FLAT_STD levels): a tint shows there just as much
+    std = tile_flatness(original, TILE).flatten()
+    flat = torch.unique(
+        torch.cat([_flattest_tiles(original, fraction, TILE), torch.nonzero(std < FLAT_STD)[:, 0]])
+    )
     p95 = torch.quantile(tiles[flat], PERCENTILE / 100, dim=1)
     goal = 0.85 * limit
     over = p95 > goal

@@ -117,6 +117,7 @@ def test_flat_attenuation_shrinks_the_change_only_where_it_shows(picture: torch.
     assert flat_delta_e(picture, shown) > 1.0
     atten, tiles = flat_attenuation(picture, shown, 1.0)
     assert tiles > 0 and atten.shape == (1, 1, 256, 256)
-    assert float(atten[..., 150:, :].min()) == pytest.approx(1.0), "the busy half keeps its change"
+    # (beyond the soft edge of a few pixels)
+    assert float(atten[..., 160:, :].min()) == pytest.approx(1.0), "the busy half keeps its change"
     assert float(atten[..., 20:100, 20:236].max()) < 0.9, "the sky's change is shrunk"
     assert flat_delta_e(picture, _rounded(picture + change * atten)) <= 1.0
