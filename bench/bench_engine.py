@@ -236,9 +236,8 @@ def curve(args: argparse.Namespace, work: Path, folder: Path, encoders: dict) ->
             ]
             cells = [sec, row["ssim"], row["flat_de"], row["peak"], row["pull"], row["bucket"], blend,
                      row["pull"] / blend if blend > 1e-3 else float("nan")]  # fmt: skip
-            print(
-                f"{Path(rel).stem[:20]:20} {intensity:9} " + " ".join(f"{c:7.3f}" for c in cells), flush=True
-            )
+            label = f"{preset}/{intensity}"
+            print(f"{Path(rel).stem[:20]:20} {label:16} " + " ".join(f"{c:7.3f}" for c in cells), flush=True)
 
 
 def timing(args: argparse.Namespace, work: Path, folder: Path) -> None:
