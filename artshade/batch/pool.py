@@ -73,16 +73,14 @@ class session:
 
         if not ray.is_initialized():
             level = logging.INFO if logging.getLogger().isEnabledFor(logging.INFO) else logging.ERROR
-            quiet = {
-                "include_dashboard": False,
-                "log_to_driver": level <= logging.INFO,
-                "logging_level": level,
-            }
+            to_driver = level <= logging.INFO
             if self.opts.address:
-                ray.init(address=self.opts.address, **quiet)
+                ray.init(address=self.opts.address, include_dashboard=False, log_to_driver=to_driver,
+                         logging_level=level)  # fmt: skip
             else:
                 cpus = self.opts.num_cpus or os.cpu_count() or 1
-                ray.init(num_cpus=cpus, object_store_memory=OBJECT_STORE_BYTES, **quiet)
+                ray.init(num_cpus=cpus, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False,
+                         log_to_driver=to_driver, logging_level=level)  # fmt: skip
             self.started = True
         quiet_ray_data()
         total = float(ray.cluster_resources().get("CPU", 1))
@@ -139,4 +137,4 @@ def stream(
         num_gpus=gpus,
     )
     for batch in shaded.iter_batches(batch_size=None, batch_format="pyarrow"):
-        yield from batch.to_pylist()
+        yield from batch.to_pylist()  # type: ignore[union-attr]  # a pyarrow.Table for "pyarrow"
