@@ -94,7 +94,7 @@ def test_budget_holds_chroma_tighter_than_luma_in_flat_areas(image: torch.Tensor
 
 def test_flat_allowance_needs_grain_to_hide_in() -> None:
     # A digital gradient has no grain: a change the size of a flat area's allowance shows there as a mottle
-    # (docs/crops/painted.flat-x3.png before this), so it gets a fifth of it; a photo's sky, with a level or
+    # (docs/crops/painted.*.flat-x3.png), so it gets a fifth of it; a photo's sky, with a level or
     # so of sensor grain, keeps all of it.
     ramp = torch.linspace(0.3, 0.7, 96, dtype=torch.float64).view(1, 1, 1, 96).expand(1, 3, 96, 96)
     grain = (
