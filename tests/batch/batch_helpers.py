@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
+from pictures import picture_bytes, write_picture  # noqa: F401  (tests/pictures.py)
 
 #: the settings every batch test shades with: quick on two shared cores (no target search, 4 steps)
 FAST = ["--preset", "fast", "--target", "blobs", "--seed", "7"]
-
-
-def picture_bytes(seed: int, size: int = 48, fmt: str = "PNG") -> bytes:
-    """A small picture whose content depends on ``seed``."""
-    rng = np.random.default_rng(seed)
-    base = rng.integers(0, 256, size=(6, 6, 3), dtype=np.uint8)
-    img = Image.fromarray(base).resize((size, size), Image.Resampling.BILINEAR)
-    buf = io.BytesIO()
-    img.save(buf, format=fmt)
-    return buf.getvalue()
-
-
-def write_picture(path: Path, seed: int, size: int = 48, fmt: str = "PNG") -> bytes:
-    data = picture_bytes(seed, size, fmt)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return data
 
 
 def descendants(pid: int) -> list[int]:
