@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 from torch import Tensor
 
-from .perceptual import ciede2000, colour_ssim, luma_ssim, luminance, psnr, srgb_to_lab
+from .perceptual import blur, ciede2000, colour_ssim, gaussian_window, luma_ssim, luminance, psnr, srgb_to_lab
 from .tensors import to_tensor
 
 TILE = 16
@@ -116,9 +116,8 @@ def flat_attenuation(
     # a soft edge around each shrunk tile (a minimum first, so the tile itself keeps its factor)
     radius = int(2 * sigma)
     full = -F.max_pool2d(-full, 2 * radius + 1, stride=1, padding=radius)
-    from .transforms.eot import gaussian_blur
-
-    full = gaussian_blur(full, sigma).clamp(0.05, 1.0)
+    window = gaussian_window(2 * radius + 1, sigma, full.device, full.dtype)
+    full = blur(full, window).clamp(0.05, 1.0)
     return full, int(over.sum())
 
 
