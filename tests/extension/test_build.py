@@ -35,11 +35,11 @@ def test_chromium_manifest(built_extension: dict[str, Path]) -> None:
     m = manifest(built_extension["chromium"])
     assert m["manifest_version"] == 3
     assert m["key"] == ids.CHROME_EXTENSION_KEY
-    assert m["background"] == {"service_worker": "js/background.js", "type": "module"}
+    assert m["background"] == {"service_worker": "js/background/background.js", "type": "module"}
     assert m["permissions"] == PERMISSIONS and m["host_permissions"] == HOSTS
     assert m["optional_host_permissions"] == ["https://*/*"]  # asked for per site the artist adds
     assert "browser_specific_settings" not in m and "content_scripts" not in m  # registered at run time
-    generated = (built_extension["chromium"] / "js" / "ids.js").read_text()
+    generated = (built_extension["chromium"] / "js" / "common" / "ids.js").read_text()
     assert f'NATIVE_HOST_NAME = "{ids.NATIVE_HOST_NAME}"' in generated
     assert f"DEFAULT_PORT = {ids.DEFAULT_PORT}" in generated
 
@@ -47,7 +47,7 @@ def test_chromium_manifest(built_extension: dict[str, Path]) -> None:
 def test_firefox_manifest(built_extension: dict[str, Path]) -> None:
     m = manifest(built_extension["firefox"])
     assert m["browser_specific_settings"]["gecko"]["id"] == ids.GECKO_EXTENSION_ID
-    assert m["background"] == {"scripts": ["js/background.js"], "type": "module"}
+    assert m["background"] == {"scripts": ["js/background/background.js"], "type": "module"}
     assert "key" not in m
     assert m["permissions"] == PERMISSIONS and m["host_permissions"] == HOSTS
 

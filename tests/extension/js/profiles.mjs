@@ -1,8 +1,8 @@
 // Loads a built extension's settings module under node: argv[2] = path of dist/<browser>/js.
 // Prints the sites and platforms the extension offers, as JSON, for the Python test to compare.
 const [, , jsDir] = process.argv;
-const storage = await import(`${jsDir}/storage.js`);
-const { PLATFORMS } = await import(`${jsDir}/profiles.js`);
+const storage = await import(`${jsDir}/common/storage.js`);
+const { PLATFORMS } = await import(`${jsDir}/common/profiles.js`);
 
 console.log(JSON.stringify({
   platforms: PLATFORMS,
