@@ -6,7 +6,9 @@ uBlock Origin Lite style, no bundler: every file under ``src/`` is copied as is,
 overrides are filled from ``artshade/ids.py`` (the Chromium ``key`` that fixes the extension id, the
 gecko id).  ``js/common/ids.js`` and ``js/common/profiles.js`` are written from ``artshade/ids.py`` and
 ``artshade/upload_profiles.json`` (the sites and what each platform does to an upload, which the engine
-reads too).
+reads too).  ``js/content/main-world.js`` runs in the page's own world and cannot load another script: each
+``// @inline content/common.js: NAME`` line in it becomes the block ``content/common.js`` marks
+``// >>> NAME`` ... ``// <<< NAME`` (picture sniffing, base64), so those are written once.
 
     python3 extension/build.py                # both browsers
     python3 extension/build.py chromium       # one
@@ -18,9 +20,11 @@ import ast
 import contextlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +35,9 @@ DIST = HERE / "dist"
 IDS_FILE = HERE.parent / "artshade" / "ids.py"
 PROFILES_FILE = HERE.parent / "artshade" / "upload_profiles.json"
 BROWSERS = ("chromium", "firefox")
+COMMON_JS = Path("js") / "content" / "common.js"
+_INLINE = re.compile(r"^(?P<indent>[ \t]*)// @inline content/common\.js: (?P<name>\S.*?)[ \t]*$", re.M)
+_BLOCK = re.compile(r"^[ \t]*// (?P<end>>>>|<<<) (?P<name>\S.*?)[ \t]*$")
 
 
 def shared_ids(path: Path = IDS_FILE) -> dict[str, Any]:
@@ -121,6 +128,52 @@ def profiles_js(profiles: dict[str, Any]) -> str:
     )
 
 
+def common_blocks(common: str) -> dict[str, str]:
+    """The blocks of content/common.js marked ``// >>> NAME`` ... ``// <<< NAME`` (markers kept), dedented."""
+    blocks: dict[str, str] = {}
+    name: str | None = None
+    lines: list[str] = []
+    for line in common.splitlines(keepends=True):
+        mark = _BLOCK.match(line)
+        if mark and mark["end"] == ">>>" and name is None:
+            name, lines = mark["name"], []
+        if name is not None:
+            lines.append(line)
+        if mark and mark["end"] == "<<<":
+            if mark["name"] != name:
+                raise SystemExit(f"build.py: {COMMON_JS}: '// <<< {mark['name']}' closes no open block")
+            blocks[name] = textwrap.dedent("".join(lines))
+            name = None
+    if name is not None:
+        raise SystemExit(f"build.py: {COMMON_JS}: block {name!r} is never closed ('// <<< {name}')")
+    return blocks
+
+
+def inline_common(text: str, blocks: dict[str, str], where: str) -> str:
+    """``text`` with every ``// @inline content/common.js: NAME`` line replaced by that block, indented as the
+    line was.  Refuses a name content/common.js does not mark."""
+
+    def block(m: re.Match[str]) -> str:
+        if m["name"] not in blocks:
+            raise SystemExit(
+                f"build.py: {where} inlines {m['name']!r}, which {COMMON_JS} does not mark "
+                f"('// >>> {m['name']}' ... '// <<< {m['name']}')"
+            )
+        return textwrap.indent(blocks[m["name"]], m["indent"]).rstrip("\n")
+
+    return _INLINE.sub(block, text)
+
+
+def inline_scripts(root: Path) -> None:
+    """Fill the ``// @inline`` lines of the scripts under ``root`` (a copy of src/) from content/common.js."""
+    blocks = common_blocks((root / COMMON_JS).read_text(encoding="utf-8"))
+    for path in sorted((root / "js").rglob("*.js")):
+        text = path.read_text(encoding="utf-8")
+        if _INLINE.search(text):
+            where = str(path.relative_to(root))
+            path.write_text(inline_common(text, blocks, where), encoding="utf-8")
+
+
 def build(browser: str, out_root: Path = DIST) -> Path:
     if browser not in BROWSERS:
         raise SystemExit(f"build.py: unknown browser {browser!r}; choose from {', '.join(BROWSERS)}")
@@ -132,6 +185,7 @@ def build(browser: str, out_root: Path = DIST) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{browser}-", dir=out_root))
     try:
         shutil.copytree(SRC, tmp, ignore=shutil.ignore_patterns("manifest.json", ".*"), dirs_exist_ok=True)
+        inline_scripts(tmp)
         manifest = manifest_for(browser, ids)
         check_default_sites(manifest, profiles)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

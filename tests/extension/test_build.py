@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from ext_harness import EXTENSION, make_image
+from ext_harness import EXTENSION, load_build, make_image
 
 from artshade import ids
 
@@ -232,11 +231,3 @@ def test_build_refuses_a_default_site_without_its_host_permission(tmp_path: Path
     broken.write_text(json.dumps(data))
     with pytest.raises(SystemExit, match="unknown platform 'myspace'"):
         build.upload_profiles(broken)
-
-
-def load_build() -> Any:
-    spec = importlib.util.spec_from_file_location("artshade_extension_build", EXTENSION / "build.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

@@ -1,39 +1,8 @@
-// Bytes helpers: base64 (runtime messages are JSON in Chromium), SHA-256, image sniffing.
+// Bytes helpers for the modules: base64 (runtime messages are JSON in Chromium), SHA-256 and picture
+// sniffing come from content/common.js, the one copy the content scripts use too; media types and names here.
+import '../content/common.js';
 
-export function toBase64(bytes) {
-  const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  if (typeof u8.toBase64 === 'function') return u8.toBase64();
-  let binary = '';
-  for (let i = 0; i < u8.length; i += 0x8000) {
-    binary += String.fromCharCode.apply(null, u8.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
-}
-
-export function fromBase64(text) {
-  if (typeof Uint8Array.fromBase64 === 'function') return Uint8Array.fromBase64(text);
-  const binary = atob(text);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
-}
-
-export async function sha256Hex(bytes) {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-/** The image formats the shading engine reads, by magic bytes: jpeg | png | webp | tiff | null. */
-export function sniffImage(bytes) {
-  const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
-  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'png';
-  if (b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 &&
-      b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) return 'webp';
-  if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0x00) ||
-      (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0x00 && b[3] === 0x2a))) return 'tiff';
-  return null;
-}
+export const { fromBase64, sha256Hex, sniffImage, toBase64 } = globalThis.artshadeCommon;
 
 export const MEDIA_TYPES = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', tiff: 'image/tiff' };
 const EXTENSIONS = { jpeg: 'jpg', png: 'png', webp: 'webp', tiff: 'tiff' };
