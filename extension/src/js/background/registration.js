@@ -3,7 +3,7 @@
 import { api } from '../common/api.js';
 import { patternsFor, siteForHost } from '../common/sites.js';
 
-export const ISOLATED_FILES = ['js/content/overlay.js', 'js/content/content.js'];
+export const ISOLATED_FILES = ['js/content/common.js', 'js/content/overlay.js', 'js/content/content.js'];
 export const MAIN_FILES = ['js/content/main-world.js'];
 const IDS = ['artshade-isolated', 'artshade-main'];
 
