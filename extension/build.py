@@ -4,11 +4,16 @@
 uBlock Origin Lite style, no bundler: every file under ``src/`` is copied as is, and the manifest is
 ``src/manifest.json`` deep-merged with ``platform/<browser>/manifest.json``.  Placeholders ``@NAME@`` in the
 overrides are filled from ``artshade/ids.py`` (the Chromium ``key`` that fixes the extension id, the
-gecko id).  ``js/common/ids.js`` and ``js/common/profiles.js`` are written from ``artshade/ids.py`` and
-``artshade/upload_profiles.json`` (the sites and what each platform does to an upload, which the engine
-reads too).  ``js/content/main-world.js`` runs in the page's own world and cannot load another script: each
-``// @inline content/common.js: NAME`` line in it becomes the block ``content/common.js`` marks
-``// >>> NAME`` ... ``// <<< NAME`` (picture sniffing, base64), so those are written once.
+gecko id).  Written at build time, each from its one definition:
+
+* ``js/common/ids.js`` from ``artshade/ids.py``;
+* ``js/common/profiles.js`` from ``artshade/upload_profiles.json`` (the sites and what each platform does to
+  an upload, which the engine reads too);
+* ``js/common/settings.js`` from ``shading/settings.py`` (the presets, intensities, modes and platforms the
+  popup and options page offer, and their defaults: the engine's own lists);
+* in ``js/content/main-world.js``, which runs in the page's own world and cannot load another script, each
+  ``// @inline content/common.js: NAME`` line becomes the block ``content/common.js`` marks
+  ``// >>> NAME`` ... ``// <<< NAME`` (picture sniffing, base64).
 
     python3 extension/build.py                # both browsers
     python3 extension/build.py chromium       # one
@@ -34,6 +39,9 @@ PLATFORMS = HERE / "platform"
 DIST = HERE / "dist"
 IDS_FILE = HERE.parent / "artshade" / "ids.py"
 PROFILES_FILE = HERE.parent / "artshade" / "upload_profiles.json"
+SETTINGS_FILE = HERE.parent / "shading" / "settings.py"
+#: the extension's name for a shading choice -> the tuple of shading/settings.py that lists its values
+CHOICE_LISTS = {"preset": "PRESETS", "intensity": "INTENSITIES", "mode": "MODES", "platform": "PLATFORMS"}
 BROWSERS = ("chromium", "firefox")
 COMMON_JS = Path("js") / "content" / "common.js"
 _INLINE = re.compile(r"^(?P<indent>[ \t]*)// @inline content/common\.js: (?P<name>\S.*?)[ \t]*$", re.M)
@@ -51,6 +59,66 @@ def shared_ids(path: Path = IDS_FILE) -> dict[str, Any]:
                 if isinstance(target, ast.Name) and target.id.isupper():
                     ids[target.id] = ast.literal_eval(node.value)
     return ids
+
+
+def shading_settings(path: Path = SETTINGS_FILE) -> dict[str, Any]:
+    """The choices of shading/settings.py (``CHOICE_LISTS``) and their defaults (the ``Settings`` fields of
+    the same names), read without importing the engine (stdlib only).  Each must be written as literals."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    values: dict[str, Any] = {}
+    defaults: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            values[node.targets[0].id] = node.value
+        elif isinstance(node, ast.ClassDef) and node.name == "Settings":
+            for item in node.body:
+                if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value:
+                    defaults[item.target.id] = item.value
+
+    def literal(name: str, node: ast.expr | None) -> Any:
+        if node is None:
+            raise SystemExit(
+                f"build.py: {path.name} has no {name} (the extension's choices are read from it)"
+            )
+        try:
+            return ast.literal_eval(node)
+        except ValueError:
+            raise SystemExit(
+                f"build.py: {path.name}: {name} must be written as literals (the build reads it)"
+            ) from None
+
+    choices: dict[str, list[str]] = {}
+    for key, name in CHOICE_LISTS.items():
+        listed = literal(name, values.get(name))
+        if not isinstance(listed, tuple) or not listed or not all(isinstance(v, str) for v in listed):
+            raise SystemExit(f"build.py: {path.name}: {name} must be a tuple of strings (the build reads it)")
+        choices[key] = list(listed)
+    default = {key: literal(f"Settings.{key}", defaults.get(key)) for key in CHOICE_LISTS}
+    for key, value in default.items():
+        if value not in choices[key]:
+            raise SystemExit(
+                f"build.py: {path.name}: Settings.{key} = {value!r} is not in {CHOICE_LISTS[key]}"
+            )
+    return {"choices": choices, "defaults": default}
+
+
+def check_platforms(settings: dict[str, Any], profiles: dict[str, Any]) -> None:
+    """The platforms the engine takes (settings.PLATFORMS) are the ones upload_profiles.json describes."""
+    listed, described = settings["choices"]["platform"], list(profiles["platforms"])
+    if listed != described:
+        raise SystemExit(
+            f"build.py: shading/settings.py PLATFORMS {listed} differ from the platforms of "
+            f"{PROFILES_FILE.name} {described} (same names, same order)"
+        )
+
+
+def settings_js(settings: dict[str, Any]) -> str:
+    """js/common/settings.js: the shading choices and their defaults."""
+    return (
+        "// Generated by extension/build.py from shading/settings.py; do not edit.\n"
+        f"export const CHOICES = {json.dumps(settings['choices'], indent=2)};\n"
+        f"export const DEFAULTS = {json.dumps(settings['defaults'], indent=2)};\n"
+    )
 
 
 def deep_merge(base: Any, override: Any) -> Any:
@@ -179,6 +247,8 @@ def build(browser: str, out_root: Path = DIST) -> Path:
         raise SystemExit(f"build.py: unknown browser {browser!r}; choose from {', '.join(BROWSERS)}")
     ids = shared_ids()
     profiles = upload_profiles()
+    settings = shading_settings()
+    check_platforms(settings, profiles)
     out = out_root / browser
     out_root.mkdir(parents=True, exist_ok=True)
     # Built beside the target, then swapped in: a concurrent build (another test session) never sees half.
@@ -191,6 +261,7 @@ def build(browser: str, out_root: Path = DIST) -> Path:
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         (tmp / "js" / "common" / "ids.js").write_text(constants_js(ids), encoding="utf-8")
         (tmp / "js" / "common" / "profiles.js").write_text(profiles_js(profiles), encoding="utf-8")
+        (tmp / "js" / "common" / "settings.js").write_text(settings_js(settings), encoding="utf-8")
         old = out_root / f".{browser}-old-{os.getpid()}"
         with contextlib.suppress(FileNotFoundError):
             out.rename(old)

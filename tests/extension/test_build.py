@@ -203,8 +203,8 @@ def test_extension_and_daemon_read_the_same_upload_profiles(built_extension: dic
             for name, v in offered["platforms"].items()
         }
         assert processing == engine
-        assert offered["choices"] == list(PROFILES) == list(PLATFORMS)  # the popup's choices = the daemon's
-        assert offered["choices"] == spec["components"]["schemas"]["Platform"]["enum"]
+        assert offered["choices"]["platform"] == list(PROFILES) == list(PLATFORMS)  # popup's = daemon's
+        assert offered["choices"]["platform"] == spec["components"]["schemas"]["Platform"]["enum"]
         assert offered["defaultSites"] == ["instagram.com", "artstation.com"]
         assert offered["platformForSite"] == {
             "instagram.com": "instagram",
@@ -215,6 +215,46 @@ def test_extension_and_daemon_read_the_same_upload_profiles(built_extension: dic
             offered["described"]["instagram"] == "Instagram: longest side 1080 px, JPEG quality 70–80, 4:2:0"
         )
         assert offered["described"]["none"] == "No platform: kept as sent"
+
+
+def test_extension_offers_the_engines_choices(built_extension: dict[str, Path]) -> None:
+    """Presets, intensities, modes, platforms and their defaults are shading/settings.py's, in its order."""
+    from artshade.shading import settings
+
+    engine = {
+        "preset": list(settings.PRESETS),
+        "intensity": list(settings.INTENSITIES),
+        "mode": list(settings.MODES),
+        "platform": list(settings.PLATFORMS),
+    }
+    defaults = {key: getattr(settings.Settings(), key) for key in engine}
+    for browser in ("chromium", "firefox"):
+        offered = extension_profiles(built_extension[browser])
+        assert offered["choices"] == {**engine, "policy": ["block", "ask", "allow"]}
+        assert offered["defaults"] == defaults and offered["defaultPlatform"] == "none"
+
+
+def test_build_reads_the_choices_from_the_settings_module(tmp_path: Path) -> None:
+    build = load_build()
+    real = build.SETTINGS_FILE.read_text(encoding="utf-8")
+    read = build.shading_settings()
+    assert read["choices"]["mode"][0] == "guard" and read["defaults"]["preset"] == "default"
+    changed = tmp_path / "settings.py"
+    changed.write_text(real.replace('MODES = ("guard",', 'MODES = ("veil", "guard",'))
+    assert build.shading_settings(changed)["choices"]["mode"][:2] == ["veil", "guard"]
+    changed.write_text(
+        real.replace('INTENSITIES = ("low", "default", "high")', "INTENSITIES = tuple(LEVELS)")
+    )
+    with pytest.raises(SystemExit, match="INTENSITIES must be written as literals"):
+        build.shading_settings(changed)
+    changed.write_text(real.replace('preset: str = "default"', 'preset: str = "turbo"'))
+    with pytest.raises(SystemExit, match="Settings.preset = 'turbo' is not in PRESETS"):
+        build.shading_settings(changed)
+    profiles = build.upload_profiles()
+    build.check_platforms(read, profiles)
+    read["choices"]["platform"] = ["none", "x", "instagram", "artstation"]
+    with pytest.raises(SystemExit, match="PLATFORMS .* differ from the platforms of upload_profiles.json"):
+        build.check_platforms(read, profiles)
 
 
 def test_build_refuses_a_default_site_without_its_host_permission(tmp_path: Path) -> None:

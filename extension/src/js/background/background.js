@@ -53,7 +53,7 @@ async function siteState(site, settings) {
     permission: site ? await hasPermission(site) : false,
     intensity: params?.intensity ?? s.intensity,
     mode: params?.mode ?? s.mode,
-    platform: params?.platform ?? 'none',
+    platform: params?.platform ?? storage.DEFAULT_PLATFORM,
     policy: s.policy,
   };
 }

@@ -45,7 +45,7 @@ export function paramsFor(site, settings) {
     preset: settings.preset,
     intensity: profile.intensity ?? settings.intensity,
     mode: profile.mode ?? settings.mode,
-    platform: profile.platform ?? storage.PLATFORM_FOR_SITE[site] ?? 'none',
+    platform: profile.platform ?? storage.PLATFORM_FOR_SITE[site] ?? storage.DEFAULT_PLATFORM,
     site,
   };
 }
