@@ -203,12 +203,14 @@ def common_blocks(common: str) -> dict[str, str]:
     lines: list[str] = []
     for line in common.splitlines(keepends=True):
         mark = _BLOCK.match(line)
-        if mark and mark["end"] == ">>>" and name is None:
+        if mark and mark["end"] == ">>>":
+            if name is not None:
+                raise SystemExit(f"build.py: {COMMON_JS}: block {mark['name']!r} opens inside {name!r}")
             name, lines = mark["name"], []
         if name is not None:
             lines.append(line)
         if mark and mark["end"] == "<<<":
-            if mark["name"] != name:
+            if name is None or mark["name"] != name:
                 raise SystemExit(f"build.py: {COMMON_JS}: '// <<< {mark['name']}' closes no open block")
             blocks[name] = textwrap.dedent("".join(lines))
             name = None

@@ -76,7 +76,8 @@ def run_copies(copies: dict[str, Path], data: list[bytes]) -> dict[str, Any]:
         timeout=60,
         check=True,
     )
-    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+    out: dict[str, Any] = json.loads(proc.stdout)
+    return out
 
 
 def test_every_js_copy_sniffs_as_the_engine_does(built_extension: dict[str, Path]) -> None:
@@ -146,3 +147,7 @@ def test_the_build_refuses_an_unknown_or_unclosed_block() -> None:
         build.inline_common("// @inline content/common.js: two\n", blocks, "x.js")
     with pytest.raises(SystemExit, match="'one' is never closed"):
         build.common_blocks("// >>> one\nconst a = 1;\n")
+    with pytest.raises(SystemExit, match="'two' opens inside 'one'"):
+        build.common_blocks("// >>> one\n// >>> two\n// <<< two\n// <<< one\n")
+    with pytest.raises(SystemExit, match="'// <<< two' closes no open block"):
+        build.common_blocks("// >>> one\n// <<< two\n")
