@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -37,6 +38,15 @@ CHROMIUM = "/usr/bin/chromium"
 EXTENSION_ORIGIN = f"chrome-extension://{ids.CHROME_EXTENSION_ID}"
 #: shading runs on a shared 2-core CPU in CI; waits are for a condition, this is only the give-up point.
 SHADE_TIMEOUT_S = 600
+
+
+def load_build() -> Any:
+    """extension/build.py as a module (it is a script, not part of a package)."""
+    spec = importlib.util.spec_from_file_location("artshade_extension_build", EXTENSION / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def free_port() -> int:

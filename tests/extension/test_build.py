@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from ext_harness import EXTENSION, make_image
+from ext_harness import EXTENSION, load_build, make_image
 
 from artshade import ids
 
@@ -35,11 +34,11 @@ def test_chromium_manifest(built_extension: dict[str, Path]) -> None:
     m = manifest(built_extension["chromium"])
     assert m["manifest_version"] == 3
     assert m["key"] == ids.CHROME_EXTENSION_KEY
-    assert m["background"] == {"service_worker": "js/background.js", "type": "module"}
+    assert m["background"] == {"service_worker": "js/background/background.js", "type": "module"}
     assert m["permissions"] == PERMISSIONS and m["host_permissions"] == HOSTS
     assert m["optional_host_permissions"] == ["https://*/*"]  # asked for per site the artist adds
     assert "browser_specific_settings" not in m and "content_scripts" not in m  # registered at run time
-    generated = (built_extension["chromium"] / "js" / "ids.js").read_text()
+    generated = (built_extension["chromium"] / "js" / "common" / "ids.js").read_text()
     assert f'NATIVE_HOST_NAME = "{ids.NATIVE_HOST_NAME}"' in generated
     assert f"DEFAULT_PORT = {ids.DEFAULT_PORT}" in generated
 
@@ -47,7 +46,7 @@ def test_chromium_manifest(built_extension: dict[str, Path]) -> None:
 def test_firefox_manifest(built_extension: dict[str, Path]) -> None:
     m = manifest(built_extension["firefox"])
     assert m["browser_specific_settings"]["gecko"]["id"] == ids.GECKO_EXTENSION_ID
-    assert m["background"] == {"scripts": ["js/background.js"], "type": "module"}
+    assert m["background"] == {"scripts": ["js/background/background.js"], "type": "module"}
     assert "key" not in m
     assert m["permissions"] == PERMISSIONS and m["host_permissions"] == HOSTS
 
@@ -58,11 +57,13 @@ def test_manifest_key_fixes_the_chromium_id() -> None:
 
 
 def test_both_builds_carry_the_same_sources(built_extension: dict[str, Path]) -> None:
+    """Only the manifest differs between the browsers; every script, generated ones included, is the same."""
+
     def files(d: Path) -> dict[str, bytes]:
         return {
             str(p.relative_to(d)): p.read_bytes()
             for p in d.rglob("*")
-            if p.is_file() and p.name not in {"manifest.json", "ids.js"}
+            if p.is_file() and p.name != "manifest.json"
         }
 
     assert files(built_extension["chromium"]) == files(built_extension["firefox"])
@@ -202,8 +203,8 @@ def test_extension_and_daemon_read_the_same_upload_profiles(built_extension: dic
             for name, v in offered["platforms"].items()
         }
         assert processing == engine
-        assert offered["choices"] == list(PROFILES) == list(PLATFORMS)  # the popup's choices = the daemon's
-        assert offered["choices"] == spec["components"]["schemas"]["Platform"]["enum"]
+        assert offered["choices"]["platform"] == list(PROFILES) == list(PLATFORMS)  # popup's = daemon's
+        assert offered["choices"]["platform"] == spec["components"]["schemas"]["Platform"]["enum"]
         assert offered["defaultSites"] == ["instagram.com", "artstation.com"]
         assert offered["platformForSite"] == {
             "instagram.com": "instagram",
@@ -214,6 +215,46 @@ def test_extension_and_daemon_read_the_same_upload_profiles(built_extension: dic
             offered["described"]["instagram"] == "Instagram: longest side 1080 px, JPEG quality 70–80, 4:2:0"
         )
         assert offered["described"]["none"] == "No platform: kept as sent"
+
+
+def test_extension_offers_the_engines_choices(built_extension: dict[str, Path]) -> None:
+    """Presets, intensities, modes, platforms and their defaults are shading/settings.py's, in its order."""
+    from artshade.shading import settings
+
+    engine = {
+        "preset": list(settings.PRESETS),
+        "intensity": list(settings.INTENSITIES),
+        "mode": list(settings.MODES),
+        "platform": list(settings.PLATFORMS),
+    }
+    defaults = {key: getattr(settings.Settings(), key) for key in engine}
+    for browser in ("chromium", "firefox"):
+        offered = extension_profiles(built_extension[browser])
+        assert offered["choices"] == {**engine, "policy": ["block", "ask", "allow"]}
+        assert offered["defaults"] == defaults and offered["defaultPlatform"] == "none"
+
+
+def test_build_reads_the_choices_from_the_settings_module(tmp_path: Path) -> None:
+    build = load_build()
+    real = build.SETTINGS_FILE.read_text(encoding="utf-8")
+    read = build.shading_settings()
+    assert read["choices"]["mode"][0] == "guard" and read["defaults"]["preset"] == "default"
+    changed = tmp_path / "settings.py"
+    changed.write_text(real.replace('MODES = ("guard",', 'MODES = ("veil", "guard",'))
+    assert build.shading_settings(changed)["choices"]["mode"][:2] == ["veil", "guard"]
+    changed.write_text(
+        real.replace('INTENSITIES = ("low", "default", "high")', "INTENSITIES = tuple(LEVELS)")
+    )
+    with pytest.raises(SystemExit, match="INTENSITIES must be written as literals"):
+        build.shading_settings(changed)
+    changed.write_text(real.replace('preset: str = "default"', 'preset: str = "turbo"'))
+    with pytest.raises(SystemExit, match="Settings.preset = 'turbo' is not in PRESETS"):
+        build.shading_settings(changed)
+    profiles = build.upload_profiles()
+    build.check_platforms(read, profiles)
+    read["choices"]["platform"] = ["none", "x", "instagram", "artstation"]
+    with pytest.raises(SystemExit, match="PLATFORMS .* differ from the platforms of upload_profiles.json"):
+        build.check_platforms(read, profiles)
 
 
 def test_build_refuses_a_default_site_without_its_host_permission(tmp_path: Path) -> None:
@@ -230,11 +271,3 @@ def test_build_refuses_a_default_site_without_its_host_permission(tmp_path: Path
     broken.write_text(json.dumps(data))
     with pytest.raises(SystemExit, match="unknown platform 'myspace'"):
         build.upload_profiles(broken)
-
-
-def load_build() -> Any:
-    spec = importlib.util.spec_from_file_location("artshade_extension_build", EXTENSION / "build.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

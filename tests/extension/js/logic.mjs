@@ -1,9 +1,9 @@
 // Runs the extension's pure modules under node: argv[2] = path of extension/src/js, argv[3] = JSON cases.
 // Prints JSON results for the Python test to check.
 const [, , jsDir, casesJson] = process.argv;
-const sites = await import(`${jsDir}/sites.js`);
-const bytes = await import(`${jsDir}/bytes.js`);
-const loopback = await import(`${jsDir}/loopback.js`);
+const sites = await import(`${jsDir}/common/sites.js`);
+const bytes = await import(`${jsDir}/common/bytes.js`);
+const loopback = await import(`${jsDir}/background/loopback.js`);
 const cases = JSON.parse(casesJson);
 
 const out = {

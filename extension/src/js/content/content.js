@@ -13,6 +13,7 @@
   const UNTYPED = new Set(['', 'application/octet-stream']);
   const ours = new WeakSet(); // events this script dispatched: never caught again
   const overlay = globalThis.artshadeOverlay;
+  const { fromBase64, otherImageFormat, sha256Hex, sniffImage, toBase64 } = globalThis.artshadeCommon;
 
   // -- talking to the background --------------------------------------------------------------------------
 
@@ -72,51 +73,10 @@
     return file instanceof Blob && (file.type.toLowerCase().startsWith('image/') || UNTYPED.has(file.type));
   }
 
-  function isImage(b) {
-    return (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) ||
-      (b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) ||
-      (b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) ||
-      (b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0x00) ||
-      (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0x00 && b[3] === 0x2a);
-  }
-
-  /** The name of an image format the engine cannot shade (GIF, BMP, HEIC, AVIF), or null. */
-  function otherFormat(b) {
-    if (b.length < 12) return null;
-    if (b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38) return 'GIF';
-    if (b[0] === 0x42 && b[1] === 0x4d) return 'BMP';
-    if (b[4] !== 0x66 || b[5] !== 0x74 || b[6] !== 0x79 || b[7] !== 0x70) return null; // ....ftyp
-    const brand = String.fromCharCode(b[8], b[9], b[10], b[11]);
-    if (['avif', 'avis'].includes(brand)) return 'AVIF';
-    if (['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'mif1', 'msf1'].includes(brand)) return 'HEIC';
-    return null;
-  }
-
-  function toBase64(u8) {
-    if (typeof u8.toBase64 === 'function') return u8.toBase64();
-    let s = '';
-    for (let i = 0; i < u8.length; i += 0x8000) s += String.fromCharCode.apply(null, u8.subarray(i, i + 0x8000));
-    return btoa(s);
-  }
-
-  function fromBase64(text) {
-    if (typeof Uint8Array.fromBase64 === 'function') return Uint8Array.fromBase64(text);
-    const s = atob(text);
-    const out = new Uint8Array(s.length);
-    for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-    return out;
-  }
-
   // Digests of bytes already settled in this frame: shaded results, and originals the artist let through
   // unprotected.  When the page then sends those files itself (fetch, XHR), the MAIN-world script asks
   // again and they pass without a second round of shading or a second question.
   const settled = new Set();
-
-  async function digest(bytes) {
-    if (!globalThis.crypto?.subtle) return null; // not a secure context; the background checks as well
-    const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-    return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
-  }
 
   // -- protecting a batch of files ---------------------------------------------------------------------------
 
@@ -132,10 +92,11 @@
       // The bytes decide, whatever type the file claims (the MAIN-world script sends mislabelled images).
       if (!(file instanceof Blob) || file.size < 12) continue;
       const head = new Uint8Array(await file.slice(0, 16).arrayBuffer());
-      const other = isImage(head) ? null : otherFormat(head);
-      if (!isImage(head) && !other) continue;
+      const shadeable = sniffImage(head) !== null;
+      const other = shadeable ? null : otherImageFormat(head);
+      if (!shadeable && !other) continue;
       const bytes = new Uint8Array(await file.arrayBuffer());
-      const d = await digest(bytes);
+      const d = await sha256Hex(bytes);
       if (d && settled.has(d)) continue;
       if (other) {
         others.push([other, d]);
@@ -176,7 +137,7 @@
           type: r.type, lastModified: files[i].lastModified ?? Date.now(),
         });
         changed[i] = true;
-        remembered.push(digest(bytes).then((d) => d && settled.add(d)));
+        remembered.push(sha256Hex(bytes).then((d) => d && settled.add(d)));
       });
       await Promise.all(remembered);
       if (result.unprotected) digests.forEach((d) => d && settled.add(d));

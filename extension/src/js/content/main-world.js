@@ -127,23 +127,12 @@
 
     class Blocked extends Error {}
 
-    function isImage(b) {
-      return b.length >= 12 && ((b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) ||
-        (b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) ||
-        (b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) ||
-        (b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0x00) ||
-        (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0x00 && b[3] === 0x2a)) || isOtherImage(b);
-    }
+    // @inline content/common.js: picture sniffing
 
-    /** GIF, BMP, HEIC/HEIF and AVIF: images the engine cannot shade; the content script applies the site's
-     * policy to them ("not protected: this format"), so they never pass silently. */
-    function isOtherImage(b) {
-      if (b.length < 12) return false;
-      if (b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38) return true; // GIF8
-      if (b[0] === 0x42 && b[1] === 0x4d) return true; // BM
-      if (b[4] !== 0x66 || b[5] !== 0x74 || b[6] !== 0x79 || b[7] !== 0x70) return false; // ....ftyp
-      const brand = String.fromCharCode(b[8], b[9], b[10], b[11]);
-      return ['avif', 'avis', 'heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'mif1', 'msf1'].includes(brand);
+    /** Images by their bytes: what the engine shades, and the formats it cannot (GIF, BMP, HEIC, AVIF), to
+     * which the content script applies the site's policy ("not protected: this format"): none pass silently. */
+    function isImage(b) {
+      return b.length >= 12 && (sniffImage(b) !== null || otherImageFormat(b) !== null);
     }
 
     async function blobIsImage(blob) {
@@ -179,18 +168,7 @@
       return typeof text === 'string' && text.length > 40 && BASE64_IMAGE.test(text);
     }
 
-    function decode64(text) {
-      const binary = scope.atob(text);
-      const out = new Uint8Array(binary.length);
-      for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-      return out;
-    }
-
-    function encode64(bytes) {
-      let binary = '';
-      for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-      return scope.btoa(binary);
-    }
+    // @inline content/common.js: base64
 
     /** ``text`` with every image written into it (base64, data: URL) shaded; throws Blocked. */
     async function transformText(text) {
@@ -199,7 +177,7 @@
       for (const m of text.matchAll(BASE64_IMAGE)) {
         let bytes;
         try {
-          bytes = decode64(m[2]);
+          bytes = fromBase64(m[2]);
         } catch {
           continue;
         }
@@ -213,7 +191,7 @@
       for (const [k, f] of found.entries()) {
         const out = outs[k];
         if (!out) continue;
-        const shaded = encode64(new Uint8Array(await out.arrayBuffer()));
+        const shaded = toBase64(new Uint8Array(await out.arrayBuffer()));
         const prefix = f.prefix ? `data:${out.type || 'image/png'};base64,` : '';
         result += text.slice(from, f.at) + prefix + shaded;
         from = f.at + f.length;

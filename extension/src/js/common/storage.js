@@ -3,19 +3,18 @@
 import { api } from './api.js';
 import { DEFAULT_PORT } from './ids.js';
 import { PLATFORMS, SITES } from './profiles.js';
+import { CHOICES as SHADING_CHOICES, DEFAULTS as SHADING_DEFAULTS } from './settings.js';
 
 // Sites and platforms come from artshade/upload_profiles.json (the engine reads the same file).
 export const DEFAULT_SITES = SITES.filter((s) => s.protected_by_default).map((s) => s.site);
 export const OFFERED_SITES = SITES.filter((s) => !s.protected_by_default).map((s) => s.site);
-export const PLATFORM_FOR_SITE = Object.fromEntries(SITES.filter((s) => s.platform !== 'none').map((s) => [s.site, s.platform]));
+/** The platform of a site without a profile of its own: none, the upload is kept as sent. */
+export const DEFAULT_PLATFORM = SHADING_DEFAULTS.platform;
+export const PLATFORM_FOR_SITE = Object.fromEntries(SITES.filter((s) => s.platform !== DEFAULT_PLATFORM).map((s) => [s.site, s.platform]));
 
-export const CHOICES = {
-  preset: ['fast', 'default', 'max'],
-  intensity: ['low', 'default', 'high'],
-  mode: ['guard', 'cloak', 'poison', 'cloak+poison'],
-  platform: Object.keys(PLATFORMS),
-  policy: ['block', 'ask', 'allow'],
-};
+// Presets, intensities, modes and platforms are the engine's own lists (shading/settings.py, written into
+// settings.js by extension/build.py); the policy for an unreachable daemon is the extension's alone.
+export const CHOICES = { ...SHADING_CHOICES, policy: ['block', 'ask', 'allow'] };
 
 /** One line on what a platform does to an upload ("Instagram: longest side 1080 px, JPEG quality 70–80"). */
 export function describePlatform(name) {
@@ -35,9 +34,9 @@ const DEFAULTS = {
   knownSites: () => new Set([...DEFAULT_SITES, ...OFFERED_SITES]),
   siteProfiles: () => new Map(), // site -> {platform?, intensity?, mode?}
   policy: () => 'block',
-  preset: () => 'default',
-  intensity: () => 'default',
-  mode: () => 'guard',
+  preset: () => SHADING_DEFAULTS.preset,
+  intensity: () => SHADING_DEFAULTS.intensity,
+  mode: () => SHADING_DEFAULTS.mode,
   daemonUrl: () => `http://127.0.0.1:${DEFAULT_PORT}`,
   token: () => '',
   pairedBy: () => '',

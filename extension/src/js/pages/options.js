@@ -1,10 +1,10 @@
 // Options: sites (on/off, platform profile, add/remove), the unreachable-daemon policy, shading defaults
 // and pairing.  Every change goes through the background, and the page re-renders what it confirms.
-import { api } from './api.js';
-import { toBase64 } from './bytes.js';
-import { call } from './messaging.js';
-import { normaliseSite, patternsFor } from './sites.js';
-import { describePlatform } from './storage.js';
+import { api } from '../common/api.js';
+import { toBase64 } from '../common/bytes.js';
+import { call } from '../common/messaging.js';
+import { normaliseSite, patternsFor } from '../common/sites.js';
+import { describePlatform } from '../common/storage.js';
 import { $, fillSelect, pill } from './ui.js';
 
 let options = null;

@@ -1,10 +1,10 @@
 // Shading on behalf of a content script: one daemon job per image, progress relayed, results remembered by
 // digest so bytes this extension already produced are never shaded twice (input change, then fetch).
-import { api } from './api.js';
-import { fromBase64, MEDIA_TYPES, renameFor, sha256Hex, sniffImage, toBase64 } from './bytes.js';
+import { api } from '../common/api.js';
+import { fromBase64, MEDIA_TYPES, renameFor, sha256Hex, sniffImage, toBase64 } from '../common/bytes.js';
 import { withDaemon } from './connection.js';
-import { ActionError } from './messaging.js';
-import * as storage from './storage.js';
+import { ActionError } from '../common/messaging.js';
+import * as storage from '../common/storage.js';
 
 const MAX_DIGESTS = 2000;
 let shadedDigests = null;
@@ -45,7 +45,7 @@ export function paramsFor(site, settings) {
     preset: settings.preset,
     intensity: profile.intensity ?? settings.intensity,
     mode: profile.mode ?? settings.mode,
-    platform: profile.platform ?? storage.PLATFORM_FOR_SITE[site] ?? 'none',
+    platform: profile.platform ?? storage.PLATFORM_FOR_SITE[site] ?? storage.DEFAULT_PLATFORM,
     site,
   };
 }

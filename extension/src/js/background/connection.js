@@ -3,7 +3,7 @@
 import { daemonClient, DaemonError } from './daemon-client.js';
 import { LOOPBACK_HINT, loopbackOrigin } from './loopback.js';
 import { HostError, pairViaHost } from './native.js';
-import * as storage from './storage.js';
+import * as storage from '../common/storage.js';
 
 let repairing = null;
 

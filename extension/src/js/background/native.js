@@ -1,6 +1,6 @@
 // The native-messaging host (native_messaging/PROTOCOL.md): hello -> pair -> ensure_daemon, and status.
-import { api, extensionOrigin } from './api.js';
-import { NATIVE_HOST_NAME } from './ids.js';
+import { api, extensionOrigin } from '../common/api.js';
+import { NATIVE_HOST_NAME } from '../common/ids.js';
 
 export const PROTOCOL = 1;
 export const INSTALL_COMMAND = 'artshade install-browser-host';

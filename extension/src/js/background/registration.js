@@ -1,9 +1,9 @@
 // Content scripts are registered at run time for the enabled sites (scripting.registerContentScripts), so
 // enabling a site needs no reload of the extension; open tabs of a newly enabled site get them injected.
-import { api } from './api.js';
-import { patternsFor, siteForHost } from './sites.js';
+import { api } from '../common/api.js';
+import { patternsFor, siteForHost } from '../common/sites.js';
 
-export const ISOLATED_FILES = ['js/content/overlay.js', 'js/content/content.js'];
+export const ISOLATED_FILES = ['js/content/common.js', 'js/content/overlay.js', 'js/content/content.js'];
 export const MAIN_FILES = ['js/content/main-world.js'];
 const IDS = ['artshade-isolated', 'artshade-main'];
 

@@ -1,16 +1,16 @@
 // The background (service worker in Chromium, event page in Firefox): the only part that talks to the
 // daemon and the native host, and the only writer of settings.  Everything arrives through one table.
-import { api } from './api.js';
-import { fromBase64, MEDIA_TYPES, sniffImage } from './bytes.js';
+import { api } from '../common/api.js';
+import { fromBase64, MEDIA_TYPES, sniffImage } from '../common/bytes.js';
 import { currentClient, repairViaHost, withDaemon } from './connection.js';
 import { daemonClient } from './daemon-client.js';
 import { LOOPBACK_HINT, loopbackOrigin } from './loopback.js';
 import { hostStatus, INSTALL_COMMAND } from './native.js';
-import { ActionError, serve } from './messaging.js';
+import { ActionError, serve } from '../common/messaging.js';
 import { injectIntoOpenTabs, notifyTabs, syncRegistrations } from './registration.js';
 import { keptAlive, paramsFor, shadeFiles } from './shade.js';
-import { normaliseSite, patternsFor, siteForHost } from './sites.js';
-import * as storage from './storage.js';
+import { normaliseSite, patternsFor, siteForHost } from '../common/sites.js';
+import * as storage from '../common/storage.js';
 
 const CONTENT = ['content'];
 const PAGES = ['extension'];
@@ -53,7 +53,7 @@ async function siteState(site, settings) {
     permission: site ? await hasPermission(site) : false,
     intensity: params?.intensity ?? s.intensity,
     mode: params?.mode ?? s.mode,
-    platform: params?.platform ?? 'none',
+    platform: params?.platform ?? storage.DEFAULT_PLATFORM,
     policy: s.policy,
   };
 }

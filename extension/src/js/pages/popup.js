@@ -1,8 +1,8 @@
 // Popup: this site's switch, intensity and mode, and the daemon/helper status.  It renders only the state
 // the background confirms after each change, never the one it asked for.
-import { api } from './api.js';
-import { call } from './messaging.js';
-import { patternsFor } from './sites.js';
+import { api } from '../common/api.js';
+import { call } from '../common/messaging.js';
+import { patternsFor } from '../common/sites.js';
 import { $, deviceText, fillSelect, pill, queueText } from './ui.js';
 
 const params = new URLSearchParams(location.search);
