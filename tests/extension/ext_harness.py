@@ -612,3 +612,54 @@ ASK_BUTTONS = """() => {
   const y = r.bottom - 24;
   return { no: [r.right - 230, y], yes: [r.right - 88, y], open: host.shadowRoot !== null };
 }"""
+
+
+#: Page code that writes a picture into a text body and hands it to fetch inside a ``Request`` object (or a
+#: FormData text field): ``json`` (a data: URL in JSON), ``params`` (a URLSearchParams field),
+#: ``request-and-init`` (a Request with its own body, and an init without one), ``form-text``.  Takes
+#: ``[base64 of a PNG, how]``; answers the site's status, or ``failed: <why>``.
+TEXT_IN_REQUEST = """async ([b, how]) => {
+  const url = '/sink/text-' + how;
+  const dataUrl = 'data:image/png;base64,' + b;
+  const json = JSON.stringify({ caption: 'hi', image: dataUrl });
+  let response;
+  if (how === 'json') {
+    response = fetch(new Request(url, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: json }));
+  } else if (how === 'params') {
+    response = fetch(new Request(url, {
+      method: 'POST', body: new URLSearchParams({ title: 't', image: b }) }));
+  } else if (how === 'request-and-init') {
+    response = fetch(new Request(url, { method: 'POST', body: json }), { headers: { 'X-Note': 'folded' } });
+  } else {
+    const form = new FormData();
+    form.append('title', 't');
+    form.append('image', dataUrl);
+    response = fetch(url, { method: 'POST', body: form });
+  }
+  return Promise.resolve(response).then((r) => r.status, (e) => `failed: ${e.message}`);
+}"""
+TEXT_IN_REQUEST_WAYS = ("json", "params", "request-and-init", "form-text")
+
+
+def picture_in_text(upload: Upload, how: str) -> bytes:
+    """The picture's bytes written into an upload sent by ``TEXT_IN_REQUEST`` (the other fields checked)."""
+    from urllib.parse import parse_qs
+
+    if how == "form-text":
+        fields = {p.name: p.data.decode() for p in upload.parts}
+        assert fields["title"] == "t"
+        text = fields["image"]
+    elif how == "params":
+        fields = parse_qs(upload.parts[0].data.decode())
+        assert fields["title"] == ["t"]
+        return base64.b64decode(fields["image"][0])
+    else:
+        sent = json.loads(upload.parts[0].data)
+        assert sent["caption"] == "hi"
+        text = sent["image"]
+        if how == "request-and-init":
+            assert upload.headers["X-Note"] == "folded"
+    prefix, _, data = text.partition(",")
+    assert prefix == "data:image/png;base64"
+    return base64.b64decode(data)

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from ext_harness import (
     PAGE_PATHS,
+    TEXT_IN_REQUEST,
+    TEXT_IN_REQUEST_WAYS,
     Daemon,
     ExtensionBrowser,
     SiteServer,
@@ -182,6 +184,18 @@ def test_the_artists_own_hand_over_sends_nothing_when_shading_fails(
         assert tab.locator("#status").inner_text() == "idle"  # the page never got the files
     finally:
         tab.close()
+
+
+@pytest.mark.parametrize("how", TEXT_IN_REQUEST_WAYS)
+def test_a_picture_written_into_a_request_body_is_not_sent_when_shading_fails(
+    page: Any, site_server: SiteServer, failure: str, how: str
+) -> None:
+    seen = page.evaluate(TEXT_IN_REQUEST, [b64(PNG), how])
+    assert str(seen).startswith("failed: artshade blocked this upload"), seen
+    assert "Upload blocked, nothing was sent" in wait_overlay(page, "error", timeout=BLOCK_WAIT_S)
+    settle(site_server)
+    assert site_server.received(f"text-{how}") == []
+    assert b64(PNG).encode() not in b"".join(site_server.all_bytes())
 
 
 def image_part(server: SiteServer, path: str) -> bytes:

@@ -27,6 +27,8 @@ from ext_harness import (
     ASK_BUTTONS,
     PAGE_PATHS,
     SHADE_TIMEOUT_S,
+    TEXT_IN_REQUEST,
+    TEXT_IN_REQUEST_WAYS,
     Daemon,
     SiteServer,
     StandInDaemon,
@@ -36,6 +38,7 @@ from ext_harness import (
     b64,
     free_port,
     make_image,
+    picture_in_text,
     wait_until,
 )
 
@@ -333,6 +336,31 @@ def test_page_code_sends_the_shaded_image(
     assert seen is None or seen.startswith(("uploaded", "queued true")), seen
     assert_no_original(site_server, PNG)
 
+
+
+@pytest.mark.parametrize("how", TEXT_IN_REQUEST_WAYS)
+def test_pictures_written_into_request_bodies_are_shaded(
+    tab: Tab, site_server: SiteServer, real_daemon: Daemon, how: str
+) -> None:
+    tab.goto(site_server.url("editor.html"))
+    assert tab.call(TEXT_IN_REQUEST, [b64(PNG), how], timeout=SHADE_TIMEOUT_S) == 200
+    [upload] = site_server.wait_for(f"text-{how}")
+    sent = picture_in_text(upload, how)
+    assert_shaded(sent, PNG, real_daemon, "image/png", site_server.host, platform="instagram")
+    assert b64(PNG).encode() not in b"".join(site_server.all_bytes())
+
+
+@pytest.mark.parametrize("how", TEXT_IN_REQUEST_WAYS)
+def test_a_picture_written_into_a_request_body_is_not_sent_when_the_daemon_is_down(
+    tab: Tab, site_server: SiteServer, daemon_down: None, how: str
+) -> None:
+    tab.goto(site_server.url("editor.html"))
+    seen = tab.call(TEXT_IN_REQUEST, [b64(PNG), how], timeout=SHADE_TIMEOUT_S)
+    assert str(seen).startswith("failed: artshade blocked this upload"), seen
+    assert "Upload blocked, nothing was sent" in overlay_state(tab, "error")
+    time.sleep(1.0)
+    assert site_server.received(f"text-{how}") == []
+    assert b64(PNG).encode() not in b"".join(site_server.all_bytes())
 
 # -- a long job ---------------------------------------------------------------------------------------------
 

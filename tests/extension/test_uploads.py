@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from ext_harness import (
     EXTENSION_ORIGIN,
+    TEXT_IN_REQUEST,
+    TEXT_IN_REQUEST_WAYS,
     Daemon,
     ExtensionBrowser,
     SiteServer,
@@ -21,6 +23,7 @@ from ext_harness import (
     assert_shaded,
     b64,
     make_image,
+    picture_in_text,
     record_overlay,
     recorded_overlay,
     wait_overlay,
@@ -247,6 +250,19 @@ def test_images_written_into_text_bodies_are_shaded(
     fields = parse_qs(upload.parts[0].data.decode())
     assert fields["title"] == ["t"]
     assert_shaded(base64.b64decode(fields["image"][0]), JPEG, real_daemon, "image/jpeg", site_server.host)
+    assert b64(PNG).encode() not in b"".join(site_server.all_bytes())
+
+
+@pytest.mark.parametrize("how", TEXT_IN_REQUEST_WAYS)
+def test_pictures_written_into_request_bodies_are_shaded(
+    tab: Any, site_server: SiteServer, real_daemon: Daemon, how: str
+) -> None:
+    """The same text bodies inside a ``Request`` object (its own body, with or without an init beside
+    it) or a FormData text field: shaded in place, never sent as the original."""
+    tab.goto(site_server.url("editor.html"))
+    assert tab.evaluate(TEXT_IN_REQUEST, [b64(PNG), how]) == 200
+    [upload] = site_server.wait_for(f"text-{how}")
+    assert_shaded(picture_in_text(upload, how), PNG, real_daemon, "image/png", site_server.host)
     assert b64(PNG).encode() not in b"".join(site_server.all_bytes())
 
 

@@ -3,8 +3,8 @@
 // the content script sees.  An image body is held until the shaded bytes are back; if shading fails the
 // request fails and nothing is sent; if the page sends it again, it is held and shaded again.
 //
-//   fetch (Blob, File, ArrayBuffer, typed array, DataView, FormData, ReadableStream bodies; Request
-//   objects), XMLHttpRequest.send, navigator.sendBeacon, WebSocket.send, FileSystemFileHandle.getFile
+//   fetch (Blob, File, ArrayBuffer, typed array, DataView, FormData, ReadableStream bodies, text bodies with
+//   a picture written into them; Request objects, whatever their body), XMLHttpRequest.send, navigator.sendBeacon, WebSocket.send, FileSystemFileHandle.getFile
 //   (showOpenFilePicker and every other handle), and workers: a dedicated worker starts from a small
 //   bootstrap that installs the same guards inside it (its fetch and XHR ask this page to shade); a shared
 //   worker keeps its identity across tabs, so instead the images a page posts into it are shaded first.
@@ -207,9 +207,37 @@
       if (isBlob(body) || isStream(body)) return true;
       if (isBuffer(body)) return isImage(bytesOf(body));
       if (isFormData(body)) {
-        for (const [, value] of scope.FormData.prototype.entries.call(body)) if (isBlob(value)) return true;
+        for (const [, value] of scope.FormData.prototype.entries.call(body)) if (isBlob(value) || textCarries(value)) return true;
       }
       return false;
+    }
+
+    /** The text of a Blob that may be text (no NUL byte in its first KiB), or null: a Request's body. */
+    async function textOf(blob) {
+      if (!blob.size) return null;
+      const head = new Uint8Array(await blob.slice(0, 1024).arrayBuffer());
+      return head.includes(0) ? null : blob.text();
+    }
+
+    /** A Request body that is text (JSON, a form-encoded string, ...) with the pictures written into it
+     * shaded: -> {body: string, changed}; throws Blocked. */
+    async function transformRequestText(blob, type) {
+      const same = { body: blob, changed: false };
+      const text = await textOf(blob);
+      if (text === null) return same;
+      if (!/x-www-form-urlencoded/i.test(type) && textCarries(text)) {
+        const shaded = await transformText(text);
+        return shaded === null ? same : { body: shaded, changed: true };
+      }
+      let decoded;
+      try {
+        decoded = decodeURIComponent(text.replace(/\+/g, ' '));
+      } catch {
+        return same;
+      }
+      if (!textCarries(decoded)) return same; // (a picture cut short by an escape is refused by the daemon)
+      const info = await transformBody(new scope.URLSearchParams(text)); // form-encoded: '+' and '/' escaped
+      return info.changed ? { body: String(info.body), changed: true } : same;
     }
 
     /** -> {body, changed, oldSize?, newSize?, oldType?, newType?}; throws Blocked. */
@@ -246,14 +274,16 @@
         const flags = await Promise.all(entries.map(([, v]) => (isBlob(v) ? blobIsImage(v) : false)));
         const picks = entries.map((_, i) => i).filter((i) => flags[i]);
         const outs = await shade(picks.map((i) => entries[i][1]));
-        if (!outs.some(Boolean)) return same;
+        // text fields carrying a picture (a data: URL, base64)
+        const texts = await Promise.all(entries.map(([, v]) => (textCarries(v) ? transformText(v) : null)));
+        if (!outs.some(Boolean) && !texts.some((t) => t !== null)) return same;
         const replaced = new Map(picks.map((i, k) => [i, outs[k]]));
         const form = new scope.FormData();
         entries.forEach(([name, value], i) => {
           const next = replaced.get(i);
           if (next) form.append(name, next, entries[i][1].name ?? next.name ?? 'blob');
           else if (isBlob(value)) form.append(name, value, value.name ?? 'blob');
-          else form.append(name, value);
+          else form.append(name, texts[i] ?? value);
         });
         return { body: form, changed: true };
       }
@@ -341,7 +371,10 @@
         // A Request that carries its own body (and init, if given, is folded into it first).
         const request = init ? new NativeRequest(input, init) : input;
         const multipart = /multipart\/form-data/i.test(request.headers.get('content-type') ?? '');
-        const info = await transformBody(multipart ? await request.clone().formData() : await request.clone().blob());
+        const body = multipart ? await request.clone().formData() : await request.clone().blob();
+        let info = await transformBody(body);
+        // Not a picture itself: a text body (JSON, form-encoded) may carry one written into it.
+        if (!info.changed && !multipart) info = await transformRequestText(body, request.headers.get('content-type') ?? '');
         if (!info.changed) return nativeFetch.call(self, request);
         const headers = new scope.Headers(fixPairs([...request.headers], info));
         if (isFormData(info.body)) headers.delete('content-type');
