@@ -16,6 +16,7 @@ from ext_harness import (
     b64,
     make_image,
     overlay,
+    wait_overlay,
     wait_status,
 )
 
@@ -24,12 +25,20 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 JPEG = make_image("JPEG", seed=2)  # the same image as test_uploads: the daemon's cache answers it
 
 
-def open_popup(browser: ExtensionBrowser, site: str) -> Any:
+def open_popup(browser: ExtensionBrowser, site: str, tab_id: int | None = None) -> Any:
+    """The popup as for ``site`` (and for the tab ``tab_id``, whose notes it shows, once it has checked)."""
     popup = browser.context.new_page()
     popup.set_viewport_size({"width": 384, "height": 560})
-    popup.goto(browser.page_url(f"popup.html?site={site}"))
+    popup.goto(browser.page_url(f"popup.html?site={site}" + (f"&tab={tab_id}" if tab_id is not None else "")))
     popup.wait_for_selector("body[data-ready=true]")
+    if tab_id is not None:
+        popup.wait_for_selector("body[data-tab-checked=true]", state="attached")
     return popup
+
+
+def tab_id_of(browser: ExtensionBrowser, page: Any) -> int:
+    found = "(url) => chrome.tabs.query({}).then((tabs) => tabs.find((t) => t.url === url).id)"
+    return int(browser.worker.evaluate(found, page.url))
 
 
 def flip(popup: Any, want: bool) -> None:
@@ -94,17 +103,30 @@ def test_a_site_never_added_gets_the_original(tab: Any, site_server: SiteServer)
     assert overlay(tab)[0] is None
 
 
-def test_enabling_a_site_in_the_popup_covers_its_open_tab(
-    tab: Any, ready: ExtensionBrowser, site_server: SiteServer, real_daemon: Daemon
+RELOAD = "reload this tab to protect uploads in it"
+
+
+def test_enabling_a_site_in_the_popup_asks_to_reload_its_open_tab(
+    tab: Any, ready: ExtensionBrowser, site_server: SiteServer, real_daemon: Daemon, artifacts: Path
 ) -> None:
+    """A tab open before its site is enabled cannot be guarded (the page's code ran first): the popup says
+    "reload this tab", and until then an image upload in it is blocked with that message, never sent.
+    After the reload the same upload arrives shaded."""
     site = f"localhost:{site_server.port}"
     tab.goto(f"http://{site}/editor.html")  # open before the site is enabled: no content scripts yet
     popup = open_popup(ready, site)
     assert popup.locator("#site-switch").get_attribute("aria-checked") == "false"
-    flip(popup, True)  # registers the content scripts and injects them into this open tab
+    flip(popup, True)  # registers the content scripts; this open tab gets them marked late
     popup.close()
     try:
         tab.evaluate("(b) => uploadEdited(b, 'image/jpeg')", b64(JPEG))  # no reload
+        assert RELOAD in wait_status(tab, "failed", timeout=60)
+        assert RELOAD in wait_overlay(tab, "error", timeout=60)
+        time.sleep(1)
+        assert site_server.uploads == []
+
+        tab.reload()
+        tab.evaluate("(b) => uploadEdited(b, 'image/jpeg')", b64(JPEG))
         [upload] = site_server.wait_for("raw")
         assert_shaded(upload.parts[0].data, JPEG, real_daemon, "image/jpeg", site)
         assert JPEG not in site_server.all_bytes()
@@ -150,22 +172,20 @@ def test_a_page_open_before_enabling_cannot_switch_the_guards_off(
     tab: Any, ready: ExtensionBrowser, site_server: SiteServer
 ) -> None:
     """In a tab open before its site was enabled the page's code runs before the MAIN-world script: this
-    page takes the handshake port first and says "not protected".  Its word is not taken: an image it then
-    sends with fetch is held (nobody answers on the stolen port), never sent."""
+    page waits for the handshake port, would say "not protected" on it and answer every shading request
+    with "pass".  No port is offered there at all, and an image it sends is refused with "reload this tab",
+    never sent."""
     site = f"localhost:{site_server.port}"
     tab.goto(f"http://{site}/thief.html")
     popup = open_popup(ready, site)
-    flip(popup, True)  # injects the scripts into this open tab
+    flip(popup, True)  # puts the scripts into this open tab, marked late
     popup.close()
     try:
-        tab.wait_for_function("() => window.stolen > 0", timeout=30_000)
-        tab.evaluate(
-            """(b) => { fetch('/sink/thief', { method: 'POST', body: fileFrom(b, 'x', 'image/jpeg') })
-                 .then((r) => report('sent ' + r.status), (e) => report('failed: ' + e.message)); }""",
-            b64(JPEG),
-        )
-        time.sleep(5)  # long enough for an unguarded fetch to arrive
-        assert tab.locator("#status").inner_text() == "idle"  # held: not sent
+        tab.evaluate("(b) => sendPicture(b)", b64(JPEG))
+        tab.wait_for_function("() => document.body.dataset.status", timeout=60_000)
+        assert tab.evaluate("window.stolen") == 0  # nothing to take
+        assert RELOAD in tab.evaluate("document.body.dataset.status")
+        time.sleep(1)
         assert site_server.received("thief") == [] and JPEG not in site_server.all_bytes()
     finally:
         ready.call("removeSite", site=site)

@@ -337,7 +337,6 @@ def test_page_code_sends_the_shaded_image(
     assert_no_original(site_server, PNG)
 
 
-
 @pytest.mark.parametrize("how", TEXT_IN_REQUEST_WAYS)
 def test_pictures_written_into_request_bodies_are_shaded(
     tab: Tab, site_server: SiteServer, real_daemon: Daemon, how: str
@@ -361,6 +360,43 @@ def test_a_picture_written_into_a_request_body_is_not_sent_when_the_daemon_is_do
     time.sleep(1.0)
     assert site_server.received(f"text-{how}") == []
     assert b64(PNG).encode() not in b"".join(site_server.all_bytes())
+
+
+# -- a tab open before its site was enabled ----------------------------------------------------------------
+
+RELOAD = "reload this tab to protect uploads in it"
+
+
+def test_a_tab_open_before_enabling_is_blocked_until_reloaded(
+    tab: Tab, ready: FirefoxExtension, site_server: SiteServer, real_daemon: Daemon
+) -> None:
+    """As in Chromium: the page (it ran first) would take the handshake port, say "not protected" and
+    answer "pass"; no port is offered there, its picture is refused with "reload this tab", and after the
+    reload the same upload arrives shaded."""
+    site = f"localhost:{site_server.port}"
+    ready.call("removeSite", site=site)
+    try:
+        tab.goto(f"http://{site}/thief.html")
+        ready.call("addSite", site=site)  # puts the scripts into this open tab, marked late
+        tab.call("(b) => { sendPicture(b); }", b64(JPEG))
+        seen = tab.wait_for("() => document.body.dataset.status", timeout=60)
+        assert tab.call("() => window.stolen") == 0  # nothing to take
+        assert RELOAD in seen
+        assert RELOAD in overlay_state(tab, "error")
+        time.sleep(1.0)
+        assert site_server.received("thief") == []
+        assert_no_original(site_server, JPEG)
+
+        tab.reload()
+        tab.call("(b) => { sendPicture(b); }", b64(JPEG))
+        [upload] = site_server.wait_for("thief")
+        assert_shaded(upload.parts[0].data, JPEG, real_daemon, "image/jpeg", site)
+        assert tab.call("() => window.stolen") == 0
+        assert_no_original(site_server, JPEG)
+    finally:
+        ready.call("addSite", site=site)
+        ready.call("setSiteState", site=site, platform="artstation")
+
 
 # -- a long job ---------------------------------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 // Content scripts are registered at run time for the enabled sites (scripting.registerContentScripts), so
-// enabling a site needs no reload of the extension; open tabs of a newly enabled site get them injected.
+// enabling a site needs no reload of the extension.  Open tabs of a newly enabled site get them too, marked
+// late: there the page's own code ran first and could have taken anything the guards would use, so those
+// tabs block every image upload and ask the artist to reload them (the popup says so).
 import { api } from '../common/api.js';
 import { patternsFor, siteForHost } from '../common/sites.js';
 
@@ -25,7 +27,13 @@ export async function syncRegistrations(sites) {
   return matches;
 }
 
-/** Put the content scripts into tabs already showing `site` (they guard against running twice). */
+/** Run in the isolated world of each frame before the late content scripts (not where they already run). */
+function markLate() {
+  if (!globalThis.__artshadeContent) globalThis.__artshadeLate = true;
+}
+
+/** Put the content scripts, marked late, into tabs already showing `site` (they guard against running
+ * twice): the isolated world first, which tells the MAIN-world script it is late. */
 export async function injectIntoOpenTabs(site) {
   const tabs = await api.tabs.query({ url: patternsFor(site) });
   const wanted = new Set([site]);
@@ -39,8 +47,9 @@ export async function injectIntoOpenTabs(site) {
     if (siteForHost(host, wanted) !== site) return;
     const target = { tabId: tab.id, allFrames: true };
     try {
-      await api.scripting.executeScript({ target, files: MAIN_FILES, world: 'MAIN', injectImmediately: true });
+      await api.scripting.executeScript({ target, func: markLate, injectImmediately: true });
       await api.scripting.executeScript({ target, files: ISOLATED_FILES, injectImmediately: true });
+      await api.scripting.executeScript({ target, files: MAIN_FILES, world: 'MAIN', injectImmediately: true });
     } catch {
       // a tab we may not script (error page, store page): it gets the scripts on its next load
     }

@@ -8,6 +8,13 @@
   if (globalThis.__artshadeContent) return;
   globalThis.__artshadeContent = true;
 
+  // Put into a tab that was open before its site was enabled (registration.js marks it): the page's code ran
+  // first and may hold anything the MAIN-world script would use, so this tab is not served.  Every image
+  // upload in it is blocked, saying "reload this tab"; the popup says so too.
+  const LATE = globalThis.__artshadeLate === true;
+  const RELOAD = 'artshade was turned on after this tab opened: reload this tab to protect uploads in it';
+  if (LATE) document.documentElement?.setAttribute('data-artshade-late', ''); // read by the MAIN-world script
+
   const api = globalThis.browser ?? globalThis.chrome;
   const PORT_NAME = 'artshade-rpc';
   const UNTYPED = new Set(['', 'application/octet-stream']);
@@ -105,6 +112,10 @@
       picks.push(index);
       digests.push(d);
       payload.push({ name: file.name ?? '', type: file.type, data: toBase64(bytes) });
+    }
+    if (LATE && (payload.length || others.length)) {
+      overlay.show(anchor).error(`Upload blocked, nothing was sent: ${RELOAD}`);
+      return { kind: 'blocked', message: RELOAD };
     }
     if (others.length) {
       const verdict = await otherFormats(others, current, anchor);
@@ -379,6 +390,15 @@
       ? { name: f.name, type: f.type, lastModified: f.lastModified, buffer: await f.arrayBuffer() }
       : null)));
     mainPort.postMessage({ id: m.id, kind: 'ok', files: out }, out.filter(Boolean).map((o) => o.buffer));
+  }
+
+  if (LATE) {
+    // No channel at all: any hello here comes from the page.  The MAIN-world script, late too, refuses every
+    // image upload itself and says so with this event (a page that sends it only gets the card shown).
+    window.addEventListener('artshade:late-blocked', () => {
+      overlay.show(document.activeElement).error(`Upload blocked, nothing was sent: ${RELOAD}`);
+    }, true);
+    return;
   }
 
   window.addEventListener('artshade:main-hello', (event) => {

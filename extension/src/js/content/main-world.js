@@ -22,12 +22,18 @@
   // Registered for an enabled site, this script runs at document_start, before any of the page's code: no
   // page listener can be ahead of the content script's for the hello below, so the port reaches it.  Put into
   // a tab that was open before the site was enabled, it runs after the page's code, which may have taken
-  // the port first and may speak in the content script's place.  No handshake inside the page can be
-  // authenticated against code that ran first (it can watch and replace anything this script would use),
-  // so in such a tab the port's word is never taken to switch the guards off: every image upload is held
-  // and sent to be shaded (the content script answers "pass" itself when the site is not enabled), and a
-  // port that never answers blocks the upload when the handshake time runs out.
-  const LATE = document.readyState !== 'loading' || document.scripts.length > 0;
+  // anything this script would use (the hello's port, the browser's own fetch).  No handshake inside the page
+  // can be authenticated against code that ran first, so such a tab is not served at all: no hello is
+  // offered, no port is asked anything, and every image upload is refused with "reload this tab" (after a
+  // reload the registered scripts run first again).  The content script, injected just before, marks such a
+  // document; a top frame whose scripts already ran counts as late too, should the page hide that mark.  In
+  // a frame the page made (about:blank), where this script may also run after page code, the port's "off"
+  // is never taken: every image upload there is held and asked about (the content script answers "pass"
+  // when the site is not enabled).
+  const LATE_ATTR = 'data-artshade-late';
+  const AFTER_PAGE = document.readyState !== 'loading' || document.scripts.length > 0;
+  const LATE = document.documentElement?.hasAttribute(LATE_ATTR) || (window === window.top && AFTER_PAGE);
+  const RELOAD = 'artshade was turned on after this tab opened: reload this tab to protect uploads in it';
 
   // -- the private channel to the content script ------------------------------------------------------------
 
@@ -50,7 +56,7 @@
     }
     if (from !== port || !data) return;
     if (data.type === 'state') {
-      if (!LATE) enabled = Boolean(data.enabled);
+      if (!AFTER_PAGE) enabled = Boolean(data.enabled);
       return;
     }
     const entry = waiting.get(data.id);
@@ -60,16 +66,22 @@
     entry.resolve(data);
   }
 
-  window.addEventListener('artshade:content-hello', (event) => {
-    event.stopImmediatePropagation();
-    if (!port) offer();
-  }, true);
-  offer();
+  if (!LATE) {
+    window.addEventListener('artshade:content-hello', (event) => {
+      event.stopImmediatePropagation();
+      if (!port) offer();
+    }, true);
+    offer();
+  }
 
   /** The page's link: items [{name, type, lastModified, buffer}] -> reply {kind: ok | blocked | pass, files?, message?}. */
   const pageLink = {
     enabled: () => enabled,
     shade(items) {
+      if (LATE) {
+        window.dispatchEvent(new Event('artshade:late-blocked')); // the content script shows the card
+        return Promise.resolve({ kind: 'blocked', message: RELOAD });
+      }
       return new Promise((resolve) => {
         const id = nextId++;
         const timer = port ? null : setTimeout(() => {
