@@ -224,6 +224,13 @@ class Tab:
     def close(self) -> None:
         self.browser.command("browsingContext.close", {"context": self.context})
 
+    def frames(self) -> list[Tab]:
+        """The frames of this document (its child browsing contexts), in document order; each is driven
+        like a tab (``call``, ``set_files``)."""
+        tree = self.browser.command("browsingContext.getTree", {"root": self.context, "maxDepth": 1})
+        children = tree["contexts"][0].get("children") or []
+        return [Tab(self.browser, str(child["context"])) for child in children]
+
     def call(self, function: str, *args: Any, timeout: float = 60.0) -> Any:
         """Run ``function`` (JavaScript source of a function, may be async) in the page with ``args``.
 

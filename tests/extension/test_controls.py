@@ -114,9 +114,13 @@ def test_enabling_a_site_in_the_popup_asks_to_reload_its_open_tab(
     After the reload the same upload arrives shaded."""
     site = f"localhost:{site_server.port}"
     tab.goto(f"http://{site}/editor.html")  # open before the site is enabled: no content scripts yet
-    popup = open_popup(ready, site)
+    popup = open_popup(ready, site, tab_id_of(ready, tab))
     assert popup.locator("#site-switch").get_attribute("aria-checked") == "false"
+    assert popup.locator("#reload-note").is_hidden()
     flip(popup, True)  # registers the content scripts; this open tab gets them marked late
+    popup.wait_for_selector("#reload-note:not([hidden])")
+    assert popup.locator("#reload-tab").is_visible()
+    popup.screenshot(path=str(artifacts / "popup-reload-this-tab.png"))
     popup.close()
     try:
         tab.evaluate("(b) => uploadEdited(b, 'image/jpeg')", b64(JPEG))  # no reload
@@ -126,6 +130,9 @@ def test_enabling_a_site_in_the_popup_asks_to_reload_its_open_tab(
         assert site_server.uploads == []
 
         tab.reload()
+        popup = open_popup(ready, site, tab_id_of(ready, tab))
+        assert popup.locator("#reload-note").is_hidden()
+        popup.close()
         tab.evaluate("(b) => uploadEdited(b, 'image/jpeg')", b64(JPEG))
         [upload] = site_server.wait_for("raw")
         assert_shaded(upload.parts[0].data, JPEG, real_daemon, "image/jpeg", site)

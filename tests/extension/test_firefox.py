@@ -362,7 +362,7 @@ def test_a_picture_written_into_a_request_body_is_not_sent_when_the_daemon_is_do
     assert b64(PNG).encode() not in b"".join(site_server.all_bytes())
 
 
-# -- a tab open before its site was enabled ----------------------------------------------------------------
+# -- a tab open before its site was enabled; an uploader in a frame of another site -------------------------
 
 RELOAD = "reload this tab to protect uploads in it"
 
@@ -396,6 +396,41 @@ def test_a_tab_open_before_enabling_is_blocked_until_reloaded(
     finally:
         ready.call("addSite", site=site)
         ready.call("setSiteState", site=site, platform="artstation")
+
+
+def test_an_upload_widget_in_a_frame_of_another_site_once_granted(
+    tab: Tab, ready: FirefoxExtension, site_server: SiteServer, real_daemon: Daemon, tmp_path: Path
+) -> None:
+    """As in Chromium (tests/extension/test_frames.py, which also drives the popup): not protected until
+    granted, then shaded for the enabled site.  Here the frame's site is 127.0.0.1 on another port, which
+    the scripts registered for this module's sites already reach (loopback match patterns have no port):
+    what is tried is the background's choice, from the frame's tab, to guard that frame."""
+    other = SiteServer().start()  # 127.0.0.1 on another port: another origin, not an enabled site
+    frame_site = other.host
+    try:
+        picked = tmp_path / "framed.png"
+        picked.write_bytes(PNG)
+        tab.goto(site_server.url(f"xframe.html?frame={other.url('input.html')}"))
+        tab.wait_for("() => document.querySelector('iframe').contentWindow !== null")
+        time.sleep(0.5)
+        [frame] = tab.frames()
+        frame.set_files("#file", [picked])
+        [upload] = other.wait_for("input", timeout=60)
+        assert upload.files()[0].data == PNG  # not granted: as on a site that is off
+
+        assert ready.call("protectFrames", site=site_server.host, frame=frame_site)["frames"] == [frame_site]
+        other.clear()
+        tab.reload()
+        [frame] = tab.frames()
+        frame.wait_for("() => document.readyState === 'complete'")
+        frame.set_files("#file", [picked])
+        [upload] = other.wait_for("input")
+        assert_shaded(
+            upload.files()[0].data, PNG, real_daemon, "image/png", site_server.host, platform="instagram"
+        )
+        assert_no_original(other, PNG)
+    finally:
+        other.stop()
 
 
 # -- a long job ---------------------------------------------------------------------------------------------

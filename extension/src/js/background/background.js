@@ -32,6 +32,32 @@ function senderHost(sender) {
   return '';
 }
 
+function hostOf(url) {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '';
+  }
+}
+
+/** The frame sites granted for the enabled sites (their content scripts are registered too). */
+function grantedFrameSites(s) {
+  return [...s.enabledSites].flatMap((site) => s.frameSites.get(site) ?? []);
+}
+
+/**
+ * The enabled site a content script guards for, or null: its own site, or (in a frame of another site that
+ * the artist granted for it) the site of the frame's tab, as the browser names it in `sender.tab`.
+ */
+function guardedSite(sender, s) {
+  const own = siteForHost(senderHost(sender), s.enabledSites);
+  if (own) return own;
+  if (!sender?.tab?.url || !sender.frameId) return null;
+  const top = siteForHost(hostOf(sender.tab.url), s.enabledSites);
+  if (!top) return null;
+  return siteForHost(senderHost(sender), new Set(s.frameSites.get(top) ?? [])) ? top : null;
+}
+
 function pick(value, allowed, name) {
   if (value === undefined) return undefined;
   if (!allowed.includes(value)) throw new ActionError('bad_request', `${name} must be one of ${allowed.join(', ')}`);
@@ -86,7 +112,8 @@ async function daemonStatus() {
 
 async function applySites(enabledSites, knownSites, newlyEnabled) {
   await storage.save({ enabledSites, knownSites });
-  await syncRegistrations(enabledSites);
+  const { frameSites } = await storage.load(['frameSites']);
+  await syncRegistrations(enabledSites, grantedFrameSites({ enabledSites, frameSites }));
   if (newlyEnabled) await injectIntoOpenTabs(newlyEnabled);
   await notifyTabs();
 }
@@ -153,13 +180,83 @@ async function setOptions(request) {
 }
 
 async function removeSite({ site }) {
-  const s = await storage.load(['enabledSites', 'knownSites', 'siteProfiles']);
+  const s = await storage.load(['enabledSites', 'knownSites', 'siteProfiles', 'frameSites']);
   s.enabledSites.delete(site);
   if (!storage.DEFAULT_SITES.includes(site) && !storage.OFFERED_SITES.includes(site)) s.knownSites.delete(site);
   s.siteProfiles.delete(site);
-  await storage.save({ siteProfiles: s.siteProfiles });
+  s.frameSites.delete(site);
+  await storage.save({ siteProfiles: s.siteProfiles, frameSites: s.frameSites });
   await applySites(s.enabledSites, s.knownSites, null);
   return options();
+}
+
+// -- frames of other sites inside an enabled site's tab, and tabs open before their site was enabled ---------
+
+/** Runs in the isolated world of every frame of a tab the extension may script: is the guard running here
+ * (and not late), and which frames does this document hold. */
+function frameReport() {
+  const children = [];
+  for (const frame of document.querySelectorAll('iframe, frame')) {
+    try {
+      const url = new URL(frame.src, location.href);
+      if (url.protocol === 'http:' || url.protocol === 'https:') children.push(url.host);
+    } catch {
+      // a frame without a URL of its own inherits this document's guard
+    }
+  }
+  const guarded = globalThis.__artshadeContent === true && globalThis.__artshadeLate !== true;
+  return { host: location.host, guarded, children };
+}
+
+/**
+ * What the popup says about a tab: `late` (its site is enabled but the guard is not running at the top,
+ * e.g. the tab was open before the site was enabled: reload it), and the frames of other sites in it, each
+ * `unprotected` (not granted), `reload` (granted, the frame loaded before) or `protected`.
+ */
+async function tabGuard({ tabId }) {
+  const tab = await api.tabs.get(Number(tabId));
+  const s = await storage.load(['enabledSites', 'frameSites']);
+  const site = siteForHost(hostOf(tab.url), s.enabledSites);
+  if (!site) return { site: null, late: false, frames: [] };
+  let results = [];
+  try {
+    results = await api.scripting.executeScript({ target: { tabId: tab.id, allFrames: true }, func: frameReport });
+  } catch {
+    // a page the extension may not script: treated as not guarded
+  }
+  const reports = results.filter((r) => r?.result).map((r) => r.result);
+  const top = results.find((r) => r?.frameId === 0)?.result;
+  const guardedHosts = new Set(reports.filter((r) => r.guarded).map((r) => r.host));
+  const granted = new Set(s.frameSites.get(site) ?? []);
+  const frames = new Map();
+  for (const host of reports.flatMap((r) => r.children)) {
+    if (siteForHost(host, s.enabledSites)) continue; // an enabled site itself: its own scripts, its own card
+    const frameSite = normaliseSite(host);
+    if (!frameSite || frames.has(frameSite)) continue;
+    let state = 'unprotected';
+    if (siteForHost(host, granted)) state = guardedHosts.has(host) ? 'protected' : 'reload';
+    frames.set(frameSite, state);
+  }
+  return { site, late: !top?.guarded, frames: [...frames].map(([frame, state]) => ({ site: frame, state })) };
+}
+
+/** Run the guard in frames of `frame` inside tabs of the enabled `site` (after the artist granted access). */
+async function protectFrames({ site: rawSite, frame: rawFrame }) {
+  const site = normaliseSite(rawSite);
+  const frame = normaliseSite(rawFrame);
+  if (!site || !frame) throw new ActionError('bad_request', `not a site: ${site ? rawFrame : rawSite}`);
+  const s = await storage.load();
+  if (!s.enabledSites.has(site)) throw new ActionError('bad_request', `protection is not on for ${site}`);
+  if (!(await hasPermission(frame))) {
+    throw new ActionError('permission_needed', `artshade needs permission to run in frames from ${frame}`);
+  }
+  const frames = new Set(s.frameSites.get(site) ?? []);
+  frames.add(frame);
+  s.frameSites.set(site, [...frames].sort());
+  await storage.save({ frameSites: s.frameSites });
+  await syncRegistrations(s.enabledSites, grantedFrameSites(s));
+  await notifyTabs();
+  return { site, frames: s.frameSites.get(site) };
 }
 
 const CODE = /^(\d{1,5})-([A-Z2-9]{4})-([A-Z2-9]{4})-([A-Z2-9]{4})$/;
@@ -199,8 +296,9 @@ const table = {
   getSiteState: {
     from: CONTENT,
     handler: async (_req, { sender }) => {
-      const site = await resolveSite(senderHost(sender));
-      const state = await siteState(site);
+      const settings = await storage.load();
+      const site = guardedSite(sender, settings) ?? await resolveSite(senderHost(sender));
+      const state = await siteState(site, settings);
       return { site, enabled: state.enabled, policy: state.policy };
     },
   },
@@ -209,7 +307,7 @@ const table = {
     handler: async ({ files }, { sender, progress }) => {
       if (!Array.isArray(files) || !files.length) throw new ActionError('bad_request', 'no files');
       const settings = await storage.load();
-      const site = siteForHost(senderHost(sender), settings.enabledSites);
+      const site = guardedSite(sender, settings);
       if (!site) return { disabled: true, files: files.map(() => ({ unchanged: true, why: 'site not protected' })) };
       return shadeFiles(files, site, settings, progress);
     },
@@ -223,6 +321,8 @@ const table = {
     },
   },
   setSiteState: { from: PAGES, handler: setSite },
+  tabGuard: { from: PAGES, handler: tabGuard },
+  protectFrames: { from: PAGES, handler: protectFrames },
   getOptions: { from: PAGES, handler: options },
   setOptions: { from: PAGES, handler: setOptions },
   addSite: {
@@ -252,8 +352,8 @@ serve(table);
 
 async function startUp() {
   await storage.restrictToTrustedContexts();
-  const { enabledSites } = await storage.load(['enabledSites']);
-  await syncRegistrations(enabledSites);
+  const s = await storage.load(['enabledSites', 'frameSites']);
+  await syncRegistrations(s.enabledSites, grantedFrameSites(s));
   // Zero-setup pairing: ask the native host (if installed) for the daemon and have it started.
   repairViaHost().catch(() => {});
 }

@@ -13,9 +13,10 @@ export function matchesFor(sites) {
   return [...new Set([...sites].flatMap(patternsFor))].sort();
 }
 
-/** Make the registered content scripts cover exactly `sites`. */
-export async function syncRegistrations(sites) {
-  const matches = matchesFor(sites);
+/** Make the registered content scripts cover exactly `sites`, and the frame sites granted for them (in
+ * those the scripts stay inert unless their frame's tab shows one of `sites`: the background decides). */
+export async function syncRegistrations(sites, frameSites = []) {
+  const matches = matchesFor([...sites, ...frameSites]);
   const existing = (await api.scripting.getRegisteredContentScripts({ ids: IDS })).map((s) => s.id);
   if (existing.length) await api.scripting.unregisterContentScripts({ ids: existing });
   if (!matches.length) return matches;

@@ -33,6 +33,7 @@ const DEFAULTS = {
   enabledSites: () => new Set(DEFAULT_SITES),
   knownSites: () => new Set([...DEFAULT_SITES, ...OFFERED_SITES]),
   siteProfiles: () => new Map(), // site -> {platform?, intensity?, mode?}
+  frameSites: () => new Map(), // site -> [frame sites whose frames inside it run the guard for it]
   policy: () => 'block',
   preset: () => SHADING_DEFAULTS.preset,
   intensity: () => SHADING_DEFAULTS.intensity,
@@ -43,7 +44,7 @@ const DEFAULTS = {
 };
 export const KEYS = Object.keys(DEFAULTS);
 const SETS = new Set(['enabledSites', 'knownSites']);
-const MAPS = new Set(['siteProfiles']);
+const MAPS = new Set(['siteProfiles', 'frameSites']);
 
 function toStored(key, value) {
   if (SETS.has(key)) return [...value].sort();

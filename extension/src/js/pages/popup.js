@@ -7,15 +7,66 @@ import { $, deviceText, fillSelect, pill, queueText } from './ui.js';
 
 const params = new URLSearchParams(location.search);
 let state = null;
+let tabId = null;
 
 async function currentHost() {
-  if (params.get('site')) return params.get('site');
   const [tab] = await api.tabs.query({ active: true, currentWindow: true });
+  tabId = params.has('tab') ? Number(params.get('tab')) : tab?.id ?? null;
+  if (params.get('site')) return params.get('site');
   try {
     return new URL(tab.url).host;
   } catch {
     return '';
   }
+}
+
+/** This tab: reload it (open before its site was enabled), and frames of other sites in it. */
+async function renderTab() {
+  const notes = $('#frame-notes');
+  notes.replaceChildren();
+  $('#reload-note').hidden = true;
+  if (tabId === null || !state?.enabled) return;
+  let guard;
+  try {
+    guard = await call('tabGuard', { tabId });
+  } catch {
+    return;
+  }
+  if (guard.site !== state.site) return;
+  $('#reload-note').hidden = !guard.late;
+  for (const frame of guard.frames) {
+    const li = document.createElement('li');
+    li.dataset.frame = frame.site;
+    li.dataset.state = frame.state;
+    const p = document.createElement('p');
+    li.append(p);
+    if (frame.state === 'unprotected') {
+      p.textContent = `Uploads in the frame from ${frame.site} are not protected.`;
+      const button = document.createElement('button');
+      button.textContent = `Protect uploads in frames from ${frame.site}`;
+      button.addEventListener('click', () => protectFrames(frame.site));
+      li.append(button);
+    } else if (frame.state === 'reload') {
+      p.textContent = `Uploads in the frame from ${frame.site} are protected once this tab is reloaded.`;
+    } else {
+      p.textContent = `Uploads in the frame from ${frame.site} are protected.`;
+    }
+    notes.append(li);
+  }
+  if (guard.frames.some((f) => f.state === 'reload')) $('#reload-note').hidden = false;
+}
+
+/** The artist's click: ask the browser for that site (a user gesture), then have the guard run there. */
+async function protectFrames(frame) {
+  $('#site-error').textContent = '';
+  try {
+    const granted = await api.permissions.request({ origins: patternsFor(frame) });
+    if (!granted) throw new Error(`artshade was not allowed to run in frames from ${frame}`);
+    await call('protectFrames', { site: state.site, frame });
+  } catch (err) {
+    $('#site-error').textContent = err.message;
+  }
+  await renderTab();
 }
 
 function renderSite() {
@@ -53,6 +104,8 @@ async function load() {
   document.body.dataset.ready = 'true';
   renderSite();
   renderDaemon();
+  await renderTab();
+  document.body.dataset.tabChecked = 'true';
 }
 
 async function change(fields) {
@@ -72,11 +125,16 @@ async function change(fields) {
     state = { ...state, ...(await call('popupState', { host: state.site })) };
   }
   renderSite();
+  await renderTab();
 }
 
 $('#site-switch').addEventListener('click', () => change({ enabled: !state.enabled }));
 $('#intensity').addEventListener('change', (e) => change({ intensity: e.target.value }));
 $('#mode').addEventListener('change', (e) => change({ mode: e.target.value }));
+$('#reload-tab').addEventListener('click', async () => {
+  if (tabId !== null) await api.tabs.reload(tabId);
+  window.close();
+});
 $('#options-link').addEventListener('click', (e) => {
   e.preventDefault();
   api.runtime.openOptionsPage();
