@@ -124,3 +124,25 @@ def test_a_frame_site_is_granted_only_for_an_enabled_site(
         ready.call("protectFrames", site="x.com", frame=f"localhost:{frame_server.port}")
     with pytest.raises(AssertionError, match="not a site"):
         ready.call("protectFrames", site="x.com", frame="not a site!")
+
+
+def test_the_options_page_lists_the_frame_sites_and_stops_protecting_them(
+    ready: ExtensionBrowser, site_server: SiteServer, frame_server: SiteServer
+) -> None:
+    site, frame_site = site_server.host, f"localhost:{frame_server.port}"
+    ready.call("protectFrames", site=site, frame=frame_site)
+    page = ready.context.new_page()
+    try:
+        page.goto(ready.page_url("options.html"))
+        page.wait_for_selector("body[data-ready=true]")
+        line = page.locator(f'tr[data-site="{site}"] .frame-site[data-frame="{frame_site}"]')
+        assert frame_site in line.inner_text()
+        line.locator("button").click()
+        line.wait_for(state="detached")
+    finally:
+        page.close()
+    assert ready.storage_get(["frameSites"])["frameSites"] == {}
+    registered = ready.worker.evaluate(
+        "() => chrome.scripting.getRegisteredContentScripts().then((s) => s.flatMap((x) => x.matches))"
+    )
+    assert "http://localhost/*" not in registered

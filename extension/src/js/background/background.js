@@ -77,6 +77,7 @@ async function siteState(site, settings) {
     known: Boolean(site && s.knownSites.has(site)),
     enabled: Boolean(site && s.enabledSites.has(site)),
     permission: site ? await hasPermission(site) : false,
+    frames: site ? s.frameSites.get(site) ?? [] : [],
     intensity: params?.intensity ?? s.intensity,
     mode: params?.mode ?? s.mode,
     platform: params?.platform ?? storage.DEFAULT_PLATFORM,
@@ -259,6 +260,18 @@ async function protectFrames({ site: rawSite, frame: rawFrame }) {
   return { site, frames: s.frameSites.get(site) };
 }
 
+/** Stop guarding frames of `frame` inside tabs of `site` (the options page's list). */
+async function forgetFrames({ site, frame }) {
+  const s = await storage.load();
+  const frames = (s.frameSites.get(site) ?? []).filter((f) => f !== frame);
+  if (frames.length) s.frameSites.set(site, frames);
+  else s.frameSites.delete(site);
+  await storage.save({ frameSites: s.frameSites });
+  await syncRegistrations(s.enabledSites, grantedFrameSites(s));
+  await notifyTabs();
+  return options();
+}
+
 const CODE = /^(\d{1,5})-([A-Z2-9]{4})-([A-Z2-9]{4})-([A-Z2-9]{4})$/;
 
 async function pairWithCode({ code }) {
@@ -323,6 +336,7 @@ const table = {
   setSiteState: { from: PAGES, handler: setSite },
   tabGuard: { from: PAGES, handler: tabGuard },
   protectFrames: { from: PAGES, handler: protectFrames },
+  forgetFrames: { from: PAGES, handler: forgetFrames },
   getOptions: { from: PAGES, handler: options },
   setOptions: { from: PAGES, handler: setOptions },
   addSite: {

@@ -14,6 +14,19 @@ function siteRow(site) {
   tr.dataset.site = site.site;
   const name = document.createElement('td');
   name.textContent = site.site;
+  for (const frame of site.frames ?? []) {
+    // frames of another site inside this one, where the artist extended protection (from the popup)
+    const line = document.createElement('div');
+    line.className = 'muted frame-site';
+    line.dataset.frame = frame;
+    line.textContent = `and its frames from ${frame} `;
+    const forget = document.createElement('button');
+    forget.textContent = 'Stop';
+    forget.title = `Stop protecting uploads in frames from ${frame} on ${site.site}`;
+    forget.addEventListener('click', () => update(call('forgetFrames', { site: site.site, frame }), '#sites-error'));
+    line.append(forget);
+    name.append(line);
+  }
   const on = document.createElement('td');
   const box = document.createElement('input');
   box.type = 'checkbox';
