@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 from multidict import CIMultiDict
 from PIL import Image
 
@@ -169,7 +169,8 @@ class SiteServer(LoopbackApp):
         if request.content_type.startswith("multipart/"):
             reader = await request.multipart()
             while (part := await reader.next()) is not None:
-                data = await part.read(decode=False)  # type: ignore[union-attr]
+                assert isinstance(part, BodyPartReader)  # no nested multipart in the test pages
+                data = await part.read(decode=False)
                 upload.parts.append(
                     Part(part.name, part.filename, part.headers.get("Content-Type"), bytes(data))
                 )
@@ -438,7 +439,7 @@ class ExtensionBrowser:
         self.worker.evaluate("(values) => chrome.storage.local.set(values)", values)
 
     def storage_get(self, keys: list[str]) -> dict[str, Any]:
-        return self.worker.evaluate("(keys) => chrome.storage.local.get(keys)", keys)  # type: ignore[no-any-return]
+        return self.worker.evaluate("(keys) => chrome.storage.local.get(keys)", keys)
 
     def call(self, action: str, **fields: Any) -> Any:
         """Send a request to the background the way the options page does (from an extension page)."""
@@ -651,9 +652,9 @@ def picture_in_text(upload: Upload, how: str) -> bytes:
         assert fields["title"] == "t"
         text = fields["image"]
     elif how == "params":
-        fields = parse_qs(upload.parts[0].data.decode())
-        assert fields["title"] == ["t"]
-        return base64.b64decode(fields["image"][0])
+        query = parse_qs(upload.parts[0].data.decode())
+        assert query["title"] == ["t"]
+        return base64.b64decode(query["image"][0])
     else:
         sent = json.loads(upload.parts[0].data)
         assert sent["caption"] == "hi"

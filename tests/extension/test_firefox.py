@@ -77,7 +77,7 @@ class FirefoxExtension:
         return reply["value"]
 
     def storage(self, keys: list[str]) -> dict[str, Any]:
-        return self.options.call("(keys) => browser.storage.local.get(keys)", keys)  # type: ignore[no-any-return]
+        return self.options.call("(keys) => browser.storage.local.get(keys)", keys)
 
     def set_storage(self, values: dict[str, Any]) -> None:
         self.options.call("(values) => browser.storage.local.set(values)", values)
