@@ -14,7 +14,6 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from .errors import ImageTooSmallError, OutputError
 from .measure import pull_report, robustness_report
 from .optimize import BUDGETS, SCHEDULES, Budget, TargetTensor, optimise, upsample
 from .perceptual import colour_ssim, largest_scale_for_ssim, psnr
+from .result import BytesResult, ProtectResult
 from .settings import ENGINE_VERSION, Settings
 from .targets import TargetRequest, make_targets
 from .targets.base import target_digest
@@ -42,7 +42,6 @@ from .transforms.eot import EOTConfig
 from .transforms.platform import PROFILES
 from .visibility import (
     PEAK_LIMIT,
-    compare_crops,
     flat_attenuation,
     flat_delta_e,
     periodic_peak,
@@ -57,35 +56,6 @@ MAX_WORKING_SHORT_SIDE = 1024
 MIN_SIDE = 16
 #: the largest side the finished image is judged at (beyond it a smooth change only scores better)
 JUDGE_SIDE = 2048
-
-
-@dataclass
-class ProtectResult:
-    image: Image.Image
-    report: dict[str, Any]
-    #: internals kept for the preview (working-size original, perturbation, targets, ensemble)
-    extras: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    def preview(self) -> Image.Image:
-        from .preview import make_preview
-
-        return make_preview(self)
-
-    def compare(self) -> Image.Image:
-        """1:1 crops of the flattest and the busiest part, original beside protected (made on demand)."""
-        if "compare" not in self.extras:
-            self.extras["compare"] = compare_crops(self.extras["original"], self.image.convert("RGB"))
-        return self.extras["compare"]
-
-
-@dataclass
-class BytesResult:
-    data: bytes
-    format: str
-    media_type: str
-    width: int
-    height: int
-    report: dict[str, Any]
 
 
 def working_size(width: int, height: int, platform: str) -> tuple[int, int]:
