@@ -86,3 +86,18 @@ def test_text_settings_are_length_capped(key: str, limit: int) -> None:
     assert Settings.from_mapping({key: "/" + "s" * (limit - 1)})
     with pytest.raises(SettingsError, match=f"{key} is too long"):
         Settings.from_mapping({key: "/" + "s" * limit})
+
+
+def test_every_setting_reaches_the_fingerprint() -> None:
+    """No setting changes the output without changing the cache key: each field, changed alone, changes
+    the fingerprint (a field left out of it, as ``extra`` once was, fails the first line)."""
+    import dataclasses
+    from pathlib import Path
+
+    changed = {"preset": "fast", "intensity": "high", "mode": "cloak", "platform": "x", "target": "poster",
+               "target_image": Path("t.png"), "seed": 1, "format": "png", "device": "cpu",
+               "encoders": ("taef2",), "style": "ink", "concept": "cat", "poison_target": "cat=dog",
+               "fallback": "guard"}  # fmt: skip
+    assert set(changed) == {f.name for f in dataclasses.fields(Settings)}
+    for name, value in changed.items():
+        assert Settings(**{name: value}).fingerprint() != Settings().fingerprint(), name
