@@ -11,7 +11,7 @@ One module per job; import them from here (``from artshade.shading import models
 * ``load``: an encoder by name, loaded once per process, and the encoders a preset attacks here.
 """
 
-from .catalog import CATALOGUE, MODES_NEED, PRESETS, ModelSpec, Preset, spec_of
+from .catalog import CATALOGUE, MODES_NEED, PRESET_ENCODERS, ModelSpec, Preset, spec_of
 from .folder import (
     chosen_by,
     expected_files,
@@ -27,8 +27,8 @@ from .install import Added, add
 from .load import clear_cache, load_encoder, preset_encoders
 
 __all__ = [
-    "CATALOGUE", "HUB_ETAG_TIMEOUT_S", "HUB_PROBE_S", "MODES_NEED", "PRESETS", "Added", "ModelSpec", "Preset",
-    "add", "chosen_by", "clear_cache", "expected_files", "fetch", "hub_endpoint", "load_encoder", "locate",
-    "missing_message", "models_dir", "preset_encoders", "probe", "require", "spec_of", "status",
+    "CATALOGUE", "HUB_ETAG_TIMEOUT_S", "HUB_PROBE_S", "MODES_NEED", "PRESET_ENCODERS", "Added", "ModelSpec",
+    "Preset", "add", "chosen_by", "clear_cache", "expected_files", "fetch", "hub_endpoint", "load_encoder",
+    "locate", "missing_message", "models_dir", "preset_encoders", "probe", "require", "spec_of", "status",
     "weight_files",
 ]  # fmt: skip

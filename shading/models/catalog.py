@@ -1,5 +1,6 @@
 """The models artshade knows (``CATALOGUE``: name, kind, where the hub has it, pinned checksums), the
-encoders each preset attacks (``PRESETS``) and the models each diffusion mode needs (``MODES_NEED``)."""
+encoders each preset attacks (``PRESET_ENCODERS``) and the models each diffusion mode needs
+(``MODES_NEED``)."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ class Preset:
     gpu_extras: tuple[str, ...] = ()
 
 
-PRESETS: dict[str, Preset] = {
+PRESET_ENCODERS: dict[str, Preset] = {
     "fast": Preset("fast", ("taef2",)),
     "default": Preset("default", ("taef2",), gpu_extras=("sd-vae", "sdxl-vae")),
     "max": Preset("max", ("taef2",), gpu_extras=("sd-vae", "sdxl-vae", "flux-vae")),

@@ -17,7 +17,7 @@ from typing import Any
 from artshade import paths
 
 from ..errors import ModelError
-from .catalog import CATALOGUE, MODES_NEED, PRESETS, ModelSpec, marker_file, spec_of
+from .catalog import CATALOGUE, MODES_NEED, PRESET_ENCODERS, ModelSpec, marker_file, spec_of
 
 
 def models_dir(explicit: str | Path | None = None) -> Path:
@@ -99,8 +99,8 @@ def status(folder: str | Path | None = None) -> list[dict[str, Any]]:
     rows = []
     for spec in CATALOGUE.values():
         where = locate(spec.name, folder)
-        used_by = [f"preset {p.name}" for p in PRESETS.values() if spec.name in p.encoders]
-        used_by += [f"preset {p.name} (GPU)" for p in PRESETS.values() if spec.name in p.gpu_extras]
+        used_by = [f"preset {p.name}" for p in PRESET_ENCODERS.values() if spec.name in p.encoders]
+        used_by += [f"preset {p.name} (GPU)" for p in PRESET_ENCODERS.values() if spec.name in p.gpu_extras]
         used_by += [f"mode {m}" for m, names in MODES_NEED.items() if spec.name in names]
         rows.append(
             {

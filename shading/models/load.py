@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ModelError
-from .catalog import PRESETS, spec_of
+from .catalog import PRESET_ENCODERS, spec_of
 from .folder import locate, models_dir, require, weight_files
 
 if TYPE_CHECKING:  # torch only where weights are loaded: `models add`, `fetch` and `list` start fast
@@ -76,7 +76,7 @@ def clear_cache() -> None:
 
 def preset_encoders(preset: str, device: torch.device, folder: Path | None = None) -> list[str]:
     """The encoder names a preset uses here: its required ones, plus installed GPU extras on a GPU."""
-    p = PRESETS[preset]
+    p = PRESET_ENCODERS[preset]
     names = list(p.encoders)
     if device.type != "cpu":
         names += [n for n in p.gpu_extras if locate(n, folder) is not None]
