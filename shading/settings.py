@@ -16,20 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SettingsError
-from .transforms.platform import PROFILES
 
 #: bumped whenever the engine's output for the same input and settings changes (optimiser, budget, targets,
 #: trained start): results cached under another version are never served
 ENGINE_VERSION = "3.0"
 
 # -- the words each setting may take, defined here once: the CLI's choices, the engine's tables and the
-# daemon's API are spelled from these or held to them by tests
+# daemon's API are spelled from these or held to them by tests.  Literals only: the extension's build reads
+# them (and the Settings defaults) without importing the engine
 PRESETS = ("fast", "default", "max")
 INTENSITIES = ("low", "default", "high")
 MODES = ("guard", "cloak", "poison", "cloak+poison")
-#: the platforms of ``artshade/upload_profiles.json`` in its order (``transforms.platform`` reads what each
-#: does to an upload from there too, and the extension's build its choices): add a platform there only
-PLATFORMS = tuple(PROFILES)
+#: the platforms of ``artshade/upload_profiles.json``: same names, same order (a test and the extension's
+#: build hold them equal)
+PLATFORMS = ("none", "instagram", "x", "artstation")
 FALLBACKS = ("none", "guard")
 FORMATS = ("jpeg", "png", "webp", "tiff")
 DEVICES = ("auto", "cpu", "cuda", "mps")
