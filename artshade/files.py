@@ -1,4 +1,4 @@
-"""The project's one way to write a file and its one way to ask whether two paths are the same file.
+"""The project's one way to write a file, to ask whether two paths are the same file, and to hash one.
 
 ``write_atomic`` writes a hidden temp file beside the target (``.artshade-tmp-<random>-<name>.part``), flushes
 it to disk, then moves it into place: readers see the old file or the complete new one, never a part, and on
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import secrets
 import stat
@@ -159,3 +160,12 @@ def write_json_atomic(
 
     text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     write_atomic(path, text.encode("utf-8"), mode=mode, parents=parents)
+
+
+def sha256_file(path: StrPath) -> str:
+    """The sha256 (hex) of a file's bytes, read a MiB at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -13,28 +13,16 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from artshade.shading import settings as settings_module
+from artshade.shading.result import BytesResult as Result
 from artshade.shading.settings import Settings
 
 from artshade.files import write_atomic
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Result:
-    """The same fields as ``shading.api.BytesResult``; what the cache gives back."""
-
-    data: bytes
-    format: str
-    media_type: str
-    width: int
-    height: int
-    report: dict[str, Any] = field(default_factory=dict)
 
 
 def cache_key(data: bytes, settings: Settings) -> str:

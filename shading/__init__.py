@@ -29,10 +29,14 @@ __all__ = [
 
 
 def __getattr__(name: str):  # lazy: importing settings must not import torch
-    if name in {"protect", "protect_bytes", "protect_file", "ProtectResult", "BytesResult"}:
+    if name in {"protect", "protect_bytes", "protect_file"}:
         from . import api
 
         return getattr(api, name)
+    if name in {"ProtectResult", "BytesResult"}:
+        from . import result
+
+        return getattr(result, name)
     if name == "Limits":
         from .io import Limits
 

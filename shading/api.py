@@ -4,8 +4,11 @@ Flow: pick the device and encoders -> choose the working size (what the site kee
 look) -> make the targets -> optimise a perturbation at the shade size -> notch periodic peaks out of it
 -> add it, upsampled, to the full-size original -> hold the colour-SSIM goal on the image as saved, then
 check flat areas and periodic structure once more (scaling the change down if either shows) -> measure
--> report.  Alpha, EXIF and ICC pass through ``shading.io``
-untouched.
+-> report.  Alpha, EXIF and ICC pass through ``shading.io`` untouched.
+
+``protect`` runs that flow as its stages, one function each: ``load``, ``choose_targets``,
+``optimise_change``, ``finish_image`` and ``measure_result``, with ``describe_run`` writing the report's
+account of the run; each stage's time is in the report's ``timings``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -32,17 +35,17 @@ from .encoders.base import ImageEncoder
 from .encoders.ensemble import Ensemble, Member
 from .errors import ImageTooSmallError, OutputError
 from .measure import pull_report, robustness_report
-from .optimize import BUDGETS, SCHEDULES, Budget, TargetTensor, optimise, upsample
+from .optimize import BUDGETS, SCHEDULES, Budget, Outcome, Schedule, TargetTensor, optimise, upsample
 from .perceptual import colour_ssim, largest_scale_for_ssim, psnr
+from .result import BytesResult, ProtectResult
 from .settings import ENGINE_VERSION, Settings
 from .targets import TargetRequest, make_targets
-from .targets.base import target_digest
+from .targets.base import Target, target_digest
 from .tensors import fit_cover, resize, to_pil, to_tensor
 from .transforms.eot import EOTConfig
 from .transforms.platform import PROFILES
 from .visibility import (
     PEAK_LIMIT,
-    compare_crops,
     flat_attenuation,
     flat_delta_e,
     periodic_peak,
@@ -59,35 +62,6 @@ MIN_SIDE = 16
 JUDGE_SIDE = 2048
 
 
-@dataclass
-class ProtectResult:
-    image: Image.Image
-    report: dict[str, Any]
-    #: internals kept for the preview (working-size original, perturbation, targets, ensemble)
-    extras: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    def preview(self) -> Image.Image:
-        from .preview import make_preview
-
-        return make_preview(self)
-
-    def compare(self) -> Image.Image:
-        """1:1 crops of the flattest and the busiest part, original beside protected (made on demand)."""
-        if "compare" not in self.extras:
-            self.extras["compare"] = compare_crops(self.extras["original"], self.image.convert("RGB"))
-        return self.extras["compare"]
-
-
-@dataclass
-class BytesResult:
-    data: bytes
-    format: str
-    media_type: str
-    width: int
-    height: int
-    report: dict[str, Any]
-
-
 def working_size(width: int, height: int, platform: str) -> tuple[int, int]:
     """What the site keeps, then capped so the short side is at most what scrapers use."""
     w, h = PROFILES[platform].kept_size(width, height)
@@ -95,6 +69,22 @@ def working_size(width: int, height: int, platform: str) -> tuple[int, int]:
         scale = MAX_WORKING_SHORT_SIDE / min(w, h)
         w, h = round(w * scale), round(h * scale)
     return w, h
+
+
+@dataclass
+class Loaded:
+    """What the loading stage hands on: the picture as the engine works on it, and the encoders it attacks."""
+
+    #: the input as RGB at full size, and its alpha channel (passed through untouched), if any
+    rgb: Image.Image
+    alpha: Image.Image | None
+    device: torch.device
+    models_dir: Path
+    ensemble: Ensemble
+    #: ``rgb`` as a tensor on the device, and the same at the working size ``size`` (width, height)
+    full: Tensor
+    x: Tensor
+    size: tuple[int, int]
 
 
 def protect(
@@ -116,6 +106,51 @@ def protect(
     t0 = time.perf_counter()
     report_progress = _stages(progress)
     report_progress(0.0, "loading")
+    loaded = load(image, settings, models_dir)
+    t_loaded = time.perf_counter()
+
+    report_progress(0.0, "target")
+    targets, target_tensors = choose_targets(loaded, settings, lambda f, s: report_progress(f, "target"))
+    t_target = time.perf_counter()
+
+    schedule, budget = SCHEDULES[settings.preset], BUDGETS[settings.intensity]
+    outcome = optimise_change(
+        loaded, target_tensors, settings, schedule, budget, lambda f, s: report_progress(f, "optimising")
+    )
+    t_opt = time.perf_counter()
+
+    report_progress(0.0, "finishing")
+    out, guard = finish_image(loaded, outcome.delta, budget, seed=settings.seed)
+    t_done = time.perf_counter()
+
+    report = describe_run(loaded, settings, targets, target_tensors, schedule, budget, outcome, guard)
+    protected = out.convert("RGB")
+    extras = {
+        "x": loaded.x,
+        "delta": outcome.delta,
+        "targets": target_tensors,
+        "ensemble": loaded.ensemble,
+        "original": loaded.rgb,
+    }
+    report.update(
+        measure_result(loaded, protected, target_tensors, settings, budget, report_progress,
+                       measure=measure, robustness=robustness)
+    )  # fmt: skip
+    t_end = time.perf_counter()
+    report["timings"] = {
+        "load_s": round(t_loaded - t0, 3),
+        "target_s": round(t_target - t_loaded, 3),
+        "optimise_s": round(t_opt - t_target, 3),
+        "finish_s": round(t_done - t_opt, 3),
+        "measure_s": round(t_end - t_done, 3),
+        "total_s": round(t_end - t0, 3),
+    }
+    report_progress(1.0, "done")
+    return ProtectResult(out, report, extras)
+
+
+def load(image: Image.Image, settings: Settings, models_dir: str | Path | None) -> Loaded:
+    """The loading stage: check the picture, pick the device, load the encoders, make the working copy."""
     alpha = image.getchannel("A") if image.mode in ("RGBA", "LA", "PA") else None
     rgb = image.convert("RGB")
     if min(rgb.size) < MIN_SIDE:
@@ -136,59 +171,98 @@ def protect(
     full = to_tensor(rgb, dev)
     ww, wh = working_size(*rgb.size, settings.platform)
     x = resize(full, wh, ww)
-    t_loaded = time.perf_counter()
+    return Loaded(rgb, alpha, dev, folder, ensemble, full, x, (ww, wh))
 
-    report_progress(0.0, "target")
+
+def choose_targets(
+    loaded: Loaded, settings: Settings, progress: ProgressFn
+) -> tuple[list[Target], list[TargetTensor]]:
+    """The target stage: the targets for the working copy, and each fitted to the working size."""
+    (ww, wh), dev, ensemble = loaded.size, loaded.device, loaded.ensemble
     targets = make_targets(
-        TargetRequest(image=to_pil(x), settings=settings, models_dir=folder, device=dev,
-                      progress=lambda f, s: report_progress(f, "target"),
-                      encoders=[m.encoder for m in ensemble])
+        TargetRequest(image=to_pil(loaded.x), settings=settings, models_dir=loaded.models_dir, device=dev,
+                      progress=progress, encoders=[m.encoder for m in ensemble])
     )  # fmt: skip
     target_tensors = [TargetTensor(fit_cover(to_tensor(t.image, dev), wh, ww), t.weight) for t in targets]
-    t_target = time.perf_counter()
+    return targets, target_tensors
 
-    schedule, budget = SCHEDULES[settings.preset], BUDGETS[settings.intensity]
+
+def optimise_change(
+    loaded: Loaded,
+    target_tensors: list[TargetTensor],
+    settings: Settings,
+    schedule: Schedule,
+    budget: Budget,
+    progress: ProgressFn,
+) -> Outcome:
+    """The optimising stage: the change at the shade size, against the platform's processing."""
     profile = PROFILES[settings.platform]
     eot_cfg = EOTConfig(scales=schedule.scales, crop=schedule.crop, flips=schedule.flips,
                         jpeg_quality=profile.jpeg_quality, subsampling=profile.subsampling,
                         scale_jitter=schedule.scale_jitter, canonical_p=schedule.canonical_p,
                         whole_p=schedule.whole_p, bucket_p=schedule.bucket_p)  # fmt: skip
-    outcome = optimise(x, target_tensors, ensemble, schedule, budget, eot_cfg, seed=settings.seed,
-                       progress=lambda f, s: report_progress(f, "optimising"))  # fmt: skip
-    t_opt = time.perf_counter()
+    return optimise(loaded.x, target_tensors, loaded.ensemble, schedule, budget, eot_cfg, seed=settings.seed,
+                    progress=progress)  # fmt: skip
 
-    report_progress(0.0, "finishing")
-    shade_delta, notched = remove_peaks(outcome.delta)
+
+def finish_image(
+    loaded: Loaded, shade_change: Tensor, budget: Budget, *, seed: int
+) -> tuple[Image.Image, dict[str, Any]]:
+    """The finishing stage: the change notched, upsampled and added to the full-size original (``finish``),
+    saved to 8 bits with the alpha put back; and what the guard did, for the report."""
+    rgb, full = loaded.rgb, loaded.full
+    shade_delta, notched = remove_peaks(shade_change)
     delta = upsample(shade_delta, rgb.size[1], rgb.size[0])
-    delta, factor, guard = finish(full, delta, budget, seed=settings.seed)
-    out = to_pil(quantise(full + factor * delta, seed=settings.seed))
-    if alpha is not None:
+    delta, factor, guard = finish(full, delta, budget, seed=seed)
+    out = to_pil(quantise(full + factor * delta, seed=seed))
+    if loaded.alpha is not None:
         out = out.convert("RGBA")
-        out.putalpha(alpha)
-    t_done = time.perf_counter()
+        out.putalpha(loaded.alpha)
+    return out, {"periodic_bins_notched": notched, "scale": round(factor, 4), **guard}
 
-    report: dict[str, Any] = {
+
+def describe_run(
+    loaded: Loaded,
+    settings: Settings,
+    targets: list[Target],
+    target_tensors: list[TargetTensor],
+    schedule: Schedule,
+    budget: Budget,
+    outcome: Outcome,
+    guard: dict[str, Any],
+) -> dict[str, Any]:
+    """The report's account of the run: versions, settings, sizes, encoders, targets, budget and guard."""
+    rgb, (ww, wh) = loaded.rgb, loaded.size
+    return {
         "artshade": __version__,
         "engine": ENGINE_VERSION,
         "settings": settings.to_dict(),
-        "device": str(dev),
+        "device": str(loaded.device),
         "input": {"width": rgb.size[0], "height": rgb.size[1]},
         "working_size": [ww, wh],
-        "encoders": ensemble.names,
+        "encoders": loaded.ensemble.names,
         "targets": [{"kind": t.kind, "weight": t.weight, **t.info, "digest": target_digest(to_pil(tt.image))}
                     for t, tt in zip(targets, target_tensors, strict=True)],
         "budget": {**dataclasses.asdict(budget.jnd), "ssim_goal": budget.ssim_goal},
         "optimiser": {**outcome.summary(), "steps_planned": schedule.steps},
-        "guard": {"periodic_bins_notched": notched, "scale": round(factor, 4), **guard},
+        "guard": guard,
     }  # fmt: skip
-    protected = out.convert("RGB")
-    extras = {
-        "x": x,
-        "delta": outcome.delta,
-        "targets": target_tensors,
-        "ensemble": ensemble,
-        "original": rgb,
-    }
+
+
+def measure_result(
+    loaded: Loaded,
+    protected: Image.Image,
+    target_tensors: list[TargetTensor],
+    settings: Settings,
+    budget: Budget,
+    report_progress: ProgressFn,
+    *,
+    measure: bool | str,
+    robustness: bool,
+) -> dict[str, Any]:
+    """The measuring stage: the report's figures on the finished picture, as much as ``measure`` asks."""
+    rgb, dev, ensemble = loaded.rgb, loaded.device, loaded.ensemble
+    report: dict[str, Any] = {}
     level = {True: "full", False: "none"}.get(measure, measure) if isinstance(measure, bool) else measure
     if level not in ("full", "brief", "none"):
         raise ValueError(f"measure must be full, brief or none, got {measure!r}")
@@ -220,17 +294,7 @@ def protect(
             report_progress(0.5, "measuring")
             judged = [*encoders, *([proxy] if proxy is not None else [])]
             report["robustness"] = robustness_report(judged, rgb, protected, target_full, settings.platform)
-    t_end = time.perf_counter()
-    report["timings"] = {
-        "load_s": round(t_loaded - t0, 3),
-        "target_s": round(t_target - t_loaded, 3),
-        "optimise_s": round(t_opt - t_target, 3),
-        "finish_s": round(t_done - t_opt, 3),
-        "measure_s": round(t_end - t_done, 3),
-        "total_s": round(t_end - t0, 3),
-    }
-    report_progress(1.0, "done")
-    return ProtectResult(out, report, extras)
+    return report
 
 
 def protect_bytes(

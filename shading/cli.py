@@ -10,9 +10,11 @@ from typing import Any
 
 from .errors import SettingsError
 from .io import Limits, hard_max_megapixels
-from .settings import INTENSITIES, MODES, PLATFORMS, PRESETS, Settings
+from .settings import DEVICES, FALLBACKS, FORMATS, INTENSITIES, MODES, PLATFORMS, PRESETS, TARGETS, Settings
 
 DEFAULT_LIMITS = Limits()
+#: each flag's default is the setting's own (``Settings``' field defaults)
+DEFAULT_SETTINGS = Settings()
 
 
 def _positive(text: str) -> float:
@@ -48,25 +50,28 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
     """The flags that make a ``Settings`` (``settings_from_args``), plus --models: ``artshade protect`` and
     ``artshade batch`` take exactly the same ones."""
     p.add_argument("--target-image", type=Path, metavar="PATH", help="pull toward this image's encoding")
-    p.add_argument("--target", default="auto", help="built-in target: auto (the restyle the encoders move "
-                   "toward most), poster, texture, sketch, blobs")  # fmt: skip
-    p.add_argument("--preset", choices=PRESETS, default="default", help="quality vs time (default: default)")
-    p.add_argument("--intensity", choices=INTENSITIES, default="default", help="how much change is allowed")
-    p.add_argument("--platform", choices=PLATFORMS, default="none", help="where the image will be posted")
-    p.add_argument("--mode", choices=MODES, default="guard", help="guard (built-in or --target-image), "
+    d = DEFAULT_SETTINGS
+    p.add_argument("--target", default=d.target, help=f"built-in target: {TARGETS[0]} (the restyle the "
+                   f"encoders move toward most), {', '.join(TARGETS[1:])}")  # fmt: skip
+    p.add_argument(
+        "--preset", choices=PRESETS, default=d.preset, help=f"quality vs time (default: {d.preset})"
+    )
+    p.add_argument("--intensity", choices=INTENSITIES, default=d.intensity, help="how much change is allowed")
+    p.add_argument("--platform", choices=PLATFORMS, default=d.platform, help="where the image will be posted")
+    p.add_argument("--mode", choices=MODES, default=d.mode, help="guard (built-in or --target-image), "
                    "cloak (style, like Glaze), poison (concept, like Nightshade), cloak+poison")  # fmt: skip
     p.add_argument("--style", help="cloak: the style to pull toward (default: the farthest catalogue style)")
     p.add_argument("--concept", help="poison: what the image shows (default: detected with CLIP)")
     p.add_argument("--poison-target", help="poison: the concept to pull toward (default: from the mapping)")
-    p.add_argument("--fallback", choices=("none", "guard"), default="none",
+    p.add_argument("--fallback", choices=FALLBACKS, default=d.fallback,
                    help="if cloak/poison models are missing, use built-in targets instead of "
                    "failing")  # fmt: skip
-    p.add_argument("--format", help="output format: jpeg, png, webp, tiff (default: same as input)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--format", help=f"output format: {', '.join(FORMATS)} (default: same as input)")
+    p.add_argument("--device", choices=DEVICES, default=d.device)
     p.add_argument("--encoders", help="comma-separated encoder names (default: the preset's)")
     p.add_argument("--models", type=Path, metavar="DIR",
                    help="models folder (default: $ARTSHADE_MODELS, then the user cache)")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=d.seed)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -14,16 +14,13 @@ read defensively: the preview works with whatever the report holds.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from .tensors import resize, to_pil, to_tensor
 from .transforms.platform import PROFILES, scraper_view
-
-if TYPE_CHECKING:
-    from .api import ProtectResult
 
 PANEL_HEIGHT = 320
 AMPLIFY = 8
@@ -74,16 +71,16 @@ def _wrap(text: str, width: float, font: Any) -> list[str]:
 
 
 @torch.no_grad()
-def model_views(result: ProtectResult) -> dict[str, Image.Image] | None:
+def model_views(protected: Image.Image, extras: Mapping[str, Any]) -> dict[str, Image.Image] | None:
     """What the first encoder with a decoder makes of the original, the protected image and the decoy: its
     latent of a scraper's view, decoded back to pixels.  None when no encoder can decode."""
-    decoder = result.extras["ensemble"].with_decoder()
+    decoder = extras["ensemble"].with_decoder()
     if decoder is None:
         return None
     images = {
-        "original": result.extras["original"],
-        "protected": result.image,
-        "target": to_pil(result.extras["targets"][0].image),
+        "original": extras["original"],
+        "protected": protected,
+        "target": to_pil(extras["targets"][0].image),
     }
     views: dict[str, Image.Image] = {}
     for name, img in images.items():
@@ -215,9 +212,11 @@ def _platform_words(platform: str) -> str:
     return f"{platform}'s {done}"
 
 
-def make_preview(result: ProtectResult) -> Image.Image:
-    original: Image.Image = result.extras["original"].convert("RGB")
-    protected = result.image.convert("RGB")
+def make_preview(image: Image.Image, report: Mapping[str, Any], extras: Mapping[str, Any]) -> Image.Image:
+    """The sheet for a protected ``image``, its ``report`` and the engine's ``extras`` (``ProtectResult``'s
+    fields; ``ProtectResult.preview`` calls this)."""
+    original: Image.Image = extras["original"].convert("RGB")
+    protected = image.convert("RGB")
     a, b = to_tensor(original), to_tensor(protected)
     change = to_pil((0.5 + AMPLIFY * (b - a)).clamp(0, 1))
     font, small = _font(18), _font(16)
@@ -227,7 +226,7 @@ def make_preview(result: ProtectResult) -> Image.Image:
         _captioned(_fit(protected), "what you upload", font),
         _captioned(_fit(change), f"the change, magnified {AMPLIFY}x", font),
     ]]  # fmt: skip
-    views = model_views(result)
+    views = model_views(protected, extras)
     shift = view_shift(views) if views is not None else None
     if views is not None:
         rows.append([
@@ -235,12 +234,12 @@ def make_preview(result: ProtectResult) -> Image.Image:
             _captioned(_fit(views["protected"]), "what an AI model sees in what you upload", font, 2),
             _captioned(_fit(views["target"]), "the decoy it is pushed toward", font, 2),
         ])  # fmt: skip
-    compare = result.extras.get("compare")
+    compare = extras.get("compare")
     compare = compare.convert("RGB") if isinstance(compare, Image.Image) else None
 
     width = max(max(sum(p.size[0] for p in row) + PAD * (len(row) - 1) for row in rows),
                 compare.size[0] if compare is not None else 0, 900)  # fmt: skip
-    text_lines = [(part, colour) for text, colour in legend(result.report, shift)
+    text_lines = [(part, colour) for text, colour in legend(report, shift)
                   for part in _wrap(text, width, small)]  # fmt: skip
     words = "Close-ups at 1:1 of the flattest and the busiest part: your image beside what you upload."
     compare_caption = _wrap(words, width, font)

@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,14 @@ from .errors import SettingsError
 #: trained start): results cached under another version are never served
 ENGINE_VERSION = "3.0"
 
+# -- the words each setting may take, defined here once: the CLI's choices, the engine's tables and the
+# daemon's API are spelled from these or held to them by tests.  Literals only: the extension's build reads
+# them (and the Settings defaults) without importing the engine
 PRESETS = ("fast", "default", "max")
 INTENSITIES = ("low", "default", "high")
 MODES = ("guard", "cloak", "poison", "cloak+poison")
+#: the platforms of ``artshade/upload_profiles.json``: same names, same order (a test and the extension's
+#: build hold them equal)
 PLATFORMS = ("none", "instagram", "x", "artstation")
 FALLBACKS = ("none", "guard")
 FORMATS = ("jpeg", "png", "webp", "tiff")
@@ -66,7 +71,6 @@ class Settings:
     concept: str | None = None
     poison_target: str | None = None
     fallback: str = "none"
-    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         _check("preset", self.preset, PRESETS)
@@ -85,7 +89,7 @@ class Settings:
     def from_mapping(cls, values: Mapping[str, Any], *, base: Settings | None = None) -> Settings:
         """Build settings from strings or JSON values (query string, JSON body, settings file)."""
         base = base or cls()
-        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise SettingsError(f"unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
@@ -116,8 +120,6 @@ class Settings:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
-            if f.name == "extra":
-                continue
             value = getattr(self, f.name)
             if isinstance(value, Path):
                 value = str(value)

@@ -35,7 +35,7 @@ class TinyAEConfig:
         return asdict(self)
 
 
-#: the known members; their weights are found by name in the models folder.
+#: the known members; the models folder finds their weights by name (``shading.models.weight_files``).
 VARIANTS: dict[str, TinyAEConfig] = {
     "taesd": TinyAEConfig("taesd", 4),
     "taesdxl": TinyAEConfig("taesdxl", 4),
@@ -128,12 +128,14 @@ class TinyAutoencoder(ImageEncoder):
         return self.decoder(z).clamp(0, 1)
 
     @classmethod
-    def from_folder(cls, folder: Path, name: str, *, with_decoder: bool = True) -> TinyAutoencoder:
-        """Load ``name`` from ``folder`` in either weight layout (see module docstring)."""
+    def from_files(cls, name: str, files: list[Path], *, with_decoder: bool = True) -> TinyAutoencoder:
+        """Load ``name`` from its weight ``files`` in either layout (see module docstring): the
+        encoder/decoder ``.pth`` pair (the decoder may be missing) or one ``.safetensors``.  Which files
+        those are is the models folder's business (``shading.models.weight_files``)."""
         if name not in VARIANTS:
             raise ModelError(f"unknown tiny autoencoder {name!r}; known: {', '.join(VARIANTS)}")
         model = cls(VARIANTS[name], with_decoder=with_decoder)
-        enc, dec = _read_state_dicts(folder, name)
+        enc, dec = _read_state_dicts(files, name)
         _load(model.encoder, enc, f"{name} encoder")
         if model.decoder is not None:
             if dec is None:
@@ -143,24 +145,9 @@ class TinyAutoencoder(ImageEncoder):
         return model.eval().requires_grad_(False)
 
 
-def weight_files(folder: Path, name: str) -> list[Path]:
-    """The files that hold ``name``'s weights in ``folder`` (empty if none is there)."""
-    split = folder / f"{name}_encoder.pth"
-    if split.is_file():
-        return [p for p in (split, folder / f"{name}_decoder.pth") if p.is_file()]
-    for single in (folder / f"{name}.safetensors", folder / name / "diffusion_pytorch_model.safetensors"):
-        if single.is_file():
-            return [single]
-    return []
-
-
-def _read_state_dicts(folder: Path, name: str) -> tuple[dict[str, Tensor], dict[str, Tensor] | None]:
-    files = weight_files(folder, name)
+def _read_state_dicts(files: list[Path], name: str) -> tuple[dict[str, Tensor], dict[str, Tensor] | None]:
     if not files:
-        raise ModelError(
-            f"{name} weights not found in {folder}: expected {name}_encoder.pth or {name}.safetensors; "
-            f"run `artshade models fetch {name}` or pass --models DIR"
-        )
+        raise ModelError(f"no weight files given for {name}")
     try:
         if files[0].suffix == ".pth":
             enc = torch.load(files[0], map_location="cpu", weights_only=True)

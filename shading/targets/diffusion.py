@@ -12,15 +12,14 @@ Every result is cached on disk (``diffusion_cache``): the same image again, or a
 concept, does not run the diffusion model again, and a cached CLIP analysis means CLIP is not loaded either.
 Models load only when something is not cached, and are freed before the optimiser runs.
 
-Tunables (``settings.extra``; defaults in ``DEFAULTS``): ``diffusion_model``, ``clip_model`` (see
-``diffusion_models``), ``strength``, ``cloak_steps``, ``anchor_steps``, ``guidance``, ``anchors``,
-``cloak_weight``.
+Tunables (``DEFAULTS``, checked by ``Params``): ``strength``, ``cloak_steps``, ``anchor_steps``,
+``guidance``, ``anchors``, ``cloak_weight``; which models make the targets: see ``diffusion_models``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +27,6 @@ import torch
 from PIL import Image
 
 from ..errors import SettingsError
-from ..settings import Settings
 from . import concepts, diffusion_clip
 from . import diffusion_models as dm
 from . import styles as style_catalogue
@@ -77,8 +75,9 @@ class Params:
     cloak_weight: float
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Params:
-        raw = {k: settings.extra.get(k, v) for k, v in DEFAULTS.items()}
+    def from_values(cls, values: Mapping[str, Any]) -> Params:
+        """The tunables in ``values`` (``DEFAULTS`` for any not given), checked."""
+        raw = {k: values.get(k, v) for k, v in DEFAULTS.items()}
         try:
             p = cls(
                 strength=float(raw["strength"]),
@@ -121,10 +120,10 @@ class _Maker:
     def __init__(self, request: TargetRequest) -> None:
         self.request = request
         self.settings = request.settings
-        self.params = Params.from_settings(request.settings)
+        self.params = Params.from_values(DEFAULTS)
         self.cache = TargetCache()
         self.image_hash = image_hash(request.image.convert("RGB"))
-        self.sd_name, self.clip_name = dm.chosen_names(request.settings.extra)
+        self.sd_name, self.clip_name = dm.chosen_names()
         self._clip_ref: dm.ModelRef | None = None
         self._done = 0.0
         self._total = 1.0

@@ -1,10 +1,9 @@
 """Loading the diffusion pipeline and CLIP model that make cloak/poison targets, and freeing them after.
 
-Which models: ``settings.extra["diffusion_model"]`` > ``$ARTSHADE_DIFFUSION_MODEL`` > ``sd15``, and
-``settings.extra["clip_model"]`` > ``$ARTSHADE_CLIP_MODEL`` > ``clip``.  A value is a catalogue name
-(``sd15``, ``sd21``, ``sdxl``; ``clip``) found through ``shading.models.require`` (the models folder or the
-hub's local cache), or a folder holding a saved diffusers pipeline / transformers CLIP model (e.g. the
-artist's own fine-tune).  Nothing is downloaded here: every load is ``local_files_only``.
+Which models: ``$ARTSHADE_DIFFUSION_MODEL``, else ``sd15``; ``$ARTSHADE_CLIP_MODEL``, else ``clip``.  A value
+is a catalogue name (``sd15``, ``sd21``, ``sdxl``; ``clip``) found through ``shading.models.require`` (the
+models folder or the hub's local cache), or a folder holding a saved diffusers pipeline / transformers CLIP
+model (e.g. the artist's own fine-tune).  Nothing is downloaded here: every load is ``local_files_only``.
 
 Placement: fp16 on CUDA and MPS, fp32 on the CPU; attention slicing and model CPU offload on GPUs too small
 to hold the whole pipeline.  ``free`` drops a pipeline and returns its memory before the optimiser runs.
@@ -18,7 +17,6 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,10 +49,10 @@ class ModelRef:
                 "fingerprint": self.fingerprint[:16]}  # fmt: skip
 
 
-def chosen_names(extra: Mapping[str, Any]) -> tuple[str, str]:
+def chosen_names() -> tuple[str, str]:
     """(diffusion model, CLIP model) as configured (see module docstring)."""
-    sd = extra.get("diffusion_model") or os.environ.get("ARTSHADE_DIFFUSION_MODEL") or DEFAULT_DIFFUSION
-    clip = extra.get("clip_model") or os.environ.get("ARTSHADE_CLIP_MODEL") or DEFAULT_CLIP
+    sd = os.environ.get("ARTSHADE_DIFFUSION_MODEL") or DEFAULT_DIFFUSION
+    clip = os.environ.get("ARTSHADE_CLIP_MODEL") or DEFAULT_CLIP
     return str(sd).strip(), str(clip).strip()
 
 

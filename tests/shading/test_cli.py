@@ -115,3 +115,23 @@ class _no_raise:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_the_flags_spell_the_settings_words_and_defaults() -> None:
+    """The command line offers exactly the settings module's words, and no flag means the setting's own
+    default: a word added there, or a default changed, reaches `artshade protect` and `batch` unchanged."""
+    import argparse
+
+    from artshade.shading import settings
+    from artshade.shading.cli import add_settings_flags, settings_from_args
+
+    parser = argparse.ArgumentParser()
+    add_settings_flags(parser)
+    offered = {a.dest: a.choices for a in parser._actions if a.choices is not None}
+    assert offered == {"preset": settings.PRESETS, "intensity": settings.INTENSITIES, "mode": settings.MODES,
+                       "platform": settings.PLATFORMS, "fallback": settings.FALLBACKS,
+                       "device": settings.DEVICES}  # fmt: skip
+    assert settings_from_args(parser.parse_args([])) == settings.Settings()
+    words = {a.dest: a.help or "" for a in parser._actions}
+    assert all(t in words["target"] for t in settings.TARGETS)
+    assert all(f in words["format"] for f in settings.FORMATS)

@@ -22,7 +22,7 @@ def _fresh_cache():
 
 
 def test_real_taef2_weights_load_and_reconstruct(models_dir: Path, small_photo: Image.Image) -> None:
-    ae = TinyAutoencoder.from_folder(models_dir, "taef2")
+    ae = TinyAutoencoder.from_files("taef2", models.weight_files(models_dir, "taef2"))
     x = to_tensor(small_photo)
     with torch.no_grad():
         z = ae.encode(x)
@@ -47,13 +47,13 @@ def test_hub_safetensors_layout_loads_the_same_model(models_dir: Path, tmp_path:
     """The model hub stores `encoder.layers.N` / `decoder.layers.N` (no Clamp); both layouts agree."""
     from safetensors.torch import save_file
 
-    ae = TinyAutoencoder.from_folder(models_dir, "taef2")
+    ae = TinyAutoencoder.from_files("taef2", models.weight_files(models_dir, "taef2"))
     hub = {f"encoder.layers.{k}": v.half() for k, v in ae.encoder.state_dict().items()}
     for k, v in ae.decoder.state_dict().items():
         idx, rest = k.split(".", 1)
         hub[f"decoder.layers.{int(idx) - 1}.{rest}"] = v.half()
     save_file(hub, str(tmp_path / "taef2.safetensors"))
-    other = TinyAutoencoder.from_folder(tmp_path, "taef2")
+    other = TinyAutoencoder.from_files("taef2", models.weight_files(tmp_path, "taef2"))
     x = to_tensor(small_photo)
     with torch.no_grad():
         assert torch.allclose(ae.encode(x), other.encode(x), atol=1e-5)
@@ -73,7 +73,7 @@ def test_missing_weights_say_what_to_do(tmp_path: Path) -> None:
 def test_corrupt_weights_are_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "taef2_encoder.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(ModelError, match="cannot read taef2 weights"):
-        TinyAutoencoder.from_folder(tmp_path, "taef2")
+        TinyAutoencoder.from_files("taef2", models.weight_files(tmp_path, "taef2"))
 
 
 def test_diffusers_vae_saved_and_loaded_back_through_user_code(dummy_vae_dir: Path, small_photo) -> None:

@@ -26,6 +26,22 @@ def _weights(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
+def test_the_models_package_starts_without_torch() -> None:
+    """`artshade models list/add/fetch` start fast: naming the models package loads no torch (only loading
+    an encoder does), and each job is its own module behind the package's one face."""
+    probe = (
+        "import sys\n"
+        "from artshade.shading import models\n"
+        "from artshade.shading.models import catalog, folder, hub, install, load\n"
+        "assert models.add is install.add and models.fetch is hub.fetch and models.locate is folder.locate\n"
+        "assert models.load_encoder is load.load_encoder and models.CATALOGUE is catalog.CATALOGUE\n"
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout[:200]
+
+
 def test_every_tiny_autoencoder_has_a_catalogue_entry() -> None:
     assert all(models.CATALOGUE[name].kind == "tiny-ae" for name in VARIANTS)
 

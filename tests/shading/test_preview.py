@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from artshade.shading.api import ProtectResult
 from artshade.shading.encoders.ensemble import Ensemble, Member
 from artshade.shading.encoders.tiny import VARIANTS, TinyAutoencoder
 from artshade.shading.optimize import TargetTensor
-from artshade.shading.preview import BARELY, PANEL_HEIGHT, legend, make_preview, view_shift
+from artshade.shading.preview import BARELY, PANEL_HEIGHT, legend, view_shift
+from artshade.shading.result import ProtectResult
 from artshade.shading.tensors import to_pil, to_tensor
 from PIL import Image
 
@@ -80,17 +80,17 @@ def _result(with_decoder: bool, **extras) -> ProtectResult:
 
 
 def test_two_full_rows_and_a_legend_and_no_empty_panel_without_a_decoder() -> None:
-    full = make_preview(_result(with_decoder=True))
+    full = _result(with_decoder=True).preview()
     assert full.size[0] >= 900 and full.size[1] > 2 * PANEL_HEIGHT
-    alone = make_preview(_result(with_decoder=False))
+    alone = _result(with_decoder=False).preview()
     assert PANEL_HEIGHT < alone.size[1] < full.size[1] - PANEL_HEIGHT  # one row of pictures, then the legend
 
 
 def test_the_engines_close_ups_are_shown_at_one_to_one() -> None:
     rng = np.random.default_rng(1)
     compare = Image.fromarray(rng.integers(0, 255, (96, 300, 3), dtype=np.uint8))
-    without = make_preview(_result(with_decoder=True))
-    sheet = make_preview(_result(with_decoder=True, compare=compare))
+    without = _result(with_decoder=True).preview()
+    sheet = _result(with_decoder=True, compare=compare).preview()
     assert sheet.size[1] >= without.size[1] + 96
     pixels, wanted = np.asarray(sheet), np.asarray(compare)
     candidates = np.argwhere((pixels == wanted[0, 0]).all(axis=-1))

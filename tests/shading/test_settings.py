@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from importlib import resources
+
 import pytest
 from artshade.shading.settings import MAX_ENCODERS, MAX_NAME_CHARS, MAX_PATH_CHARS, MAX_TEXT_CHARS, Settings
 
@@ -86,3 +89,35 @@ def test_text_settings_are_length_capped(key: str, limit: int) -> None:
     assert Settings.from_mapping({key: "/" + "s" * (limit - 1)})
     with pytest.raises(SettingsError, match=f"{key} is too long"):
         Settings.from_mapping({key: "/" + "s" * limit})
+
+
+def test_every_setting_reaches_the_fingerprint() -> None:
+    """No setting changes the output without changing the cache key: each field, changed alone, changes
+    the fingerprint (a field left out of it, as ``extra`` once was, fails the first line)."""
+    import dataclasses
+    from pathlib import Path
+
+    changed = {"preset": "fast", "intensity": "high", "mode": "cloak", "platform": "x", "target": "poster",
+               "target_image": Path("t.png"), "seed": 1, "format": "png", "device": "cpu",
+               "encoders": ("taef2",), "style": "ink", "concept": "cat", "poison_target": "cat=dog",
+               "fallback": "guard"}  # fmt: skip
+    assert set(changed) == {f.name for f in dataclasses.fields(Settings)}
+    for name, value in changed.items():
+        assert Settings(**{name: value}).fingerprint() != Settings().fingerprint(), name
+
+
+def test_the_engines_tables_cover_exactly_the_settings_words() -> None:
+    """A preset, intensity, mode, platform or format added to the settings module (or removed) without its
+    row in the engine's own tables fails here, not in an artist's run."""
+    from artshade.shading import models, settings
+    from artshade.shading.io import media_type
+    from artshade.shading.optimize import BUDGETS, SCHEDULES
+    from artshade.shading.targets import MAKERS
+    from artshade.shading.transforms.platform import PROFILES_FILE
+
+    assert set(SCHEDULES) == set(models.PRESET_ENCODERS) == set(settings.PRESETS)
+    assert set(BUDGETS) == set(settings.INTENSITIES)
+    assert set(MAKERS) == set(settings.MODES) and set(models.MODES_NEED) == set(settings.MODES) - {"guard"}
+    profiles = json.loads(resources.files("artshade").joinpath(PROFILES_FILE).read_text(encoding="utf-8"))
+    assert tuple(profiles["platforms"]) == settings.PLATFORMS  # artshade/upload_profiles.json, in its order
+    assert all(media_type(fmt).startswith("image/") for fmt in settings.FORMATS)

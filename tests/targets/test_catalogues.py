@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 from artshade.shading.errors import SettingsError
-from artshade.shading.settings import Settings
 from artshade.shading.targets import concepts, styles
-from artshade.shading.targets.diffusion import ASPECTS, Params, generation_size, nearest_aspect
+from artshade.shading.targets.diffusion import ASPECTS, DEFAULTS, Params, generation_size, nearest_aspect
 
 
 def test_every_concept_has_a_different_default_target_in_the_vocabulary() -> None:
@@ -61,7 +60,7 @@ def test_images_share_anchors_by_rough_shape() -> None:
 
 
 def test_bad_tunables_are_refused() -> None:
-    assert Params.from_settings(Settings()).strength == 0.55
-    for extra in ({"strength": 2}, {"anchors": 0}, {"cloak_weight": 1.0}, {"cloak_steps": "many"}):
+    assert Params.from_values(DEFAULTS).strength == 0.55 and Params.from_values({}).strength == 0.55
+    for bad in ({"strength": 2}, {"anchors": 0}, {"cloak_weight": 1.0}, {"cloak_steps": "many"}):
         with pytest.raises(SettingsError):
-            Params.from_settings(Settings(extra=extra))
+            Params.from_values({**DEFAULTS, **bad})

@@ -28,6 +28,15 @@ from PIL import Image
 FAST = {"cloak_steps": 2, "anchor_steps": 2}  # img2img runs int(2 * 0.55) = 1 step
 
 
+@pytest.fixture(autouse=True)
+def _few_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random weights make no better pictures with more steps: two each keep these tests quick."""
+    from artshade.shading.targets import diffusion
+
+    for name, value in FAST.items():
+        monkeypatch.setitem(diffusion.DEFAULTS, name, value)
+
+
 def artwork(seed: int = 0, size: tuple[int, int] = (64, 64)) -> Image.Image:
     rng = np.random.default_rng(seed)
     base = np.linspace(0, 255, size[0] * size[1] * 3).reshape(size[1], size[0], 3)
@@ -38,10 +47,9 @@ def artwork(seed: int = 0, size: tuple[int, int] = (64, 64)) -> Image.Image:
 def request(
     models: Path, mode: str, image: Image.Image | None = None, progress: Any = None, **settings: Any
 ) -> TargetRequest:
-    extra = {**FAST, **settings.pop("extra", {})}
     return TargetRequest(
         image=image or artwork(),
-        settings=Settings(mode=mode, extra=extra, **settings),
+        settings=Settings(mode=mode, **settings),
         models_dir=models,
         device=torch.device("cpu"),
         progress=progress,
@@ -127,16 +135,15 @@ def test_cloak_poison_gives_both_targets_weighted_half_and_half(
     assert calls == Counter(load_clip=1, load_pipeline=1, img2img=1, text2img=1)
 
 
-def test_given_style_concept_and_poison_target_are_used(tiny_models: Path, calls: Counter[str]) -> None:
+def test_given_style_concept_and_poison_target_are_used(
+    tiny_models: Path, calls: Counter[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from artshade.shading.targets import diffusion
+
+    monkeypatch.setitem(diffusion.DEFAULTS, "anchors", 2)
+    monkeypatch.setitem(diffusion.DEFAULTS, "cloak_weight", 0.6)
     cloak, *anchors = make_cloak_poison_targets(
-        request(
-            tiny_models,
-            "cloak+poison",
-            style="Pixel Art",
-            concept="Dog",
-            poison_target="dog=horse",
-            extra={"anchors": 2, "cloak_weight": 0.6},
-        )
+        request(tiny_models, "cloak+poison", style="Pixel Art", concept="Dog", poison_target="dog=horse")
     )
 
     assert cloak.info["style"] == "pixel art" and cloak.info["style_chosen_by"] == "given (catalogue name)"
@@ -262,8 +269,9 @@ def test_configured_model_is_the_one_required(tiny_models: Path, monkeypatch: py
     with pytest.raises(ModelError) as err:
         make_cloak_targets(request(tiny_models, "cloak"))
     assert "`artshade models fetch sd21`" in one_line(err)
-    with pytest.raises(ModelError) as err:  # settings.extra wins over the environment
-        make_cloak_targets(request(tiny_models, "cloak", extra={"diffusion_model": "clip"}))
+    monkeypatch.setenv("ARTSHADE_DIFFUSION_MODEL", "clip")
+    with pytest.raises(ModelError) as err:
+        make_cloak_targets(request(tiny_models, "cloak"))
     assert "sd15, sd21 or sdxl" in one_line(err)
 
 
@@ -288,14 +296,12 @@ def test_sdxl_makes_both_targets(tiny_models: Path, monkeypatch: pytest.MonkeyPa
     assert all(t.image.size == (64, 64) and pixels(t.image).std() > 0 for t in targets)
 
 
-def test_a_model_folder_can_be_named_directly(tiny_models: Path, tmp_path: Path, calls: Counter[str]) -> None:
-    [t] = make_cloak_targets(
-        request(
-            tmp_path,
-            "cloak",
-            extra={"diffusion_model": str(tiny_models / "sd15"), "clip_model": str(tiny_models / "clip")},
-        )
-    )
+def test_a_model_folder_can_be_named_directly(
+    tiny_models: Path, tmp_path: Path, calls: Counter[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARTSHADE_DIFFUSION_MODEL", str(tiny_models / "sd15"))
+    monkeypatch.setenv("ARTSHADE_CLIP_MODEL", str(tiny_models / "clip"))
+    [t] = make_cloak_targets(request(tmp_path, "cloak"))
     assert t.info["model"]["source"] == str(tiny_models / "sd15") and calls["img2img"] == 1
 
 
@@ -335,7 +341,7 @@ def test_engine_protects_with_diffusion_targets(
     from artshade import shading
 
     art = artwork(5)
-    settings = Settings(mode=mode, preset="fast", concept="cat", extra=FAST)
+    settings = Settings(mode=mode, preset="fast", concept="cat")
     result = shading.protect(art, settings, models_dir=tiny_models, measure=False)
 
     assert result.image.size == art.size and result.image.mode == "RGB"
