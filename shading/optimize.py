@@ -11,7 +11,8 @@ places (resampled from the target's full view, computed once per encoder, target
 Steps are sign steps on a momentum of normalised gradients (MI-FGSM; it spends the budget in few steps
 and transfers better than Adam), optionally smoothed (translation-invariant gradients), with a cosine
 step size.  After every step the change is projected back into the box and onto the mean colour-SSIM
-goal (closed form in the scale, ``perceptual.largest_scale_for_ssim``); early stop when the running
+goal (closed form in the scale, ``perceptual.largest_scale_for_ssim``), held at the shade size but aimed,
+by measuring both sizes a few times, where the full-size picture meets it; early stop when the running
 loss stops improving.
 """
 
@@ -29,7 +30,7 @@ from torch import Tensor
 
 from .device import autocast_dtype
 from .encoders.ensemble import Ensemble
-from .perceptual import JND, jnd_budget, largest_scale_for_ssim, ycc_to_rgb
+from .perceptual import JND, colour_ssim, jnd_budget, largest_scale_for_ssim, ycc_to_rgb
 from .tensors import resize
 from .transforms import eot
 
@@ -221,6 +222,24 @@ def _smooth(g: Tensor, sigma: float) -> Tensor:
     return eot.gaussian_blur(g, sigma) if sigma > 0 else g
 
 
+#: the lowest colour SSIM the shade size is ever held to, whatever the calibration says
+SHADE_GOAL_FLOOR = 0.6
+
+
+@torch.no_grad()
+def _shade_goal(x: Tensor, x_shade: Tensor, delta: Tensor, goal: float) -> float:
+    """The shade-size colour-SSIM goal at which the full-size picture meets ``goal``: SSIM lost at full
+    size is close to proportional to SSIM lost at the shade size for one change, so measure the ratio for
+    this change (``delta`` at the shade size) and scale the allowed loss by it."""
+    height, width = x.shape[-2:]
+    lost_shade = 1 - float(colour_ssim(x_shade, x_shade + delta)[0])
+    lost_full = 1 - float(colour_ssim(x, x + upsample(delta, height, width))[0])
+    if lost_shade <= 1e-6 or lost_full <= 1e-6:
+        return goal
+    ratio = min(1.0, max(0.1, lost_full / lost_shade))
+    return max(SHADE_GOAL_FLOOR, 1 - (1 - goal) / ratio)
+
+
 def optimise(
     x: Tensor,
     targets: list[TargetTensor],
@@ -253,6 +272,14 @@ def optimise(
         return ycc_to_rgb(bound * u)
 
     latents = TargetLatents(ensemble, targets, x, precision)
+    # the goal is held at the shade size, where the same change costs more SSIM than on the saved picture
+    # (upsampled, it is smoother): start from the picture's own goal, then after a third and two thirds of
+    # the steps and at the last two, measure both sizes for the change so far and aim the shade size where
+    # the saved picture meets its goal (the ratio drifts as the change grows; the caller scales back any
+    # overshoot)
+    shade_goal = budget.ssim_goal
+    n = schedule.steps
+    calibrate_at = {max(1, n // 3), max(1, 2 * n // 3), max(1, n - 2), n - 1} - {0} if sh < height else set()
     losses: list[float] = []
     history: list[float] = []
     ema: float | None = None
@@ -281,9 +308,11 @@ def optimise(
             grad = _smooth(grad, schedule.smooth_sigma)
             momentum.mul_(schedule.momentum).add_(grad / grad.abs().mean().clamp_min(1e-12))
             u.sub_(size * momentum.sign()).clamp_(-1, 1)
+            if step + 1 in calibrate_at:
+                shade_goal = _shade_goal(x, x_shade, change(u), budget.ssim_goal)
             # hold the mean colour-SSIM goal at the shade size, so later steps spend the budget where it
             # is cheap instead of being scaled back uniformly at the end
-            u.mul_(largest_scale_for_ssim(x_shade, change(u), budget.ssim_goal))
+            u.mul_(largest_scale_for_ssim(x_shade, change(u), shade_goal))
         steps_run = step + 1
         value = float(loss.detach())
         losses.append(value)
