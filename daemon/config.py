@@ -31,7 +31,8 @@ API_SETTING_KEYS = (
     "encoders", "style", "concept", "poison_target", "fallback",
 )  # fmt: skip
 #: setting names only the artist at the machine may set (they pick hardware or name a file); see
-#: ``daemon.powers``.  Accepted in ``defaults`` and in a watch folder's ``settings``, never in a site profile.
+#: ``daemon.http.powers``.  Accepted in ``defaults`` and in a watch folder's ``settings``, never in a site
+#: profile.
 MACHINE_SETTING_KEYS = ("device", "target_image")
 #: the fields of one watch folder (all of them machine-level).
 WATCH_FOLDER_FIELDS = ("inbox", "outbox", "settings", "target_folder")
@@ -68,7 +69,7 @@ class DaemonConfig:
     config_dir: Path = field(default_factory=paths.config_dir)
     data_dir: Path = field(default_factory=paths.data_dir)
     cache_dir: Path = field(default_factory=paths.cache_dir)
-    #: the daemon token; None -> ``daemon.token.get_or_create_token()`` at start.
+    #: the daemon token; None -> ``daemon.http.token.get_or_create_token()`` at start.
     token: str | None = None
     #: run the watch folders configured in the user settings.
     watch_folders: bool = True
@@ -253,7 +254,7 @@ class UserSettings:
 
 
 def _watch_folder(item: Any, defaults: Settings) -> WatchFolder:
-    from .folder_guards import require_watch_layout
+    from .watch.folder_guards import require_watch_layout
 
     if not isinstance(item, Mapping) or not isinstance(item.get("inbox"), str) or not item.get("inbox"):
         raise SettingsError("each watch folder needs an 'inbox' path")

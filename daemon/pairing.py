@@ -2,9 +2,9 @@
 
 ``PairingStore`` keeps the paired extension origins in ``config_dir()/paired-origins.json``, and for each
 one the extension's own tokens, stored as SHA-256 hashes only.  An extension token opens what a paired
-extension may do and nothing more (``daemon.powers``); the daemon's own token (``artshade token``) stays with
-the artist's command line.  ``artshade unpair`` removes an origin with its tokens and marks it revoked: the
-native host then refuses to pair it again on its own (revoked stays revoked), until the artist pairs it by
+extension may do and nothing more (``daemon.http.powers``); the daemon's own token (``artshade token``) stays
+with the artist's command line.  ``artshade unpair`` removes an origin with its tokens and marks it revoked:
+the native host then refuses to pair it again on its own (revoked stays revoked), until the artist pairs it by
 hand (``artshade pair`` and the code on the options page), which lifts the mark.  The file is written
 atomically under a lock (the native host and the daemon both write it) and re-read when it changes, so a
 pairing or an unpairing takes effect in a running daemon at once.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from artshade.daemon.cache import Result, ResultCache, cache_key
+from artshade.daemon.jobs.cache import Result, ResultCache, cache_key
 from artshade.shading.settings import Settings
 
 

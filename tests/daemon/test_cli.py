@@ -182,14 +182,14 @@ def test_unpair_revokes_an_extension_and_its_tokens_in_a_running_daemon(threaded
 
 def test_serve_limits_are_flags_of_the_artist(monkeypatch) -> None:
     """--max-megapixels, --max-body-mb and --queue-length reach the daemon's config; nonsense is refused."""
-    import artshade.daemon.server
+    import artshade.daemon.http.server
     from artshade.daemon.config import MB
 
     from artshade.cli import main
 
     seen = []
-    monkeypatch.setattr(artshade.daemon.server, "serve", lambda config: seen.append(config) or 0)
-    monkeypatch.setattr("artshade.daemon.cli.setup_logging", lambda **_: None)
+    monkeypatch.setattr(artshade.daemon.http.server, "serve", lambda config: seen.append(config) or 0)
+    monkeypatch.setattr("artshade.daemon.http.cli.setup_logging", lambda **_: None)
     flags = ["--max-megapixels", "80", "--max-body-mb", "200", "--queue-length", "4", "--no-watch"]
     assert main(["serve", *flags]) == 0
     (config,) = seen

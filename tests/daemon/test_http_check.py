@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from artshade.daemon.checks import CheckStore
+from artshade.daemon.jobs.checks import CheckStore
 from artshade.daemon.pairing import PairingStore
 from daemon_helpers import CHROME_ORIGIN, FIREFOX_ORIGIN, Daemons, client, wait_for_state
 from PIL import Image

@@ -282,8 +282,8 @@ class Daemon:
         }
         self.proc: subprocess.Popen[bytes] | None = None
         with artshade_env(self.env):
+            from artshade.daemon.http.token import get_or_create_token
             from artshade.daemon.pairing import PairingStore
-            from artshade.daemon.token import get_or_create_token
 
             self.token = get_or_create_token()
             if pair_extension:

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from artshade.daemon.watch import FileOutcome, FolderWatcher
-from artshade.daemon.watch_state import WatchState, job_key
+from artshade.daemon.watch.state import WatchState, job_key
+from artshade.daemon.watch.watcher import FileOutcome, FolderWatcher
 from artshade.shading.io import Limits
 from artshade.shading.settings import Settings
 from PIL import Image
@@ -296,7 +296,7 @@ def test_folder_settings_file_overrides_and_a_bad_one_holds_its_folder(
             seen_settings.append(settings)
             return runner.run(data, settings, priority=priority)
 
-    with caplog.at_level(logging.ERROR, logger="artshade.daemon.watch_settings"):
+    with caplog.at_level(logging.ERROR, logger="artshade.daemon.watch.folder_settings"):
         watcher = make(inbox, outbox, Recording(), tmp_path)
         summary = watcher.scan_once()
     assert summary.counts == {"shaded": 2, "held": 2}

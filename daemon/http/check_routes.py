@@ -15,10 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
-from .checks import Kept
-from .errors import ApiError
+from ..errors import ApiError
+from ..jobs.checks import Kept
+from ..jobs.queue import JOB_RETENTION_S
 from .handlers import read_upload
-from .jobs import JOB_RETENTION_S
 from .keys import CALLER, CHECK_SLOT, CHECKS, CONFIG, QUEUE
 
 routes = web.RouteTableDef()

@@ -13,18 +13,18 @@ from typing import Any
 
 from aiohttp import web
 
+from ..config import DaemonConfig, load_user_settings
+from ..jobs.cache import ResultCache
+from ..jobs.checks import CheckStore, keeper
+from ..jobs.queue import JOB_RETENTION_S, JobQueue
+from ..jobs.store import JobStore
+from ..pairing import PairingCodes, PairingStore
+from ..watch.daemon_folders import FolderManager
 from . import keys
-from .cache import ResultCache
 from .check_routes import routes as check_routes
-from .checks import CheckStore, keeper
-from .config import DaemonConfig, load_user_settings
-from .folders import FolderManager
 from .handlers import routes
-from .jobs import JOB_RETENTION_S, JobQueue
 from .keys import CONFIG, QUEUE, STREAMS, USER_SETTINGS
 from .middlewares import MIDDLEWARES, add_response_headers
-from .pairing import PairingCodes, PairingStore
-from .store import JobStore
 from .token import get_or_create_token
 
 log = logging.getLogger(__name__)

@@ -38,9 +38,9 @@ from artshade.errors import Cancelled, ShadingError
 from artshade.files import write_atomic
 from artshade.progress import Estimate
 
+from ..errors import error_body
 from .cache import Result, ResultCache, cache_key
 from .engine_thread import EngineThread
-from .errors import error_body
 from .store import JobRecord, JobStore
 
 log = logging.getLogger(__name__)

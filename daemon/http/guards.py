@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 
-from .pairing import normalise_origin
+from ..pairing import normalise_origin
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +98,8 @@ def check_token_origin(subject: str, origin: str | None) -> Verdict:
 
 
 def check_power(kind: str, origin: str | None, needed: str, what: str) -> Verdict:
-    """``needed`` is ``machine`` or ``extension`` (``daemon.powers``): only the artist at the machine (the
-    daemon's token and no Origin) has the machine power."""
+    """``needed`` is ``machine`` or ``extension`` (``daemon.http.powers``): only the artist at the
+    machine (the daemon's token and no Origin) has the machine power."""
     if needed == "extension" or kind == "machine":
         return Verdict(True, f"{kind} may {what}")
     return _refuse(

@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from .config import MB, DaemonConfig
+    from ..config import MB, DaemonConfig
     from .server import serve
 
     if not 0 <= args.port <= 65535:
@@ -105,7 +105,7 @@ def run_token(args: argparse.Namespace) -> int:
 
 def run_pair(args: argparse.Namespace) -> int:
     """Ask the running daemon for a one-time pairing code and print it with instructions."""
-    from .runtime import read_runtime
+    from ..runtime import read_runtime
     from .token import get_or_create_token
 
     info = read_runtime()
@@ -138,7 +138,7 @@ def run_pair(args: argparse.Namespace) -> int:
 
 def run_unpair(args: argparse.Namespace) -> int:
     """List, or revoke one or all of, the paired extensions (the daemon re-reads the file at once)."""
-    from .pairing import PairingStore
+    from ..pairing import PairingStore
 
     store = PairingStore()
     if args.all and args.origin:

@@ -13,9 +13,9 @@ from aiohttp import web
 
 from artshade.errors import ShadingError
 
+from ..config import DaemonConfig
+from ..runtime import remove_runtime, write_runtime
 from .app import create_app
-from .config import DaemonConfig
-from .runtime import remove_runtime, write_runtime
 
 log = logging.getLogger(__name__)
 

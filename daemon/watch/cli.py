@@ -1,4 +1,4 @@
-"""``artshade watch``: shade every picture dropped into a folder (see ``daemon.watch``)."""
+"""``artshade watch``: shade every picture dropped into a folder (see ``daemon.watch.watcher``)."""
 
 from __future__ import annotations
 
@@ -94,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import watch
-    from .watch_settings import global_settings
+    from . import watcher as watch
+    from .folder_settings import global_settings
 
     flags = {k: getattr(args, k) for k in ("preset", "intensity", "mode", "platform")}
     from artshade.shading.settings import Settings

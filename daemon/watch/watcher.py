@@ -17,8 +17,8 @@ Constructor (stable; the daemon relies on it)::
                   on_start=None)
 
 ``settings`` are the watcher's base settings (global defaults plus whatever the caller chose); per-folder
-``.artshade.json`` files override them (see ``daemon.watch_settings``).  ``runner`` shades one picture; the
-default calls the engine in this process; the daemon passes one that submits to its queue at ``"batch"``
+``.artshade.json`` files override them (see ``daemon.watch.folder_settings``).  ``runner`` shades one picture;
+the default calls the engine in this process; the daemon passes one that submits to its queue at ``"batch"``
 priority.  ``on_file`` gets a ``FileOutcome`` for every picture handled (the CLI prints them); ``on_start``
 gets the path of each picture just before it is shaded (the CLI shows its progress).
 
@@ -42,8 +42,8 @@ How a file is handled, in the watcher's single worker thread:
 6. originals are never modified; with ``move_originals`` they are moved there (mirrored) once the output is
    safely on disk.
 
-The folders themselves pass ``daemon.folder_guards.require_watch_layout`` (no links, no nesting, no system
-folders).  One watcher per (inbox, outbox) at a time (a lock beside the state file; a second gets
+The folders themselves pass ``daemon.watch.folder_guards.require_watch_layout`` (no links, no nesting, no
+system folders).  One watcher per (inbox, outbox) at a time (a lock beside the state file; a second gets
 SettingsError).
 The state file defaults to ``data_dir()/watch/<hash of the two folders>.sqlite3``.
 """
@@ -68,11 +68,11 @@ from watchdog.events import FileSystemEventHandler
 
 from artshade.errors import Cancelled, InputError, NotAnImageError, SettingsError, ShadingError
 
-from . import watch_rules as rules
+from . import rules
+from .files import clean_temp_files, move_file, write_new
 from .folder_guards import check_not_a_link, check_not_system, link_on_the_way, require_watch_layout
-from .watch_files import clean_temp_files, move_file, write_new
-from .watch_settings import FolderSettings, FolderSettingsError
-from .watch_state import WatchState, job_key
+from .folder_settings import FolderSettings, FolderSettingsError
+from .state import WatchState, job_key
 
 if TYPE_CHECKING:
     from artshade.shading.api import BytesResult
@@ -762,7 +762,7 @@ def _folder(path: Path) -> Path:
 
 
 def _check_layout(inbox: Path, outbox: Path, move_to: Path | None, target_folder: Path | None) -> None:
-    """The same folder rules for the command line and the daemon (``daemon.folder_guards``)."""
+    """The same folder rules for the command line and the daemon (``daemon.watch.folder_guards``)."""
     require_watch_layout(inbox, outbox, target_folder)
     if move_to is not None:
         if move_to in {inbox, outbox} or rules.is_within(inbox, move_to):

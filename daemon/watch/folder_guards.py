@@ -23,7 +23,7 @@ from pathlib import Path
 
 from artshade.errors import SettingsError
 
-from .guards import Verdict
+from ..http.guards import Verdict
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""The HTTP endpoints (see ``daemon/openapi.yaml``).  Handlers parse and answer; the work is elsewhere."""
+"""The HTTP endpoints (see ``daemon/http/openapi.yaml``).  Handlers parse and answer; the work is
+done elsewhere."""
 
 from __future__ import annotations
 
@@ -16,13 +17,13 @@ from artshade.shading.settings import Settings
 from artshade import __version__
 from artshade.errors import SettingsError
 
+from ..config import API_SETTING_KEYS, UserSettings, save_user_settings
+from ..errors import ApiError, error_response, status_for
+from ..jobs.queue import FINAL_STATES, Job, QueueFull, ShuttingDown
+from ..pairing import RateLimited, normalise_origin
 from . import guards
-from .config import API_SETTING_KEYS, UserSettings, save_user_settings
-from .errors import ApiError, error_response, status_for
-from .jobs import FINAL_STATES, Job, QueueFull, ShuttingDown
 from .keys import CALLER, CODES, CONFIG, FOLDERS, INFO, PAIRED, QUEUE, STREAMS, USER_SETTINGS
 from .middlewares import local_port
-from .pairing import RateLimited, normalise_origin
 from .powers import Caller, machine_keys_in, machine_params_in
 from .redact import for_caller
 
@@ -423,7 +424,7 @@ async def job_events(request: web.Request) -> web.StreamResponse:
 @routes.post("/v1/pair", name="pair")
 async def pair(request: web.Request) -> web.Response:
     """An extension's options page trades a one-time code (from ``artshade pair``) for a token of its own,
-    which opens what a paired extension may do (``daemon.powers``)."""
+    which opens what a paired extension may do (``daemon.http.powers``)."""
     origin = normalise_origin(request.headers.get("Origin", ""))
     if origin is None:
         raise ApiError("forbidden_origin", "pairing is only for a browser extension's own page")
@@ -447,7 +448,7 @@ async def pair(request: web.Request) -> web.Response:
 
 @routes.post("/v1/pair/code", name="pair_code")
 async def pair_code(request: web.Request) -> web.Response:
-    """A new one-time pairing code (for ``artshade pair``; machine power only, see ``daemon.powers``)."""
+    """A new one-time pairing code (for ``artshade pair``; machine power only, see ``daemon.http.powers``)."""
     issued = request.app[CODES].issue(local_port(request))
     return web.json_response(
         {
