@@ -27,7 +27,7 @@ HEALTH_PATH = "/v1/health"
 
 def _runtime_port() -> int | None:
     try:
-        from artshade.daemon.runtime import read_runtime
+        from artshade.runtime import read_runtime
     except ImportError:  # pragma: no cover - the daemon part is always installed with the host
         return None
     try:

@@ -13,12 +13,13 @@ from typing import Any
 
 from aiohttp import web
 
+from artshade.pairing import PairingCodes, PairingStore
+
 from ..config import DaemonConfig, load_user_settings
 from ..jobs.cache import ResultCache
 from ..jobs.checks import CheckStore, keeper
 from ..jobs.queue import JOB_RETENTION_S, JobQueue
 from ..jobs.store import JobStore
-from ..pairing import PairingCodes, PairingStore
 from ..watch.daemon_folders import FolderManager
 from . import keys
 from .check_routes import routes as check_routes

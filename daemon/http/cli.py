@@ -105,7 +105,8 @@ def run_token(args: argparse.Namespace) -> int:
 
 def run_pair(args: argparse.Namespace) -> int:
     """Ask the running daemon for a one-time pairing code and print it with instructions."""
-    from ..runtime import read_runtime
+    from artshade.runtime import read_runtime
+
     from .token import get_or_create_token
 
     info = read_runtime()
@@ -138,7 +139,7 @@ def run_pair(args: argparse.Namespace) -> int:
 
 def run_unpair(args: argparse.Namespace) -> int:
     """List, or revoke one or all of, the paired extensions (the daemon re-reads the file at once)."""
-    from ..pairing import PairingStore
+    from artshade.pairing import PairingStore
 
     store = PairingStore()
     if args.all and args.origin:

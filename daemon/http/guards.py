@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 
-from ..pairing import normalise_origin
+from artshade.pairing import normalise_origin
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ from artshade.shading.settings import Settings
 
 from artshade import __version__
 from artshade.errors import SettingsError
+from artshade.pairing import RateLimited, normalise_origin
 
 from ..config import API_SETTING_KEYS, UserSettings, save_user_settings
 from ..errors import ApiError, error_response, status_for
 from ..jobs.queue import FINAL_STATES, Job, QueueFull, ShuttingDown
-from ..pairing import RateLimited, normalise_origin
 from . import guards
 from .keys import CALLER, CODES, CONFIG, FOLDERS, INFO, PAIRED, QUEUE, STREAMS, USER_SETTINGS
 from .middlewares import local_port

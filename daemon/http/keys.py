@@ -8,10 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
+from artshade.pairing import PairingCodes, PairingStore
+
 from ..config import DaemonConfig, UserSettings
 from ..jobs.checks import CheckStore
 from ..jobs.queue import JobQueue
-from ..pairing import PairingCodes, PairingStore
 from ..watch.daemon_folders import FolderManager
 from .powers import Caller
 

@@ -13,9 +13,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from artshade.errors import ShadingError
+from artshade.pairing import PairingStore, normalise_origin
 
 from ..errors import ApiError, error_response, from_http_exception, from_shading
-from ..pairing import PairingStore, normalise_origin
 from . import guards
 from .keys import CALLER, CORS_ORIGIN, PAIRED, TOKEN
 from .powers import EXTENSION, MACHINE, PUBLIC, Caller, route_access

@@ -11,8 +11,9 @@ from aiohttp import web
 from artshade.daemon.http import server as server_module
 from artshade.daemon.http.app import create_app
 from artshade.daemon.http.powers import EXTENSION, MACHINE, PUBLIC, ROUTE_ACCESS, route_access
-from artshade.daemon.pairing import PairingStore
 from daemon_helpers import CHROME_ORIGIN, Daemons, client
+
+from artshade.pairing import PairingStore
 
 
 def test_every_route_of_the_app_is_declared(daemons: Daemons) -> None:

@@ -14,8 +14,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from artshade.daemon.runtime import read_runtime, remove_runtime, runtime_path, write_runtime
 from daemon_helpers import CHROME_ORIGIN
+
+from artshade.runtime import read_runtime, remove_runtime, runtime_path, write_runtime
 
 
 def artshade(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -150,9 +151,8 @@ def test_serve_on_a_busy_port_fails_with_one_line() -> None:
 
 
 def test_unpair_revokes_an_extension_and_its_tokens_in_a_running_daemon(threaded_daemon) -> None:
-    from artshade.daemon.pairing import PairingStore
-
     from artshade.loopback import OPENER
+    from artshade.pairing import PairingStore
 
     store = PairingStore()  # the one in ARTSHADE_HOME, as the native host writes it
     token = store.issue_token(CHROME_ORIGIN)

@@ -218,8 +218,9 @@ async def test_progress_numbers_in_the_job_its_events_and_the_log(daemons: Daemo
 async def test_one_extension_cannot_fill_the_queue_for_the_others(daemons: Daemons) -> None:
     """Each paired extension may hold half of the queue's places; another extension, and the artist, still
     get in.  A running job of its own can be cancelled by it."""
-    from artshade.daemon.pairing import PairingStore
     from daemon_helpers import CHROME_ORIGIN, FIREFOX_ORIGIN
+
+    from artshade.pairing import PairingStore
 
     engine = GatedEngine()
     config = daemons.config(engine=engine, queue_size=4)

@@ -20,10 +20,10 @@ from artshade.daemon.config import DaemonConfig
 from artshade.daemon.http.powers import EXTENSION, MACHINE, setting_powers
 from artshade.daemon.http.server import Server
 from artshade.daemon.jobs.cache import Result
-from artshade.daemon.pairing import PairingStore
 from daemon_helpers import CHROME_ORIGIN, FIREFOX_ORIGIN, TOKEN, ThreadedDaemon, image_bytes
 
 from artshade.loopback import OPENER
+from artshade.pairing import PairingStore
 
 WEB_ORIGIN = "https://evil.example"
 OTHER_EXTENSION = "chrome-extension://" + "p" * 32
