@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from artshade.pairing import PairingCodes, PairingStore
+from artshade.pairing import PairingStore
 
 from ..config import DaemonConfig, load_user_settings
 from ..jobs.cache import ResultCache
@@ -26,6 +26,7 @@ from .check_routes import routes as check_routes
 from .handlers import routes
 from .keys import CONFIG, QUEUE, STREAMS, USER_SETTINGS
 from .middlewares import MIDDLEWARES, add_response_headers
+from .pairing_codes import PairingCodes
 from .token import get_or_create_token
 
 log = logging.getLogger(__name__)

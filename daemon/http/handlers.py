@@ -16,7 +16,7 @@ from artshade.shading.settings import Settings
 
 from artshade import __version__
 from artshade.errors import SettingsError
-from artshade.pairing import RateLimited, normalise_origin
+from artshade.pairing import normalise_origin
 
 from ..config import API_SETTING_KEYS, UserSettings, save_user_settings
 from ..errors import ApiError, error_response, status_for
@@ -24,6 +24,7 @@ from ..jobs.queue import FINAL_STATES, Job, QueueFull, ShuttingDown
 from . import guards
 from .keys import CALLER, CODES, CONFIG, FOLDERS, INFO, PAIRED, QUEUE, STREAMS, USER_SETTINGS
 from .middlewares import local_port
+from .pairing_codes import RateLimited
 from .powers import Caller, machine_keys_in, machine_params_in
 from .redact import for_caller
 

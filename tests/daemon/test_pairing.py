@@ -8,8 +8,9 @@ import stat
 from pathlib import Path
 
 import pytest
+from artshade.daemon.http.pairing_codes import PairingCodes, RateLimited, normalise_code
 
-from artshade.pairing import PairingCodes, PairingStore, RateLimited, normalise_code, normalise_origin
+from artshade.pairing import PairingStore, normalise_origin
 
 CHROME = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
 FIREFOX = "moz-extension://0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
