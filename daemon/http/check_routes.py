@@ -18,7 +18,7 @@ from aiohttp import web
 from ..errors import ApiError
 from ..jobs.checks import Kept
 from ..jobs.queue import JOB_RETENTION_S
-from .handlers import read_upload
+from .bodies import read_upload
 from .keys import CALLER, CHECK_SLOT, CHECKS, CONFIG, QUEUE
 
 routes = web.RouteTableDef()
