@@ -51,15 +51,6 @@ def create_app(config: DaemonConfig) -> web.Application:
     return app
 
 
-def input_limits(config: DaemonConfig) -> Any:
-    """The images this daemon takes; a refusal names the ``artshade serve`` flag that raises the limit."""
-    from artshade.shading.io import Limits
-
-    return Limits(max_pixels=config.max_pixels, max_bytes=config.max_body,
-                  pixels_setting="`artshade serve --max-megapixels N`",
-                  bytes_setting="`artshade serve --max-body-mb N`")  # fmt: skip
-
-
 async def job_queue(app: web.Application) -> AsyncIterator[None]:
     """The job store (SQLite), the result cache and the queue with its engine thread."""
     from artshade import shading
@@ -75,7 +66,7 @@ async def job_queue(app: web.Application) -> AsyncIterator[None]:
         cache=cache,
         store=store,
         inputs_dir=config.data_dir / "inputs",
-        limits=input_limits(config),
+        limits=config.input_limits(),
         models_dir=config.models_dir,
         queue_size=config.queue_size,
         keep=keeper(kept),
@@ -94,7 +85,7 @@ async def watch_folders(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     folders = FolderManager(
         app[QUEUE],
-        limits=input_limits(config),
+        limits=config.input_limits(),
         models_dir=config.models_dir,
     )
     app[keys.FOLDERS] = folders

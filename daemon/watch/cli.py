@@ -10,8 +10,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from artshade.shading.cli import add_limit_flags, limits_from_args
 from artshade.shading.settings import INTENSITIES, MODES, PLATFORMS, PRESETS
+
+from artshade.cli_flags import add_limit_flags, limits_from_args
 
 DESCRIPTION = """\
 Shade every picture dropped into INBOX and put the protected copy, same name and format, into OUTBOX

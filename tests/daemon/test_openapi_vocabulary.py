@@ -85,3 +85,12 @@ def test_the_extension_origin_pattern_is_the_common_one() -> None:
     (pair,) = [p for p in SPEC["paths"]["/v1/pair"]["post"]["parameters"] if p["name"] == "Origin"]
     bare = [p.replace("(", "").replace(")", "") for p in (ids.CHROME_ORIGIN, ids.FIREFOX_ORIGIN)]
     assert pair["schema"]["pattern"] == f"^({'|'.join(bare)})$"
+
+
+def test_the_limits_described_are_the_engines_defaults() -> None:
+    from artshade.shading.io import Limits
+
+    said = " ".join(SPEC["info"]["description"].split())
+    limits = Limits()
+    assert f"request bodies up to {limits.max_bytes // 2**20} MB (`--max-body-mb`)" in said
+    assert f"images up to {limits.max_pixels // 10**6} megapixels (`--max-megapixels`)" in said
