@@ -28,11 +28,11 @@ How a file is handled, in the watcher's single worker thread:
    an image (a truncated picture whose size still changes waits; one that stays truncated fails);
 2. hidden and temporary files, the watcher's own folders and non-images are ignored (non-images logged);
    a symbolic link in the inbox (a file, or a folder on the way to one) is never followed, only reported;
-3. key = sha256(content) + canonical settings.  A key already done is a *duplicate*: recorded as such, with
-   no second shading and no second copy in the outbox (the protected picture is already there, under the
-   first name; only if that output was taken out of the outbox is a new drop shaded again).  A file handled
-   before (same path, size and mtime, or same path and content) is skipped even if the settings changed
-   since: new settings apply to what arrives next;
+3. key = sha256(content) + the settings' fingerprint (with the engine version).  A key already done is a
+   *duplicate*: recorded as such, with no second shading and no second copy in the outbox (the protected
+   picture is already there, under the first name; only if that output was taken out of the outbox is a
+   new drop shaded again).  A file handled before (same path, size and mtime, or same path and content)
+   is skipped even if the settings changed since: new settings apply to what arrives next;
 4. the output name (same name and format, mirrored subfolders, `` (1)`` on collision) is reserved in the
    state file, the picture is shaded, the output written to a hidden temp file and linked into place, and
    only then is the job recorded done.  After a crash the job still ``in_progress`` is redone into the same
