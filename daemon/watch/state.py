@@ -182,7 +182,3 @@ class WatchState:
                 "job_key = excluded.job_key, outcome = excluded.outcome, updated = excluded.updated",
                 (path, size, mtime_ns, content_sha256, job_key, outcome, time.time()),
             )
-
-    def forget_source(self, path: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM sources WHERE path = ?", (path,))

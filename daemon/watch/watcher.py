@@ -9,13 +9,6 @@ Use it alone (``artshade watch``) or from the daemon::
 
     FolderWatcher(inbox, outbox, settings).scan_once()   # what is there now, then return (``--once``)
 
-Constructor (stable; the daemon relies on it)::
-
-    FolderWatcher(inbox, outbox, settings, *, runner=None, state_path=None, move_originals=None,
-                  stable_window=1.0, poll_interval=0.25, limits=None, models_dir=None, on_file=None,
-                  target_folder=None)
-                  on_start=None)
-
 ``settings`` are the watcher's base settings (global defaults plus whatever the caller chose); per-folder
 ``.artshade.json`` files override them (see ``daemon.watch.folder_settings``).  ``runner`` shades one picture;
 the default calls the engine in this process; the daemon passes one that submits to its queue at ``"batch"``
