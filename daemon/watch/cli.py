@@ -95,14 +95,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import watcher as watch
     from .folder_settings import global_settings
+    from .outcomes import FileOutcome
+    from .runner import EngineRunner
+    from .watcher import FolderWatcher, default_folders
 
     flags = {k: getattr(args, k) for k in ("preset", "intensity", "mode", "platform")}
     from artshade.shading.settings import Settings
 
     settings = Settings.from_mapping({k: v for k, v in flags.items() if v}, base=global_settings())
-    default_in, default_out = watch.default_folders()
+    default_in, default_out = default_folders()
     inbox = args.inbox or default_in
     outbox = args.outbox or (default_out if args.inbox is None else inbox.parent / f"{inbox.name}-protected")
 
@@ -120,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
         if shading:
             shading[0](fraction, stage)
 
-    def show(outcome: watch.FileOutcome) -> None:
+    def show(outcome: FileOutcome) -> None:
         nonlocal handled
         while shading:
             shading.pop().close()
@@ -132,13 +134,13 @@ def _run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
     if args.stable is not None:
         options["stable_window"] = max(0.0, args.stable)
-    watcher = watch.FolderWatcher(
+    watcher = FolderWatcher(
         inbox,
         outbox,
         settings,
         state_path=args.state,
         move_originals=args.move_originals,
-        runner=watch.EngineRunner(args.models, limits, on_progress=progress),
+        runner=EngineRunner(args.models, limits, on_progress=progress),
         limits=limits,
         on_file=show,
         target_folder=args.target_folder,

@@ -15,7 +15,8 @@ the default calls the engine in this process; the daemon passes one that submits
 priority.  ``on_file`` gets a ``FileOutcome`` for every picture handled (the CLI prints them); ``on_start``
 gets the path of each picture just before it is shaded (the CLI shows its progress).
 
-How a file is handled, in the watcher's single worker thread:
+How a file is handled, in the watcher's single worker thread (step 1 here; the rest, what becomes of a
+picture, in ``daemon.watch.pictures``):
 
 1. taken only when complete: its size and mtime are unchanged for ``stable_window`` seconds and it opens as
    an image (a truncated picture whose size still changes waits; one that stays truncated fails);
@@ -43,120 +44,38 @@ The state file defaults to ``data_dir()/watch/<hash of the two folders>.sqlite3`
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import logging
 import os
 import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from artshade.shading.settings import Settings
 from watchdog.events import FileSystemEventHandler
 
-from artshade.errors import Cancelled, InputError, NotAnImageError, SettingsError, ShadingError
+from artshade.errors import SettingsError
 
 from . import rules
-from .files import clean_temp_files, move_file, write_new
-from .folder_guards import check_not_a_link, check_not_system, link_on_the_way, require_watch_layout
-from .folder_settings import FolderSettings, FolderSettingsError
-from .state import WatchState, job_key
+from .files import clean_temp_files
+from .folder_guards import check_not_a_link, check_not_system, require_watch_layout
+from .folder_settings import FolderSettings
+from .outcomes import FileOutcome, Summary
+from .pictures import Pictures
+from .runner import EngineRunner, Runner
+from .state import WatchState
 
 if TYPE_CHECKING:
-    from artshade.shading.api import BytesResult
     from artshade.shading.io import Limits
 
 log = logging.getLogger("artshade.watch")
 
 DEFAULT_STABLE_WINDOW = 1.0
 DEFAULT_POLL_INTERVAL = 0.25
-
-
-class Runner(Protocol):
-    """Shades one picture; blocking, called from the watcher's worker thread."""
-
-    def run(self, data: bytes, settings: Settings, *, priority: str) -> BytesResult: ...
-
-
-class EngineRunner:
-    """The default runner: the engine, in this process.  ``cancel()`` aborts the picture in progress and
-    any later one until ``reset()`` (the watcher calls it when it starts)."""
-
-    def __init__(
-        self,
-        models_dir: Path | None = None,
-        limits: Limits | None = None,
-        on_progress: Callable[[float, str], None] | None = None,
-    ) -> None:
-        self.models_dir = models_dir
-        self.limits = limits
-        self.on_progress = on_progress
-        self._cancel = threading.Event()
-
-    def run(self, data: bytes, settings: Settings, *, priority: str = "batch") -> BytesResult:
-        from artshade import shading
-
-        def progress(fraction: float, stage: str) -> None:
-            if self._cancel.is_set():
-                raise Cancelled("the watcher is stopping")
-            if self.on_progress is not None:
-                self.on_progress(fraction, stage)
-
-        return shading.protect_bytes(
-            data, settings, models_dir=self.models_dir, progress=progress, limits=self.limits
-        )
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def reset(self) -> None:
-        self._cancel.clear()
-
-
-@dataclass(frozen=True)
-class FileOutcome:
-    """What became of one file.  ``outcome``: shaded, duplicate, failed, ignored, held (its folder's
-    settings file is bad) or retry (a passing failure; tried again on next start)."""
-
-    source: Path
-    outcome: str
-    output: Path | None = None
-    message: str = ""
-    seconds: float = 0.0
-
-    def line(self, inbox: Path) -> str:
-        rel = (
-            self.source.relative_to(inbox).as_posix()
-            if rules.is_within(self.source, inbox)
-            else str(self.source)
-        )
-        if self.outcome == "shaded":
-            return f"shaded     {rel} -> {self.output} ({self.seconds:.1f} s)"
-        if self.outcome == "duplicate":
-            return f"duplicate  {rel}: same picture already shaded as {self.output}"
-        return f"{self.outcome:<10} {rel}: {self.message}"
-
-
-@dataclass
-class Summary:
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def add(self, outcome: str) -> None:
-        self.counts[outcome] = self.counts.get(outcome, 0) + 1
-
-    @property
-    def failed(self) -> int:
-        return sum(self.counts.get(k, 0) for k in ("failed", "held", "retry"))
-
-    def line(self) -> str:
-        order = ("shaded", "duplicate", "failed", "retry", "held", "ignored")
-        parts = [f"{self.counts[k]} {k}" for k in order if self.counts.get(k)]
-        return ", ".join(parts) if parts else "nothing to do"
 
 
 @dataclass
@@ -222,13 +141,18 @@ class FolderWatcher:
         self._state: WatchState | None = None
         self._pending: dict[Path, _Watch] = {}
         self._held: set[Path] = set()
-        self._bad_settings_reported: set[tuple[Path, str]] = set()
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._observer: Any = None
         self._file_lock: Any = None
         self._batch_left = 0
+        self.pictures = Pictures(
+            self.inbox, self.outbox, move_originals=self.move_originals, limits=self.limits,
+            runner=self.runner, state=lambda: self.state,
+            settings_for=lambda folder: self.folder_settings.for_folder(folder), report=self._report,
+            again=self.notice, hold_back=self._hold_back, stopping=self._stop.is_set, started=self._started,
+        )  # fmt: skip
 
     # -- public -------------------------------------------------------------------------------------------
 
@@ -400,7 +324,8 @@ class FolderWatcher:
                 with self._cond:
                     self._batch_left = len(ready) - n - 1
                 try:
-                    self._handle(path)
+                    if not self._ignored(path):
+                        self.pictures.handle(path)
                 except Exception:  # one file never stops the others
                     log.exception("unexpected error with %s", path)
                     self._report(FileOutcome(path, "retry", message="unexpected error (see the log)"))
@@ -421,7 +346,7 @@ class FolderWatcher:
                 except OSError:
                     del self._pending[path]
                     continue
-                if stat.S_ISLNK(st.st_mode):  # never followed; _handle says so once
+                if stat.S_ISLNK(st.st_mode):  # never followed; ``Pictures.handle`` says so once
                     ready.append((w.first_seen, path))
                     del self._pending[path]
                     continue
@@ -457,11 +382,11 @@ class FolderWatcher:
         """A ``.artshade.json`` changed: pictures held for a bad one get another chance."""
         with self._cond:
             held, self._held = self._held, set()
-        self._bad_settings_reported.clear()
+        self.pictures.settings_changed()
         for path in held:
             self.notice(path)
 
-    # -- one file -----------------------------------------------------------------------------------------
+    # -- what the pictures report -------------------------------------------------------------------------
 
     @property
     def state(self) -> WatchState:
@@ -469,247 +394,14 @@ class FolderWatcher:
             raise RuntimeError("the watcher is not running")
         return self._state
 
-    def _handle(self, path: Path) -> None:
-        if self._ignored(path):
-            return
-        link = link_on_the_way(path, self.inbox)
-        if link is not None:  # a link could lead anywhere on the disk: never followed
-            self._report(
-                FileOutcome(path, "ignored", message=f"{link.name} is a symbolic link (not followed)")
-            )
-            return
-        try:
-            st = path.lstat()
-        except FileNotFoundError:
-            return
-        rel = path.relative_to(self.inbox).as_posix()
-        known = self.state.source(rel)
-        if known and (known.size, known.mtime_ns) == (st.st_size, st.st_mtime_ns):
-            self._after_known(path, known.outcome)
-            return
-        if st.st_size > self.limits.max_bytes:
-            self._too_big(path, st, rel)
-            return
-        started = time.monotonic()
-        try:
-            data = _read_no_follow(path)
-        except FileNotFoundError:
-            return
-        except OSError as err:  # replaced by a link meanwhile (ELOOP), or unreadable
-            self._report(
-                FileOutcome(path, "ignored", message=f"cannot be read safely ({err.strerror or err})")
-            )
-            return
-        if _changed(path, st):
-            self.notice(path)  # still being written
-            return
-        sha = hashlib.sha256(data).hexdigest()
-        if known and known.content_sha256 == sha:
-            self.state.record_source(rel, st.st_size, st.st_mtime_ns, sha, known.job_key, known.outcome)
-            self._after_known(path, known.outcome)
-            return
-        try:
-            settings = self.folder_settings.for_folder(path.parent)
-        except FolderSettingsError as err:
-            self._hold(path, err)
-            return
-        key = job_key(sha, settings)
-        job = self.state.job(key)
-        if job and job.status == "done" and job.output and (self.outbox / job.output).exists():
-            outcome = "shaded" if job.source == rel else "duplicate"
-            self.state.record_source(rel, st.st_size, st.st_mtime_ns, sha, key, outcome)
-            if outcome == "duplicate":
-                self._report(FileOutcome(path, "duplicate", self.outbox / job.output))
-            self._move_original(path)
-            return
-        if job and job.status == "failed":
-            self._failed(path, st, rel, sha, key, settings, job.error or "cannot be shaded", record=False)
-            return
-
-        from artshade.shading.io import load_image
-
-        try:
-            load_image(data, self.limits)
-        except NotAnImageError as err:
-            if path.suffix.lower() in rules.IMAGE_SUFFIXES:
-                self._failed(path, st, rel, sha, key, settings, str(err))
-            else:
-                self.state.record_source(rel, st.st_size, st.st_mtime_ns, sha, None, "ignored")
-                self._report(FileOutcome(path, "ignored", message="not an image (jpeg, png, webp or tiff)"))
-            return
-        except InputError as err:
-            if _changed(path, st):
-                self.notice(path)
-                return
-            self._failed(path, st, rel, sha, key, settings, str(err))
-            return
-
-        self._shade(path, st, rel, sha, key, settings, data, job, started)
-
-    def _shade(
-        self,
-        path: Path,
-        st: os.stat_result,
-        rel: str,
-        sha: str,
-        key: str,
-        settings: Settings,
-        data: bytes,
-        job: Any,
-        started: float,
-    ) -> None:
-        if job and job.status == "in_progress" and job.output:
-            out, reserved = self.outbox / job.output, True  # redo after a crash, into the same name
-        else:
-            out, reserved = self._reserve(rules.mirrored(path, self.inbox, self.outbox)), False
-        self.state.begin(key, sha, settings, rel, self._rel_out(out))
+    def _started(self, path: Path) -> None:
         if self.on_start is not None:
             self.on_start(path)
-        try:
-            result = self.runner.run(data, settings, priority="batch")
-            if not result.data:
-                raise ShadingError("the engine returned an empty picture")
-        except Cancelled as err:
-            if self._stop.is_set():
-                return  # stays in progress; redone on next start
-            self.state.forget(key)
-            self._retry(path, str(err))
-            return
-        except InputError as err:
-            self._failed(path, st, rel, sha, key, settings, str(err))
-            return
-        except (ShadingError, OSError) as err:
-            self.state.forget(key)
-            self._retry(path, str(err))
-            return
 
-        name = rules.output_name(out.name, result.format)
-        if name != out.name:  # the engine changed the format: the extension follows
-            out, reserved = self._reserve(out.with_name(name)), False
-            self.state.begin(key, sha, settings, rel, self._rel_out(out))
-        while True:
-            try:
-                write_new(out, result.data, replace=reserved)
-                break
-            except FileExistsError:  # someone else took the name meanwhile: never overwrite
-                out = self._reserve(out)
-                self.state.begin(key, sha, settings, rel, self._rel_out(out))
-            except OSError as err:  # disk full, permissions...: nothing half-written stays behind
-                self.state.forget(key)
-                self._retry(path, f"cannot write {out}: {err.strerror or err}")
-                return
-        self.state.finish(key, self._rel_out(out))
-        self.state.record_source(rel, st.st_size, st.st_mtime_ns, sha, key, "shaded")
-        with contextlib.suppress(FileNotFoundError):
-            rules.error_note_path(path, self.inbox, self.outbox).unlink()
-        self._report(FileOutcome(path, "shaded", out, seconds=time.monotonic() - started))
-        original = self._move_original(path) or path
-        self._write_report(out, original, result, replace=reserved)
-
-    def _write_report(self, out: Path, original: Path, result: Any, *, replace: bool) -> None:
-        """The engine's report beside the output (``NAME.report.json``), saying where the original and the
-        output are, so that ``artshade check --report`` can rebuild the target later.  Never over a file
-        the watcher did not write; a report that cannot be written is logged, the picture stays shaded."""
-        report = dict(getattr(result, "report", None) or {})
-        if not report:
-            return
-        report["input"] = {**(report.get("input") or {}), "path": str(original)}
-        report["output"] = {**(report.get("output") or {}), "path": str(out)}
-        where = report_path(out)
-        try:
-            write_new(where, json.dumps(report, indent=2, default=str).encode(), replace=replace)
-        except FileExistsError:
-            log.warning("not writing the report %s: a file of that name is already there", where)
-        except OSError as err:
-            log.warning("cannot write the report %s: %s", where, err.strerror or err)
-
-    def _reserve(self, wanted: Path) -> Path:
-        return rules.unique_path(wanted, taken=lambda p: self.state.is_reserved(self._rel_out(p)))
-
-    def _rel_out(self, out: Path) -> str:
-        return out.relative_to(self.outbox).as_posix()
-
-    def _after_known(self, path: Path, outcome: str) -> None:
-        """A file handled before: move it if asked; one that failed is reported again (still there)."""
-        if outcome in {"shaded", "duplicate"}:
-            self._move_original(path)
-        elif outcome == "failed":
-            note = rules.error_note_path(path, self.inbox, self.outbox)
-            try:
-                reason = note.read_text(encoding="utf-8").strip().removeprefix(f"{path.name}: ")
-            except OSError:
-                reason = "could not be shaded"
-            self._report(FileOutcome(path, "failed", message=f"{reason} (unchanged since)"))
-
-    def _too_big(self, path: Path, st: os.stat_result, rel: str) -> None:
-        from artshade.shading.io import sniff_format
-
-        with open(path, "rb") as fh:
-            head = fh.read(64)
-        sha = _sha256_file(path)
-        if sniff_format(head) or path.suffix.lower() in rules.IMAGE_SUFFIXES:
-            mb = self.limits.max_bytes / 1024 / 1024
-            reason = f"file is larger than the {mb:.0f} MB limit (raise it with {self.limits.bytes_setting})"
-            self._failed(path, st, rel, sha, None, None, reason)
-        else:
-            self.state.record_source(rel, st.st_size, st.st_mtime_ns, sha, None, "ignored")
-            self._report(FileOutcome(path, "ignored", message="not an image (jpeg, png, webp or tiff)"))
-
-    def _failed(
-        self,
-        path: Path,
-        st: os.stat_result,
-        rel: str,
-        sha: str,
-        key: str | None,
-        settings: Settings | None,
-        reason: str,
-        *,
-        record: bool = True,
-    ) -> None:
-        if record and key is not None and settings is not None:
-            self.state.fail(key, sha, settings, rel, reason)
-        self.state.record_source(rel, st.st_size, st.st_mtime_ns, sha, key, "failed")
-        self._note(path, reason)
-        self._report(FileOutcome(path, "failed", message=reason))
-
-    def _retry(self, path: Path, reason: str) -> None:
-        self._note(path, f"{reason} (tried again on next start or when the file changes)")
-        self._report(FileOutcome(path, "retry", message=reason))
-
-    def _hold(self, path: Path, err: FolderSettingsError) -> None:
+    def _hold_back(self, path: Path) -> None:
+        """Keep ``path`` aside until its folder's settings file changes."""
         with self._cond:
             self._held.add(path)
-        note = (
-            self.outbox
-            / rules.ERRORS_DIR
-            / err.settings_file.parent.relative_to(self.inbox)
-            / "artshade.json.txt"
-        )
-        reported = (err.settings_file, str(err))
-        if reported not in self._bad_settings_reported:
-            self._bad_settings_reported.add(reported)
-            log.error("%s", err)
-            with contextlib.suppress(OSError):
-                write_new(note, (str(err) + "\n").encode(), replace=True)
-        self._report(FileOutcome(path, "held", message=f"bad settings file {err.settings_file.name}"))
-
-    def _note(self, path: Path, reason: str) -> None:
-        note = rules.error_note_path(path, self.inbox, self.outbox)
-        try:
-            write_new(note, f"{path.name}: {reason}\n".encode(), replace=True)
-        except OSError as err:
-            log.error("cannot write %s: %s", note, err)
-
-    def _move_original(self, path: Path) -> Path | None:
-        """Move the original where the artist asked (if they did); returns where it went."""
-        if self.move_originals is None or not path.exists():
-            return None
-        try:
-            return move_file(path, rules.mirrored(path, self.inbox, self.move_originals))
-        except OSError as err:
-            log.error("cannot move %s to %s: %s", path, self.move_originals, err)
-            return None
 
     def _report(self, outcome: FileOutcome) -> None:
         self.summary.add(outcome.outcome)
@@ -717,11 +409,6 @@ class FolderWatcher:
         log.log(level, "%s", outcome.line(self.inbox))
         if self.on_file is not None:
             self.on_file(outcome)
-
-
-def report_path(out: Path) -> Path:
-    """Where the watch folder writes the report of the output ``out``: beside it, ``NAME.report.json``."""
-    return out.with_name(out.name + ".report.json")
 
 
 class _Handler(FileSystemEventHandler):
@@ -768,30 +455,7 @@ def _check_layout(inbox: Path, outbox: Path, move_to: Path | None, target_folder
                 raise SettingsError(verdict.reason)
 
 
-def _read_no_follow(path: Path) -> bytes:
-    """The file's bytes, refusing (ELOOP) if it became a symbolic link since it was checked."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
-    with os.fdopen(fd, "rb") as handle:
-        return handle.read()
-
-
 def _default_limits() -> Limits:
     from artshade.shading.io import Limits
 
     return Limits()
-
-
-def _changed(path: Path, st: os.stat_result) -> bool:
-    try:
-        now = path.stat()
-    except OSError:
-        return True
-    return (now.st_size, now.st_mtime_ns) != (st.st_size, st.st_mtime_ns)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+from artshade.daemon.watch.outcomes import FileOutcome
 from artshade.daemon.watch.state import WatchState, job_key
-from artshade.daemon.watch.watcher import FileOutcome, FolderWatcher
+from artshade.daemon.watch.watcher import FolderWatcher
 from artshade.shading.io import Limits
 from artshade.shading.settings import Settings
 from PIL import Image
