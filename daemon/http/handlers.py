@@ -19,7 +19,9 @@ from artshade.pairing import normalise_origin
 
 from ..config import UserSettings, save_user_settings
 from ..errors import ApiError, error_response
-from ..jobs.queue import FINAL_STATES, Job, QueueFull, ShuttingDown
+from ..jobs.job import FINAL_STATES, Job
+from ..jobs.places import QueueFull
+from ..jobs.queue import ShuttingDown
 from . import guards
 from .bodies import RAISE_BODY, read_json, read_upload
 from .keys import CALLER, CODES, CONFIG, FOLDERS, INFO, PAIRED, QUEUE, STREAMS, USER_SETTINGS

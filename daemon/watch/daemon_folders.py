@@ -15,7 +15,8 @@ from artshade.shading.settings import Settings
 from artshade.errors import Cancelled
 
 from ..config import UserSettings, WatchFolder
-from ..jobs.queue import JobQueue, QueueFull, ShuttingDown
+from ..jobs.places import QueueFull
+from ..jobs.queue import JobQueue, ShuttingDown
 
 log = logging.getLogger(__name__)
 
