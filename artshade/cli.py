@@ -19,8 +19,8 @@ from . import __version__
 PARTS = (
     "artshade.shading.cli",
     "artshade.shading.check_cli",
-    "artshade.daemon.cli",
-    "artshade.daemon.watch_cli",
+    "artshade.daemon.http.cli",
+    "artshade.daemon.watch.cli",
     "artshade.batch.cli",
     "artshade.native_messaging.cli",
 )

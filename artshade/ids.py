@@ -19,3 +19,10 @@ CHROME_EXTENSION_KEY = (
 
 #: the Firefox (gecko) extension id.
 GECKO_EXTENSION_ID = "artshade@artshade"
+
+#: a browser-extension origin as a regular expression, without the trailing slash (group 1: the id).
+#: Chromium: the 32-letter id; Firefox: the random per-install UUID.  The daemon's Origin check, the
+#: paired-origins file and the native host's caller check all use these two (``daemon/http/openapi.yaml``
+#: spells them too; a test compares).  Plain strings: ``extension/build.py`` reads this file's literals.
+CHROME_ORIGIN = r"chrome-extension://([a-p]{32})"
+FIREFOX_ORIGIN = r"moz-extension://([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"

@@ -119,8 +119,8 @@ async def throughput(url: str, path: str, total: int, concurrency: int) -> tuple
 
 
 async def main(args: argparse.Namespace) -> None:
-    from artshade.daemon.cache import Result
-    from artshade.daemon.server import running
+    from artshade.daemon.http.server import running
+    from artshade.daemon.jobs.cache import Result
     from artshade.shading.settings import Settings
 
     rows: list[tuple[str, str, str, str]] = []

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from artshade.shading.io import Limits
 from artshade.shading.settings import Settings
 
 from artshade import paths
@@ -31,12 +32,15 @@ API_SETTING_KEYS = (
     "encoders", "style", "concept", "poison_target", "fallback",
 )  # fmt: skip
 #: setting names only the artist at the machine may set (they pick hardware or name a file); see
-#: ``daemon.powers``.  Accepted in ``defaults`` and in a watch folder's ``settings``, never in a site profile.
+#: ``daemon.http.powers``.  Accepted in ``defaults`` and in a watch folder's ``settings``, never in a site
+#: profile.
 MACHINE_SETTING_KEYS = ("device", "target_image")
 #: the fields of one watch folder (all of them machine-level).
 WATCH_FOLDER_FIELDS = ("inbox", "outbox", "settings", "target_folder")
 
 MB = 1024 * 1024
+#: the engine's default input limits (``shading.io.Limits``), the daemon's too unless the artist says more
+ENGINE_LIMITS = Limits()
 
 
 #: site profiles in the settings, and the longest DNS name a site may be
@@ -50,8 +54,10 @@ MAX_WATCH_FOLDERS = 32
 class DaemonConfig:
     port: int = DEFAULT_PORT
     hosts: tuple[str, ...] = ("127.0.0.1", "::1")
-    max_body: int = 64 * MB
-    max_pixels: int = 50_000_000
+    #: the largest upload and image: the engine's defaults unless the artist chose others
+    #: (``artshade serve --max-body-mb N --max-megapixels N``)
+    max_body: int = ENGINE_LIMITS.max_bytes
+    max_pixels: int = ENGINE_LIMITS.max_pixels
     #: jobs waiting (not running) at most, per priority class; more -> 429.
     queue_size: int = 32
     cache_bytes: int = 1024 * MB
@@ -68,7 +74,7 @@ class DaemonConfig:
     config_dir: Path = field(default_factory=paths.config_dir)
     data_dir: Path = field(default_factory=paths.data_dir)
     cache_dir: Path = field(default_factory=paths.cache_dir)
-    #: the daemon token; None -> ``daemon.token.get_or_create_token()`` at start.
+    #: the daemon token; None -> ``daemon.http.token.get_or_create_token()`` at start.
     token: str | None = None
     #: run the watch folders configured in the user settings.
     watch_folders: bool = True
@@ -82,6 +88,12 @@ class DaemonConfig:
     @property
     def pairing_path(self) -> Path:
         return self.config_dir / "paired-origins.json"
+
+    def input_limits(self) -> Limits:
+        """The images this daemon takes; a refusal names the ``artshade serve`` flag that raises the limit."""
+        return Limits(max_pixels=self.max_pixels, max_bytes=self.max_body,
+                      pixels_setting="`artshade serve --max-megapixels N`",
+                      bytes_setting="`artshade serve --max-body-mb N`")  # fmt: skip
 
 
 # -- user settings ---------------------------------------------------------------------------------------
@@ -253,7 +265,7 @@ class UserSettings:
 
 
 def _watch_folder(item: Any, defaults: Settings) -> WatchFolder:
-    from .folder_guards import require_watch_layout
+    from .watch.folder_guards import require_watch_layout
 
     if not isinstance(item, Mapping) or not isinstance(item.get("inbox"), str) or not item.get("inbox"):
         raise SettingsError("each watch folder needs an 'inbox' path")

@@ -2,7 +2,7 @@
 
 ``ERRORS`` is the one table from error codes (the engine's ``ShadingError.code`` and the daemon's own) to
 their HTTP status and their stable number (the status followed by one digit; documented in
-``daemon/openapi.yaml`` and the README).
+``daemon/http/openapi.yaml`` and the README).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ ERRORS: Mapping[str, tuple[int, int]] = {
     "unauthorized": (401, 4010),
     "forbidden_origin": (403, 4030),  # a web page, an unpaired extension, or another extension's token
     "pairing_failed": (403, 4031),
-    "machine_only": (403, 4032),  # only the artist at the machine may do this (daemon.powers)
+    "machine_only": (403, 4032),  # only the artist at the machine may do this (daemon.http.powers)
     "not_found": (404, 4040),
     "method_not_allowed": (405, 4050),
     "request_timeout": (408, 4080),

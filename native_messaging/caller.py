@@ -15,8 +15,9 @@ from artshade import ids
 
 from .errors import Code, HostError
 
-_CHROME_ORIGIN = re.compile(r"chrome-extension://([a-p]{32})/?")
-_MOZ_ORIGIN = re.compile(r"moz-extension://([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/?")
+#: the browsers' origins (``artshade.ids``), as the browser or a message may spell them: one trailing slash
+_CHROME_ORIGIN = re.compile(ids.CHROME_ORIGIN + "/?")
+_MOZ_ORIGIN = re.compile(ids.FIREFOX_ORIGIN + "/?")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from artshade import ids, paths
 from artshade.loopback import OPENER
+from artshade.runtime import read_runtime
 
 from .errors import Code, HostError
 
@@ -26,10 +27,6 @@ HEALTH_PATH = "/v1/health"
 
 
 def _runtime_port() -> int | None:
-    try:
-        from artshade.daemon.runtime import read_runtime
-    except ImportError:  # pragma: no cover - the daemon part is always installed with the host
-        return None
     try:
         info = read_runtime()
     except Exception:  # a half-written or foreign runtime file must not break the host

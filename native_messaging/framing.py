@@ -49,8 +49,3 @@ def encode_frame(message: dict[str, Any]) -> bytes:
     if len(payload) > MAX_OUTGOING:
         raise ValueError(f"reply of {len(payload)} bytes is over the browser's limit")
     return _HEADER.pack(len(payload)) + payload
-
-
-def write_frame(stream: BinaryIO, message: dict[str, Any]) -> None:
-    stream.write(encode_frame(message))
-    stream.flush()

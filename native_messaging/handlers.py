@@ -43,7 +43,7 @@ def hello(request: dict[str, Any], caller: Caller) -> dict[str, Any]:
 
 def pair(request: dict[str, Any], caller: Caller) -> dict[str, Any]:
     origin = caller.paired_origin(request.get("origin"))
-    from artshade.daemon.pairing import PairingStore, Revoked
+    from artshade.pairing import PairingStore, Revoked
 
     try:
         # this extension's own token, not the daemon's; never for an origin the artist unpaired

@@ -78,7 +78,7 @@ def test_same_file(tmp_path: Path, how: str) -> None:
 
 def test_nobody_else_writes_files_atomically_or_compares_paths() -> None:
     """One helper each for the whole project: no other module renames temp files into place or asks
-    whether two paths are the same file by hand (``daemon/watch_files.move_file`` links originals, and
+    whether two paths are the same file by hand (``daemon/watch/files.move_file`` links originals, and
     ``models.add`` moves checked, staged files into place: moves, not writes)."""
     pattern = re.compile(r"os\.replace\(|mkstemp\(|\.samefile\(|path\.samefile\(|resolve\(\) == ")
     offenders = []

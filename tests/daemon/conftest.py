@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # daemon_helpers, for the test modules too
 
 from artshade.daemon.config import DaemonConfig  # noqa: E402
-from artshade.daemon.server import running  # noqa: E402
+from artshade.daemon.http.server import running  # noqa: E402
 from daemon_helpers import (  # noqa: E402
     AUTH,
     CANON_QUERY,

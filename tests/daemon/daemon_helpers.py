@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 from artshade.daemon.config import DaemonConfig
-from artshade.daemon.server import Server, start
+from artshade.daemon.http.server import Server, start
 from PIL import Image
 
 TOKEN = "test-token-" + "x" * 32

@@ -1,5 +1,5 @@
-"""The one access table (``daemon.powers.ROUTE_ACCESS``): every route declares who may call it, and a route
-someone forgot to declare is the artist's alone, never open to a paired extension."""
+"""The one access table (``daemon.http.powers.ROUTE_ACCESS``): every route declares who may call it, and a
+route someone forgot to declare is the artist's alone, never open to a paired extension."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from artshade.daemon import server as server_module
-from artshade.daemon.app import create_app
-from artshade.daemon.pairing import PairingStore
-from artshade.daemon.powers import EXTENSION, MACHINE, PUBLIC, ROUTE_ACCESS, route_access
+from artshade.daemon.http import server as server_module
+from artshade.daemon.http.app import create_app
+from artshade.daemon.http.powers import EXTENSION, MACHINE, PUBLIC, ROUTE_ACCESS, route_access
 from daemon_helpers import CHROME_ORIGIN, Daemons, client
+
+from artshade.pairing import PairingStore
 
 
 def test_every_route_of_the_app_is_declared(daemons: Daemons) -> None:
@@ -20,7 +21,7 @@ def test_every_route_of_the_app_is_declared(daemons: Daemons) -> None:
     names = {resource.name for resource in app.router.resources()}
     assert None not in names, "every route needs a name, and the name a line in ROUTE_ACCESS"
     undeclared = sorted(n for n in names if n not in ROUTE_ACCESS)
-    assert not undeclared, f"declare who may call {undeclared} in daemon.powers.ROUTE_ACCESS"
+    assert not undeclared, f"declare who may call {undeclared} in daemon.http.powers.ROUTE_ACCESS"
     assert set(ROUTE_ACCESS) == names, "ROUTE_ACCESS names a route the app does not have"
     assert set(ROUTE_ACCESS.values()) <= {PUBLIC, EXTENSION, MACHINE}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from artshade.daemon.cache import Result, ResultCache, cache_key
+from artshade.daemon.jobs.cache import Result, ResultCache, cache_key
 from artshade.shading.settings import Settings
 
 
@@ -53,3 +53,13 @@ def test_too_large_results_are_not_cached(tmp_path: Path) -> None:
     cache = ResultCache(tmp_path, max_bytes=500)
     cache.put("big", result(1))
     assert "big" not in cache and not list(tmp_path.iterdir())
+
+
+def test_the_key_is_the_settings_fingerprint_and_the_picture(monkeypatch) -> None:
+    """One rule for "the same work" everywhere: the cache keys on ``Settings.fingerprint()`` (with the
+    engine version), not on a spelling of its own."""
+    data = b"the same picture"
+    assert cache_key(data, Settings()) != cache_key(data, Settings(preset="fast"))
+    assert cache_key(data, Settings()) != cache_key(b"another picture", Settings())
+    monkeypatch.setattr(Settings, "fingerprint", lambda self: "one fingerprint")
+    assert cache_key(data, Settings()) == cache_key(data, Settings(preset="fast"))

@@ -14,8 +14,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from artshade.daemon.runtime import read_runtime, remove_runtime, runtime_path, write_runtime
 from daemon_helpers import CHROME_ORIGIN
+
+from artshade.runtime import read_runtime, remove_runtime, runtime_path, write_runtime
 
 
 def artshade(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -150,9 +151,8 @@ def test_serve_on_a_busy_port_fails_with_one_line() -> None:
 
 
 def test_unpair_revokes_an_extension_and_its_tokens_in_a_running_daemon(threaded_daemon) -> None:
-    from artshade.daemon.pairing import PairingStore
-
     from artshade.loopback import OPENER
+    from artshade.pairing import PairingStore
 
     store = PairingStore()  # the one in ARTSHADE_HOME, as the native host writes it
     token = store.issue_token(CHROME_ORIGIN)
@@ -182,16 +182,59 @@ def test_unpair_revokes_an_extension_and_its_tokens_in_a_running_daemon(threaded
 
 def test_serve_limits_are_flags_of_the_artist(monkeypatch) -> None:
     """--max-megapixels, --max-body-mb and --queue-length reach the daemon's config; nonsense is refused."""
-    import artshade.daemon.server
+    import artshade.daemon.http.server
     from artshade.daemon.config import MB
 
     from artshade.cli import main
 
     seen = []
-    monkeypatch.setattr(artshade.daemon.server, "serve", lambda config: seen.append(config) or 0)
-    monkeypatch.setattr("artshade.daemon.cli.setup_logging", lambda **_: None)
+    monkeypatch.setattr(artshade.daemon.http.server, "serve", lambda config: seen.append(config) or 0)
+    monkeypatch.setattr("artshade.daemon.http.cli.setup_logging", lambda **_: None)
     flags = ["--max-megapixels", "80", "--max-body-mb", "200", "--queue-length", "4", "--no-watch"]
     assert main(["serve", *flags]) == 0
     (config,) = seen
     assert (config.max_pixels, config.max_body, config.queue_size) == (80_000_000, 200 * MB, 4)
     assert main(["serve", "--queue-length", "0"]) == 2 and len(seen) == 1
+
+
+@pytest.mark.parametrize("command", [["serve"], ["watch", "--once"]])
+def test_limits_past_what_the_decoder_opens_are_refused_as_protect_refuses_them(
+    command: list[str], monkeypatch, capsys, tmp_path: Path
+) -> None:
+    """``serve --max-megapixels`` has the same hard maximum as ``protect`` and ``watch``: one line, exit 2,
+    and nothing started."""
+    import artshade.daemon.http.server
+    from artshade.shading.io import hard_max_megapixels
+
+    from artshade.cli import main
+
+    started = []
+    monkeypatch.setattr(artshade.daemon.http.server, "serve", lambda config: started.append(config) or 0)
+    monkeypatch.setattr("artshade.daemon.http.cli.setup_logging", lambda **_: None)
+    over = str(round(hard_max_megapixels()) + 10)
+    if command[0] == "watch":
+        command = [*command, str(tmp_path / "inbox"), "--out", str(tmp_path / "outbox")]
+    assert main([*command, "--max-megapixels", over]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"artshade: error: --max-megapixels can be at most {hard_max_megapixels():.0f}: the image "
+                   "decoder opens nothing larger"]  # fmt: skip
+    assert started == [] and not (tmp_path / "outbox").exists()
+
+
+def test_serve_limits_default_to_the_engines(monkeypatch) -> None:
+    """``artshade serve`` without limit flags takes the engine's own defaults (``shading.io.Limits``)."""
+    import artshade.daemon.http.server
+    from artshade.shading.io import Limits
+
+    from artshade.cli import main
+
+    seen = []
+    monkeypatch.setattr(artshade.daemon.http.server, "serve", lambda config: seen.append(config) or 0)
+    monkeypatch.setattr("artshade.daemon.http.cli.setup_logging", lambda **_: None)
+    assert main(["serve", "--no-watch"]) == 0
+    (config,) = seen
+    engine = Limits()
+    assert (config.max_pixels, config.max_body) == (engine.max_pixels, engine.max_bytes)
+    limits = config.input_limits()
+    assert (limits.max_pixels, limits.max_bytes) == (engine.max_pixels, engine.max_bytes)
+    assert limits.pixels_setting == "`artshade serve --max-megapixels N`"

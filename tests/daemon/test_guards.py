@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from artshade.daemon.guards import check_host, check_origin, check_token
+from artshade.daemon.http.guards import check_host, check_origin, check_token
 
 PORT = 47815
 CHROME = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
@@ -99,14 +99,14 @@ def test_empty_daemon_token_refuses_everything() -> None:
 
 
 def test_refusals_say_why_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="artshade.daemon.guards"):
+    with caplog.at_level(logging.WARNING, logger="artshade.daemon.http.guards"):
         verdict = check_origin("https://evil.example", PAIRED)
     assert "not a browser extension" in verdict.reason
     assert "evil.example" in caplog.text
 
 
 def test_extension_tokens_name_their_extension() -> None:
-    from artshade.daemon.guards import check_extension_token
+    from artshade.daemon.http.guards import check_extension_token
 
     known = {"ext-token": CHROME}
     verdict = check_extension_token("Bearer ext-token", known.get)
@@ -119,7 +119,7 @@ def test_extension_tokens_name_their_extension() -> None:
     ("origin", "ok"), [(None, True), (CHROME, True), (CHROME + "/", True), (FIREFOX, False), ("null", False)]
 )
 def test_an_extension_token_only_from_its_own_origin(origin: str | None, ok: bool) -> None:
-    from artshade.daemon.guards import check_token_origin
+    from artshade.daemon.http.guards import check_token_origin
 
     assert bool(check_token_origin(CHROME, origin)) is ok
 
@@ -130,7 +130,7 @@ def test_an_extension_token_only_from_its_own_origin(origin: str | None, ok: boo
      ("extension", "machine", False)],
 )  # fmt: skip
 def test_power(kind: str, needed: str, ok: bool) -> None:
-    from artshade.daemon.guards import check_power, check_setting_keys
+    from artshade.daemon.http.guards import check_power, check_setting_keys
 
     assert bool(check_power(kind, CHROME, needed, "do it")) is ok
     keys = ["watch_folders", "defaults.device"] if needed == "machine" else []

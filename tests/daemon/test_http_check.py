@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from artshade.daemon.checks import CheckStore
-from artshade.daemon.pairing import PairingStore
+from artshade.daemon.jobs.checks import CheckStore
 from daemon_helpers import CHROME_ORIGIN, FIREFOX_ORIGIN, Daemons, client, wait_for_state
 from PIL import Image
+
+from artshade.pairing import PairingStore
 
 
 def jpeg(img: Image.Image, quality: int) -> bytes:

@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from artshade.daemon.keys import QUEUE
+from artshade.daemon.http.keys import QUEUE
 from artshade.shading.settings import Settings
 from daemon_helpers import CANON_QUERY, Canonical, Daemons, GatedEngine, client, image_bytes, wait_for_state
 
@@ -57,7 +57,7 @@ async def test_fifty_concurrent_requests_each_answered_none_lost(
     """A burst bigger than the queue: every request gets 202 or 429 (with Retry-After); every accepted job
     ends done with the protected image.  The engine is held until the burst is over, then answers with
     the real protected image from the session's shading."""
-    from artshade.daemon.cache import Result
+    from artshade.daemon.jobs.cache import Result
 
     engine = GatedEngine(Result(canonical.result, "png", "image/png", 64, 64, canonical.report))
     server = await daemons.start(engine=engine, queue_size=5)
@@ -181,7 +181,7 @@ async def test_submit_bytes_from_another_thread(daemons: Daemons, canonical: Can
 
 async def test_progress_numbers_in_the_job_its_events_and_the_log(daemons: Daemons, caplog) -> None:
     """GET /v1/jobs/{id}, its progress events and the daemon log give percent, stage and time left."""
-    from artshade.daemon.cache import Result
+    from artshade.daemon.jobs.cache import Result
 
     halfway, release = threading.Event(), threading.Event()
 
@@ -194,7 +194,7 @@ async def test_progress_numbers_in_the_job_its_events_and_the_log(daemons: Daemo
         progress(1.0, "done")
         return Result(data, "png", "image/png", 64, 64, {})
 
-    caplog.set_level(logging.INFO, logger="artshade.daemon.jobs")
+    caplog.set_level(logging.INFO, logger="artshade.daemon.jobs.queue")
     server = await daemons.start(engine=engine)
     async with client(server) as http:
         job = await (await http.post("/v1/protect", data=image_bytes(variant=5), headers=PNG)).json()
@@ -218,8 +218,9 @@ async def test_progress_numbers_in_the_job_its_events_and_the_log(daemons: Daemo
 async def test_one_extension_cannot_fill_the_queue_for_the_others(daemons: Daemons) -> None:
     """Each paired extension may hold half of the queue's places; another extension, and the artist, still
     get in.  A running job of its own can be cancelled by it."""
-    from artshade.daemon.pairing import PairingStore
     from daemon_helpers import CHROME_ORIGIN, FIREFOX_ORIGIN
+
+    from artshade.pairing import PairingStore
 
     engine = GatedEngine()
     config = daemons.config(engine=engine, queue_size=4)

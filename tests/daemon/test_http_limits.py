@@ -9,10 +9,11 @@ import json
 
 import aiohttp
 import numpy as np
-from artshade.daemon.pairing import PairingStore
 from artshade.shading.settings import MAX_ENCODERS, MAX_TEXT_CHARS
 from daemon_helpers import CHROME_ORIGIN, FIREFOX_ORIGIN, Daemons, client, image_bytes
 from PIL import Image
+
+from artshade.pairing import PairingStore
 
 
 def noise_png(side: int) -> bytes:

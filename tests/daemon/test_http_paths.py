@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from artshade.daemon.cache import Result
-from artshade.daemon.pairing import PairingStore
-from artshade.daemon.redact import redact_text
+from artshade.daemon.http.redact import redact_text
+from artshade.daemon.jobs.cache import Result
 from daemon_helpers import CHROME_ORIGIN, Daemons, client, image_bytes, read_sse, wait_for_state
 
 from artshade.errors import ModelError
+from artshade.pairing import PairingStore
 
 SECRET = "/home/ann/Private/looks"
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
-from artshade.daemon.pairing import PairingStore
 from daemon_helpers import CHROME_ORIGIN, FIREFOX_ORIGIN, TOKEN, Daemons, client, image_bytes
+
+from artshade.pairing import PairingStore
 
 
 async def test_health_needs_no_token_and_reveals_only_liveness(daemons: Daemons) -> None:

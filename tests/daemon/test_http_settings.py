@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from artshade.daemon.cache import Result
+from artshade.daemon.jobs.cache import Result
 from daemon_helpers import Canonical, Daemons, GatedEngine, client, image_bytes
 
 PNG = {"Content-Type": "image/png"}

@@ -1,6 +1,6 @@
-"""Property-based runs of daemon/openapi.yaml against a real daemon (schemathesis), as the artist's command
-line (the daemon token, no Origin): every check schemathesis has, no server errors, no response outside what
-the description promises, and every request the description allows is accepted.
+"""Property-based runs of daemon/http/openapi.yaml against a real daemon (schemathesis), as the artist's
+command line (the daemon token, no Origin): every check schemathesis has, no server errors, no response
+outside what the description promises, and every request the description allows is accepted.
 
 - Stateless: bounded examples for every operation.
 - Stateful: sequences that follow the description's links (``POST /v1/protect`` -> the five job endpoints
@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 import schemathesis
-from artshade.daemon.cache import Result
 from artshade.daemon.config import DaemonConfig
-from artshade.daemon.server import Server
+from artshade.daemon.http.server import Server
+from artshade.daemon.jobs.cache import Result
 from daemon_helpers import AUTH, TOKEN, ThreadedDaemon, image_bytes
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -33,7 +33,7 @@ from schemathesis.checks import positive_data_acceptance
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation import GenerationMode
 
-SPEC = resources.files("artshade.daemon").joinpath("openapi.yaml")
+SPEC = resources.files("artshade.daemon.http").joinpath("openapi.yaml")
 #: The suite runs the same examples every time (a CI run that fails, fails again on a rerun, and a
 #: finding becomes a fixed case below).  ARTSHADE_FUZZ_EXPLORE=1 draws new ones: run it for a while after
 #: changing the daemon or its description (each finding so far is now a regression test elsewhere).

@@ -8,7 +8,9 @@ import stat
 from pathlib import Path
 
 import pytest
-from artshade.daemon.pairing import PairingCodes, PairingStore, RateLimited, normalise_code, normalise_origin
+from artshade.daemon.http.pairing_codes import PairingCodes, RateLimited, normalise_code
+
+from artshade.pairing import PairingStore, normalise_origin
 
 CHROME = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
 FIREFOX = "moz-extension://0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
@@ -119,7 +121,7 @@ def test_normalise_code(typed: object, normal: str) -> None:
 
 
 def test_unpairing_revokes_until_the_artist_pairs_again(tmp_path) -> None:
-    from artshade.daemon.pairing import Revoked
+    from artshade.pairing import Revoked
 
     store = PairingStore(tmp_path / "paired.json")
     store.issue_token(CHROME)

@@ -1,5 +1,5 @@
-"""Two kinds of caller, two sets of powers (``daemon.powers``): the truth table of every settings key x every
-caller, against a real daemon with a throwaway config, plus the routes, uploads and jobs each may reach.
+"""Two kinds of caller, two sets of powers (``daemon.http.powers``): the truth table of every settings key x
+every caller, against a real daemon with a throwaway config, plus the routes, uploads and jobs each may reach.
 
 Callers: the artist's command line (the daemon token, no Origin); a paired extension (its own token and its
 Origin); the same extension holding the daemon token (what older pairings handed out) or sending its token
@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from artshade.daemon.cache import Result
 from artshade.daemon.config import DaemonConfig
-from artshade.daemon.pairing import PairingStore
-from artshade.daemon.powers import EXTENSION, MACHINE, setting_powers
-from artshade.daemon.server import Server
+from artshade.daemon.http.powers import EXTENSION, MACHINE, setting_powers
+from artshade.daemon.http.server import Server
+from artshade.daemon.jobs.cache import Result
 from daemon_helpers import CHROME_ORIGIN, FIREFOX_ORIGIN, TOKEN, ThreadedDaemon, image_bytes
 
 from artshade.loopback import OPENER
+from artshade.pairing import PairingStore
 
 WEB_ORIGIN = "https://evil.example"
 OTHER_EXTENSION = "chrome-extension://" + "p" * 32

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import keyring
 import keyring.backend
 import pytest
-from artshade.daemon import token as token_mod
+from artshade.daemon.http import token as token_mod
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):
@@ -42,7 +42,7 @@ def fail_keyring() -> Iterator[None]:
 def test_without_keyring_the_token_lives_in_a_private_file(
     fail_keyring: None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="artshade.daemon.token"):
+    with caplog.at_level(logging.INFO, logger="artshade.daemon.http.token"):
         first = token_mod.get_or_create_token()
     assert len(first) >= 43  # 32 random bytes, url-safe base64
     path = token_mod.token_file()

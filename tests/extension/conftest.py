@@ -4,7 +4,7 @@ test pages with an upload sink, and the real daemon (``artshade serve`` on the r
 One browser per test module (module-scoped); the page server and the daemon are shared by the session, so
 the daemon's result cache answers an image a second module uploads again.  The daemon gets its own
 ARTSHADE_HOME, pre-paired with the extension's fixed origin the way the daemon expects it
-(``daemon.pairing.PairingStore`` and ``daemon.token``).
+(``artshade.pairing.PairingStore`` and ``daemon.http.token``).
 """
 
 from __future__ import annotations

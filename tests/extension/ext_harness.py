@@ -282,8 +282,9 @@ class Daemon:
         }
         self.proc: subprocess.Popen[bytes] | None = None
         with artshade_env(self.env):
-            from artshade.daemon.pairing import PairingStore
-            from artshade.daemon.token import get_or_create_token
+            from artshade.daemon.http.token import get_or_create_token
+
+            from artshade.pairing import PairingStore
 
             self.token = get_or_create_token()
             if pair_extension:
@@ -300,7 +301,7 @@ class Daemon:
     def token_origin(self, token: str) -> str | None:
         """The extension origin ``token`` was issued to by pairing (None for the daemon's own token)."""
         with artshade_env(self.env):
-            from artshade.daemon.pairing import PairingStore
+            from artshade.pairing import PairingStore
 
             return PairingStore().token_origin(token)
 

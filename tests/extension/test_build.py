@@ -195,7 +195,7 @@ def test_extension_and_daemon_read_the_same_upload_profiles(built_extension: dic
         }
         for name, p in PROFILES.items()
     }
-    spec = yaml.safe_load((EXTENSION.parent / "daemon" / "openapi.yaml").read_text())
+    spec = yaml.safe_load((EXTENSION.parent / "daemon" / "http" / "openapi.yaml").read_text())
     for browser in ("chromium", "firefox"):
         offered = extension_profiles(built_extension[browser])
         processing = {

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from artshade.daemon.pairing import PairingStore
 from artshade.native_messaging import install
 from ext_harness import (
     ASK_BUTTONS,
@@ -43,6 +42,7 @@ from ext_harness import (
 )
 
 from artshade import ids
+from artshade.pairing import PairingStore
 
 try:
     from bidi import Firefox, Tab

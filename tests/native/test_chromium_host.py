@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from artshade.daemon.pairing import PairingStore
 from artshade.native_messaging import install
 
 from artshade import ids
+from artshade.pairing import PairingStore
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -220,7 +220,7 @@ def paired_origins(home: Path) -> list[str]:
 
 
 def extension_token_origin(home: Path, token: str) -> str | None:
-    from artshade.daemon.pairing import PairingStore
+    from artshade.pairing import PairingStore
 
     return PairingStore(home / "config" / "paired-origins.json").token_origin(token)
 
@@ -261,7 +261,7 @@ def test_an_unpaired_extension_is_not_paired_again_by_the_host(
 ) -> None:
     """`artshade unpair` revokes: the host's pair (what the extension asks on its next 401) is refused with
     error 10 until the artist pairs it by hand with a code, and no token is handed out meanwhile."""
-    from artshade.daemon.pairing import PairingStore
+    from artshade.pairing import PairingStore
 
     store = PairingStore(isolated_home / "config" / "paired-origins.json")
     first = host.ask({"action": "pair", "request_id": "p"})

@@ -38,7 +38,7 @@ def test_fingerprint_follows_the_daemon_cache_rule() -> None:
     other; the engine version is part of it (an improved engine must not count as "already done")."""
     from unittest import mock
 
-    from artshade.daemon.cache import cache_key
+    from artshade.daemon.jobs.cache import cache_key
     from artshade.shading import settings as settings_module
 
     data = b"the same picture"

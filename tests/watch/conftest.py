@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from artshade.daemon.watch_rules import TEMP_PREFIX
+from artshade.daemon.watch.rules import TEMP_PREFIX
 from artshade.shading.settings import Settings
 from pictures import picture_bytes, write_picture  # noqa: F401  (tests/pictures.py)
 from PIL import Image

@@ -14,14 +14,14 @@ import sys
 import textwrap
 from pathlib import Path
 
-from artshade.daemon.watch_rules import TEMP_PREFIX
+from artshade.daemon.watch.rules import TEMP_PREFIX
 
 SCRIPT = textwrap.dedent(
     """
     import io, sys, time
     from pathlib import Path
     from PIL import Image
-    from artshade.daemon.watch import FolderWatcher
+    from artshade.daemon.watch.watcher import FolderWatcher
     from artshade.shading.settings import Settings
 
     class Result:

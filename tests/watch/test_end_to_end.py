@@ -15,8 +15,9 @@ import subprocess
 import sys
 
 import pytest
-from artshade.daemon.watch import EngineRunner, FolderWatcher
-from artshade.daemon.watch_rules import TEMP_PREFIX
+from artshade.daemon.watch.rules import TEMP_PREFIX
+from artshade.daemon.watch.runner import EngineRunner
+from artshade.daemon.watch.watcher import FolderWatcher
 from artshade.shading.settings import Settings
 from PIL import Image
 

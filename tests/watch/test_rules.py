@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from artshade.daemon import watch_rules as rules
-from artshade.daemon.watch_files import clean_temp_files, move_file, write_new
+from artshade.daemon.watch import rules
+from artshade.daemon.watch.files import clean_temp_files, move_file, write_new
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from artshade.daemon.watch import FileOutcome, FolderWatcher
-from artshade.daemon.watch_state import WatchState, job_key
+from artshade.daemon.watch.outcomes import FileOutcome
+from artshade.daemon.watch.state import WatchState, job_key
+from artshade.daemon.watch.watcher import FolderWatcher
 from artshade.shading.io import Limits
 from artshade.shading.settings import Settings
 from PIL import Image
@@ -160,6 +161,25 @@ def test_same_picture_twice_is_shaded_once_and_not_copied(folders, tools, tmp_pa
     assert dup.source == inbox / "sub" / "copy of a.png" and dup.output == outbox / "a.png"
 
 
+def test_after_an_engine_upgrade_a_picture_dropped_again_is_shaded_again(
+    folders, tools, tmp_path, monkeypatch
+) -> None:
+    """The job key is ``Settings.fingerprint()``, which holds the engine version: what an older engine made
+    does not count as done (the file it shaded is still known by its path; a new drop is shaded anew)."""
+    from artshade.shading import settings as settings_module
+
+    inbox, outbox = folders
+    data = tools.write_picture(inbox / "a.png", 1)
+    runner = tools.FakeRunner()
+    make(inbox, outbox, runner, tmp_path).scan_once()
+    (inbox / "a again.png").write_bytes(data)
+    monkeypatch.setattr(settings_module, "ENGINE_VERSION", settings_module.ENGINE_VERSION + ".1")
+    summary = make(inbox, outbox, runner, tmp_path).scan_once()
+    assert summary.counts == {"shaded": 1}
+    assert runner.total == 2
+    assert sorted(p.name for p in tools.files_under(outbox)) == ["a again.png", "a.png"]
+
+
 def test_restart_shades_only_what_is_new(folders, tools, tmp_path) -> None:
     inbox, outbox = folders
     tools.write_picture(inbox / "a.png", 1)
@@ -296,7 +316,7 @@ def test_folder_settings_file_overrides_and_a_bad_one_holds_its_folder(
             seen_settings.append(settings)
             return runner.run(data, settings, priority=priority)
 
-    with caplog.at_level(logging.ERROR, logger="artshade.daemon.watch_settings"):
+    with caplog.at_level(logging.ERROR, logger="artshade.daemon.watch.folder_settings"):
         watcher = make(inbox, outbox, Recording(), tmp_path)
         summary = watcher.scan_once()
     assert summary.counts == {"shaded": 2, "held": 2}

@@ -1,8 +1,8 @@
 """One middleware per concern, outermost first: errors as JSON, Host, methods no route has, Origin (and CORS
 preflight), token (which says who the caller is), power (what that caller may do).
 
-The checks themselves live in :mod:`daemon.guards` and the powers in :mod:`daemon.powers`; CORS response
-headers are added in ``on_response_prepare`` so streamed responses (SSE) get them too.
+The checks themselves live in :mod:`daemon.http.guards` and the powers in :mod:`daemon.http.powers`; CORS
+response headers are added in ``on_response_prepare`` so streamed responses (SSE) get them too.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from artshade.errors import ShadingError
+from artshade.pairing import PairingStore, normalise_origin
 
+from ..errors import ApiError, error_response, from_http_exception, from_shading
 from . import guards
-from .errors import ApiError, error_response, from_http_exception, from_shading
 from .keys import CALLER, CORS_ORIGIN, PAIRED, TOKEN
-from .pairing import PairingStore, normalise_origin
 from .powers import EXTENSION, MACHINE, PUBLIC, Caller, route_access
 from .redact import for_caller
 
@@ -171,8 +171,8 @@ async def token_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def power_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Who may call each route: ``daemon.powers.ROUTE_ACCESS`` (a route it does not list: the artist only).
-    A path no route matches goes on to its 404 or 405."""
+    """Who may call each route: ``daemon.http.powers.ROUTE_ACCESS`` (a route it does not list: the artist
+    only).  A path no route matches goes on to its 404 or 405."""
     if request.match_info.http_exception is not None:
         return await handler(request)
     needed = route_access(_route_name(request))

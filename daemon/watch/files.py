@@ -16,7 +16,7 @@ from pathlib import Path
 
 from artshade.files import fsync_folder, is_temp_name, write_atomic
 
-from .watch_rules import unique_path
+from .rules import unique_path
 
 
 def write_new(path: Path, data: bytes, *, replace: bool = False) -> None:

@@ -15,10 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
-from .checks import Kept
-from .errors import ApiError
-from .handlers import read_upload
-from .jobs import JOB_RETENTION_S
+from ..errors import ApiError
+from ..jobs.checks import Kept
+from ..jobs.queue import JOB_RETENTION_S
+from .bodies import read_upload
 from .keys import CALLER, CHECK_SLOT, CHECKS, CONFIG, QUEUE
 
 routes = web.RouteTableDef()
@@ -65,10 +65,8 @@ async def match_kept(request: web.Request, data: bytes) -> Kept:
     from artshade.shading.alignment import dhash, hash_distance
     from artshade.shading.io import load_image
 
-    from .app import input_limits
-
     caller = request[CALLER]
-    limits = input_limits(request.app[CONFIG])
+    limits = request.app[CONFIG].input_limits()
     posted = await asyncio.to_thread(lambda: dhash(load_image(data, limits).rgb))
     store = request.app[CHECKS]
 
@@ -90,13 +88,11 @@ async def match_kept(request: web.Request, data: bytes) -> Kept:
 async def run_check(request: web.Request, data: bytes, kept: Kept) -> dict[str, Any]:
     from artshade.shading.check import check_bytes
 
-    from .app import input_limits
-
     config = request.app[CONFIG]
 
     def work() -> dict[str, Any]:
         return check_bytes(data, kept.original(), kept.report(), protected_data=kept.protected(),
-                           models_dir=config.models_dir, limits=input_limits(config))  # fmt: skip
+                           models_dir=config.models_dir, limits=config.input_limits())  # fmt: skip
 
     async with request.app[CHECK_SLOT]:  # one at a time: each loads the encoders and runs them
         return await asyncio.to_thread(partial(work))

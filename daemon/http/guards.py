@@ -1,7 +1,7 @@
 """The checks every request passes: Host, Origin, token, and the power the request needs.
 
-Each is a small pure function that returns a :class:`Verdict` (allowed or not, and why) and logs a refusal,
-so the middleware stays thin and each rule has its own truth-table test.
+Each is a small pure function that returns a :class:`~daemon.verdict.Verdict` (allowed or not, and why)
+and logs a refusal, so the middleware stays thin and each rule has its own truth-table test.
 """
 
 from __future__ import annotations
@@ -9,24 +9,14 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable, Container, Sequence
-from dataclasses import dataclass
 
-from .pairing import normalise_origin
+from artshade.pairing import normalise_origin
+
+from ..verdict import Verdict
 
 log = logging.getLogger(__name__)
 
 LOOPBACK_NAMES = ("127.0.0.1", "[::1]", "localhost")
-
-
-@dataclass(frozen=True)
-class Verdict:
-    ok: bool
-    reason: str
-    #: for a token check: the extension origin an extension token belongs to (None: the daemon's token).
-    subject: str | None = None
-
-    def __bool__(self) -> bool:
-        return self.ok
 
 
 def _refuse(check: str, reason: str) -> Verdict:
@@ -98,8 +88,8 @@ def check_token_origin(subject: str, origin: str | None) -> Verdict:
 
 
 def check_power(kind: str, origin: str | None, needed: str, what: str) -> Verdict:
-    """``needed`` is ``machine`` or ``extension`` (``daemon.powers``): only the artist at the machine (the
-    daemon's token and no Origin) has the machine power."""
+    """``needed`` is ``machine`` or ``extension`` (``daemon.http.powers``): only the artist at the
+    machine (the daemon's token and no Origin) has the machine power."""
     if needed == "extension" or kind == "machine":
         return Verdict(True, f"{kind} may {what}")
     return _refuse(

@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from artshade.errors import ShadingError
+from artshade.runtime import remove_runtime, write_runtime
 
+from ..config import DaemonConfig
 from .app import create_app
-from .config import DaemonConfig
-from .runtime import remove_runtime, write_runtime
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
-"""Watch folders inside the daemon: each configured folder is a ``daemon.watch.FolderWatcher`` whose runner
-sends pictures through the daemon's job queue at ``batch`` priority (behind interactive uploads)."""
+"""Watch folders inside the daemon: each configured folder is a ``daemon.watch.watcher.FolderWatcher`` whose
+runner sends pictures through the daemon's job queue at ``batch`` priority (behind interactive uploads)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from artshade.shading.settings import Settings
 
 from artshade.errors import Cancelled
 
-from .config import UserSettings, WatchFolder
-from .jobs import JobQueue, QueueFull, ShuttingDown
+from ..config import UserSettings, WatchFolder
+from ..jobs.places import QueueFull
+from ..jobs.queue import JobQueue, ShuttingDown
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class FolderManager:
         inbox, outbox, settings, target_folder = key
         self.problems.pop(str(inbox), None)
         try:
-            from .watch import FolderWatcher
+            from .watcher import FolderWatcher
 
             watcher = FolderWatcher(
                 inbox, outbox, settings,

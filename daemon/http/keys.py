@@ -8,11 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
-from .checks import CheckStore
-from .config import DaemonConfig, UserSettings
-from .folders import FolderManager
-from .jobs import JobQueue
-from .pairing import PairingCodes, PairingStore
+from artshade.pairing import PairingStore
+
+from ..config import DaemonConfig, UserSettings
+from ..jobs.checks import CheckStore
+from ..jobs.queue import JobQueue
+from ..watch.daemon_folders import FolderManager
+from .pairing_codes import PairingCodes
 from .powers import Caller
 
 

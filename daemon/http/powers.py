@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .config import API_SETTING_KEYS, MACHINE_SETTING_KEYS, WATCH_FOLDER_FIELDS
+from ..config import API_SETTING_KEYS, MACHINE_SETTING_KEYS, WATCH_FOLDER_FIELDS
 
 EXTENSION = "extension"
 MACHINE = "machine"

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from artshade.shading import settings as settings_module
 from artshade.shading.result import BytesResult as Result
 from artshade.shading.settings import Settings
 
@@ -26,13 +25,11 @@ log = logging.getLogger(__name__)
 
 
 def cache_key(data: bytes, settings: Settings) -> str:
-    """sha256 over the input's digest, the settings and the engine version (an improved engine must not
-    serve what an older one made)."""
-    values = {**settings.to_dict(), "engine": settings_module.ENGINE_VERSION}
-    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    """sha256 over the input's digest and ``Settings.fingerprint()``, which holds the engine version (an
+    improved engine must not serve what an older one made): the watch folder's rule too."""
     digest = hashlib.sha256()
     digest.update(hashlib.sha256(data).digest())
-    digest.update(canonical.encode("utf-8"))
+    digest.update(settings.fingerprint().encode("ascii"))
     return digest.hexdigest()
 
 

@@ -1,17 +1,14 @@
-"""Which browser extensions may call the daemon, and the one-time codes that pair them by hand.
+"""Which browser extensions may call the daemon: the paired-origins file, kept here in the common layer
+because the daemon and the native host both read and write it.
 
 ``PairingStore`` keeps the paired extension origins in ``config_dir()/paired-origins.json``, and for each
 one the extension's own tokens, stored as SHA-256 hashes only.  An extension token opens what a paired
-extension may do and nothing more (``daemon.powers``); the daemon's own token (``artshade token``) stays with
-the artist's command line.  ``artshade unpair`` removes an origin with its tokens and marks it revoked: the
-native host then refuses to pair it again on its own (revoked stays revoked), until the artist pairs it by
+extension may do and nothing more (``daemon.http.powers``); the daemon's own token (``artshade token``) stays
+with the artist's command line.  ``artshade unpair`` removes an origin with its tokens and marks it revoked:
+the native host then refuses to pair it again on its own (revoked stays revoked), until the artist pairs it by
 hand (``artshade pair`` and the code on the options page), which lifts the mark.  The file is written
 atomically under a lock (the native host and the daemon both write it) and re-read when it changes, so a
 pairing or an unpairing takes effect in a running daemon at once.
-
-``PairingCodes`` makes short-lived single-use codes (``47815-XXXX-XXXX-XXXX``, the port first so the
-extension knows where to send it) for ``artshade pair``; the options page trades one for the token with
-``POST /v1/pair``.  Codes are compared in constant time and failed attempts are rate-limited.
 """
 
 from __future__ import annotations
@@ -24,16 +21,13 @@ import re
 import secrets
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from artshade import ids
 from artshade.files import write_json_atomic
 from artshade.paths import config_dir
-
-_CHROME = re.compile(r"chrome-extension://[a-p]{32}")
-_FIREFOX = re.compile(r"moz-extension://[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def normalise_origin(origin: str) -> str | None:
@@ -45,13 +39,9 @@ def normalise_origin(origin: str) -> str | None:
     if not sep:
         return None
     candidate = f"{scheme.lower()}://{rest.lower()}"
-    if _CHROME.fullmatch(candidate) or _FIREFOX.fullmatch(candidate):
+    if re.fullmatch(ids.CHROME_ORIGIN, candidate) or re.fullmatch(ids.FIREFOX_ORIGIN, candidate):
         return candidate
     return None
-
-
-def is_extension_origin(origin: str) -> bool:
-    return normalise_origin(origin) is not None
 
 
 def default_store_path() -> Path:
@@ -222,6 +212,17 @@ class PairingStore:
         self._stamp = self._stat()
 
 
+class Revoked(Exception):
+    """The artist unpaired this origin; only pairing it by hand again lifts that."""
+
+    def __init__(self, origin: str) -> None:
+        super().__init__(
+            f"the artist unpaired {origin} (`artshade unpair`); to pair it again, run `artshade pair` and "
+            "enter the code on the extension's options page"
+        )
+        self.origin = origin
+
+
 def _extension_origin(origin: str) -> str:
     normal = normalise_origin(origin)
     if normal is None:
@@ -235,106 +236,3 @@ def _list(value: object) -> list[object]:
 
 def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-# -- one-time pairing codes ------------------------------------------------------------------------------
-
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by hand
-CODE_LIFETIME_S = 600.0
-
-
-@dataclass(frozen=True)
-class PairingCode:
-    code: str
-    expires: float  # time.time()
-
-
-class Revoked(Exception):
-    """The artist unpaired this origin; only pairing it by hand again lifts that."""
-
-    def __init__(self, origin: str) -> None:
-        super().__init__(
-            f"the artist unpaired {origin} (`artshade unpair`); to pair it again, run `artshade pair` and "
-            "enter the code on the extension's options page"
-        )
-        self.origin = origin
-
-
-class RateLimited(Exception):
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"too many pairing attempts; retry in {retry_after:.0f} s")
-        self.retry_after = retry_after
-
-
-class PairingCodes:
-    """Issued codes, kept in memory only: single use, valid ``lifetime`` seconds.
-
-    Wrong guesses are limited per extension origin (``max_failures`` per ``window``): one origin guessing
-    does not lock the real extension out.  A code carries 60 random bits and lives ten minutes, so guessing
-    from many origins at once gets nowhere either; the origins tracked are bounded (``max_origins``)."""
-
-    def __init__(
-        self,
-        *,
-        lifetime: float = CODE_LIFETIME_S,
-        max_failures: int = 10,
-        window: float = 60.0,
-        clock: Callable[[], float] = time.time,
-        max_origins: int = 1024,
-    ) -> None:
-        self._max_origins = max_origins
-        self._lifetime = lifetime
-        self._max_failures = max_failures
-        self._window = window
-        self._clock = clock
-        self._codes: list[PairingCode] = []
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def issue(self, port: int) -> PairingCode:
-        """A new code for the daemon listening on ``port`` (the port leads the code)."""
-        groups = ["".join(secrets.choice(CODE_ALPHABET) for _ in range(4)) for _ in range(3)]
-        code = PairingCode(f"{port}-{'-'.join(groups)}", self._clock() + self._lifetime)
-        with self._lock:
-            self._expire()
-            self._codes.append(code)
-        return code
-
-    def redeem(self, code: str, origin: str = "") -> bool:
-        """True (and the code is spent) if ``code`` is a live issued code; raises RateLimited when ``origin``
-        has guessed wrong too often lately."""
-        attempt = normalise_code(code).encode()
-        with self._lock:
-            now = self._clock()
-            for key in list(self._failures):
-                times = self._failures[key]
-                while times and times[0] <= now - self._window:
-                    times.popleft()
-                if not times:
-                    del self._failures[key]
-            failures = self._failures.get(origin, deque())
-            if len(failures) >= self._max_failures:
-                raise RateLimited(failures[0] + self._window - now)
-            self._expire()
-            match = None
-            for issued in self._codes:  # compare against every code, in constant time each
-                if hmac.compare_digest(issued.code.encode(), attempt):
-                    match = issued
-            if match is None:
-                if origin not in self._failures and len(self._failures) >= self._max_origins:
-                    del self._failures[next(iter(self._failures))]  # the origin tracked longest
-                self._failures.setdefault(origin, deque()).append(now)
-                return False
-            self._codes.remove(match)
-            return True
-
-    def _expire(self) -> None:
-        now = self._clock()
-        self._codes = [c for c in self._codes if c.expires > now]
-
-
-def normalise_code(code: object) -> str:
-    """Upper-case, trimmed, spaces to dashes: what a person may type for ``47815-ABCD-EFGH-JKLM``."""
-    if not isinstance(code, str):
-        return ""
-    return re.sub(r"[\s-]+", "-", code.strip().upper()).strip("-")[:64]

@@ -1,6 +1,6 @@
 """Which folders a watch folder may use, and which files inside an inbox it may follow.
 
-Each check is a small function returning a :class:`~daemon.guards.Verdict` (allowed or not, and why) and
+Each check is a small function returning a :class:`~daemon.verdict.Verdict` (allowed or not, and why) and
 logging a refusal; :func:`require_watch_layout` runs them for one watch folder and raises ``SettingsError``
 with the first reason.  The daemon's settings validation and ``FolderWatcher`` both use it, so a folder the
 command line may not watch cannot be configured through the settings either.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from artshade.errors import SettingsError
 
-from .guards import Verdict
+from ..verdict import Verdict
 
 log = logging.getLogger(__name__)
 

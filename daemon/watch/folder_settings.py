@@ -14,7 +14,7 @@ Layers, most general first, each overriding the one before:
    files (a shared or synced folder), so they get no power over the machine: a ``target_image`` must be a
    file inside the inbox (or the target folder the artist configured at the machine), reached through no
    symbolic link, and machine-level keys (``device``, folders) are refused.  Each refused key is named.
-   The target is checked again on *every* picture (:func:`daemon.folder_guards.read_inside`: no link, a
+   The target is checked again on *every* picture (:func:`daemon.watch.folder_guards.read_inside`: no link, a
    regular file, size-capped, opened without following links and without blocking), and the engine is
    handed a private copy of the bytes that were checked (``<state folder>/targets/<sha256>``), so swapping
    the file for a link or a FIFO between two pictures, or between the check and the engine's read, gets
@@ -42,7 +42,7 @@ from artshade.errors import SettingsError
 from artshade.files import write_atomic
 
 from .folder_guards import RefusedFile, check_inside, read_inside
-from .watch_rules import SETTINGS_FILE
+from .rules import SETTINGS_FILE
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def global_settings() -> Settings:
 #: a ``.artshade.json`` holds a few short settings: anything larger is refused before it is read.
 MAX_SETTINGS_FILE_BYTES = 64 * 1024
 
-#: names a per-folder file may not set: they belong to the artist at the machine (``daemon.powers``).
+#: names a per-folder file may not set: they belong to the artist at the machine (``daemon.http.powers``).
 MACHINE_KEYS = ("device", "inbox", "outbox", "move_originals", "target_folder", "models", "watch_folders")
 
 

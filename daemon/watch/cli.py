@@ -1,4 +1,4 @@
-"""``artshade watch``: shade every picture dropped into a folder (see ``daemon.watch``)."""
+"""``artshade watch``: shade every picture dropped into a folder (see ``daemon.watch.watcher``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from artshade.shading.cli import add_limit_flags, limits_from_args
 from artshade.shading.settings import INTENSITIES, MODES, PLATFORMS, PRESETS
+
+from artshade.cli_flags import add_limit_flags, limits_from_args
 
 DESCRIPTION = """\
 Shade every picture dropped into INBOX and put the protected copy, same name and format, into OUTBOX
@@ -94,14 +95,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import watch
-    from .watch_settings import global_settings
+    from .folder_settings import global_settings
+    from .outcomes import FileOutcome
+    from .runner import EngineRunner
+    from .watcher import FolderWatcher, default_folders
 
     flags = {k: getattr(args, k) for k in ("preset", "intensity", "mode", "platform")}
     from artshade.shading.settings import Settings
 
     settings = Settings.from_mapping({k: v for k, v in flags.items() if v}, base=global_settings())
-    default_in, default_out = watch.default_folders()
+    default_in, default_out = default_folders()
     inbox = args.inbox or default_in
     outbox = args.outbox or (default_out if args.inbox is None else inbox.parent / f"{inbox.name}-protected")
 
@@ -119,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
         if shading:
             shading[0](fraction, stage)
 
-    def show(outcome: watch.FileOutcome) -> None:
+    def show(outcome: FileOutcome) -> None:
         nonlocal handled
         while shading:
             shading.pop().close()
@@ -131,13 +134,13 @@ def _run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
     if args.stable is not None:
         options["stable_window"] = max(0.0, args.stable)
-    watcher = watch.FolderWatcher(
+    watcher = FolderWatcher(
         inbox,
         outbox,
         settings,
         state_path=args.state,
         move_originals=args.move_originals,
-        runner=watch.EngineRunner(args.models, limits, on_progress=progress),
+        runner=EngineRunner(args.models, limits, on_progress=progress),
         limits=limits,
         on_file=show,
         target_folder=args.target_folder,

@@ -13,18 +13,20 @@ from typing import Any
 
 from aiohttp import web
 
+from artshade.pairing import PairingStore
+
+from ..config import DaemonConfig, load_user_settings
+from ..jobs.cache import ResultCache
+from ..jobs.checks import CheckStore, keeper
+from ..jobs.queue import JOB_RETENTION_S, JobQueue
+from ..jobs.store import JobStore
+from ..watch.daemon_folders import FolderManager
 from . import keys
-from .cache import ResultCache
 from .check_routes import routes as check_routes
-from .checks import CheckStore, keeper
-from .config import DaemonConfig, load_user_settings
-from .folders import FolderManager
 from .handlers import routes
-from .jobs import JOB_RETENTION_S, JobQueue
 from .keys import CONFIG, QUEUE, STREAMS, USER_SETTINGS
 from .middlewares import MIDDLEWARES, add_response_headers
-from .pairing import PairingCodes, PairingStore
-from .store import JobStore
+from .pairing_codes import PairingCodes
 from .token import get_or_create_token
 
 log = logging.getLogger(__name__)
@@ -49,15 +51,6 @@ def create_app(config: DaemonConfig) -> web.Application:
     return app
 
 
-def input_limits(config: DaemonConfig) -> Any:
-    """The images this daemon takes; a refusal names the ``artshade serve`` flag that raises the limit."""
-    from artshade.shading.io import Limits
-
-    return Limits(max_pixels=config.max_pixels, max_bytes=config.max_body,
-                  pixels_setting="`artshade serve --max-megapixels N`",
-                  bytes_setting="`artshade serve --max-body-mb N`")  # fmt: skip
-
-
 async def job_queue(app: web.Application) -> AsyncIterator[None]:
     """The job store (SQLite), the result cache and the queue with its engine thread."""
     from artshade import shading
@@ -73,7 +66,7 @@ async def job_queue(app: web.Application) -> AsyncIterator[None]:
         cache=cache,
         store=store,
         inputs_dir=config.data_dir / "inputs",
-        limits=input_limits(config),
+        limits=config.input_limits(),
         models_dir=config.models_dir,
         queue_size=config.queue_size,
         keep=keeper(kept),
@@ -92,7 +85,7 @@ async def watch_folders(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     folders = FolderManager(
         app[QUEUE],
-        limits=input_limits(config),
+        limits=config.input_limits(),
         models_dir=config.models_dir,
     )
     app[keys.FOLDERS] = folders

@@ -2,10 +2,10 @@
 
 Two tables:
 
-``jobs``    one row per (picture content, settings): key = sha256 of the bytes + sha256 of the canonical
-            settings.  ``status`` is ``in_progress`` (its output name reserved; redone after a crash),
-            ``done`` (output renamed into place) or ``failed`` (the picture itself is bad; not retried until
-            its content changes).
+``jobs``    one row per (picture content, settings): key = sha256 of the bytes + the settings' fingerprint
+            (with the engine version).  ``status`` is ``in_progress`` (its output name reserved; redone
+            after a crash), ``done`` (output renamed into place) or ``failed`` (the picture itself is bad;
+            not retried until its content changes).
 ``sources`` one row per file seen in the inbox (path relative to the inbox): its size, mtime and hash, and
             what became of it (``shaded``, ``duplicate``, ``failed``, ``ignored``).  A restart skips a file
             whose size and mtime match without reading it again, and never reshades a file it already
@@ -17,7 +17,6 @@ thread at a time (the watcher's lock).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import threading
@@ -53,14 +52,15 @@ CREATE TABLE IF NOT EXISTS sources (
 FINAL_OUTCOMES = frozenset({"shaded", "duplicate", "failed", "ignored"})
 
 
-def settings_fingerprint(settings: Settings) -> str:
-    """Canonical JSON of the settings (sorted keys), the part of a job's key that is not the picture."""
+def settings_json(settings: Settings) -> str:
+    """Canonical JSON of the settings (sorted keys), kept with each job for whoever reads the state file."""
     return json.dumps(settings.to_dict(), sort_keys=True, separators=(",", ":"))
 
 
 def job_key(content_sha256: str, settings: Settings) -> str:
-    digest = hashlib.sha256(settings_fingerprint(settings).encode()).hexdigest()
-    return f"{content_sha256}:{digest}"
+    """The picture's sha256 and ``Settings.fingerprint()`` (the settings and the engine version: what an
+    older engine made is not "already done" after an upgrade), the same rule as the daemon's result cache."""
+    return f"{content_sha256}:{settings.fingerprint()}"
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class WatchState:
                 "VALUES (?, ?, ?, ?, ?, 'in_progress', NULL, ?) "
                 "ON CONFLICT(key) DO UPDATE SET source = excluded.source, output = excluded.output, "
                 "status = 'in_progress', error = NULL, updated = excluded.updated",
-                (key, content_sha256, settings_fingerprint(settings), source, output, time.time()),
+                (key, content_sha256, settings_json(settings), source, output, time.time()),
             )
 
     def finish(self, key: str, output: str) -> None:
@@ -141,7 +141,7 @@ class WatchState:
                 "VALUES (?, ?, ?, ?, NULL, 'failed', ?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET status = 'failed', output = NULL, error = excluded.error, "
                 "updated = excluded.updated",
-                (key, content_sha256, settings_fingerprint(settings), source, error, time.time()),
+                (key, content_sha256, settings_json(settings), source, error, time.time()),
             )
 
     def forget(self, key: str) -> None:
@@ -182,7 +182,3 @@ class WatchState:
                 "job_key = excluded.job_key, outcome = excluded.outcome, updated = excluded.updated",
                 (path, size, mtime_ns, content_sha256, job_key, outcome, time.time()),
             )
-
-    def forget_source(self, path: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM sources WHERE path = ?", (path,))

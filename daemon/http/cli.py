@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from artshade import paths
+from artshade.cli_flags import add_limit_flags, max_bytes, max_pixels
 from artshade.errors import ShadingError
 from artshade.ids import DEFAULT_PORT
 from artshade.loopback import OPENER
@@ -24,8 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        f"(default {DEFAULT_PORT}; 0 picks a free one)")  # fmt: skip
     serve.add_argument("--models", type=Path, default=None, help="folder with the model weights")
     # the limits are the artist's (machine-level): flags here, never settings a browser extension can change
-    serve.add_argument("--max-body-mb", type=int, default=64, help="largest upload accepted (default 64)")
-    serve.add_argument("--max-megapixels", type=int, default=50, help="largest image accepted (default 50)")
+    add_limit_flags(serve, bytes_flag="--max-body-mb", bytes_help="largest upload accepted")
     serve.add_argument("--queue-length", type=int, default=32, metavar="N",
                        help="jobs waiting at most before the daemon answers 'busy' (default 32)")  # fmt: skip
     serve.add_argument(
@@ -52,20 +52,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from .config import MB, DaemonConfig
+    from ..config import MB, DaemonConfig
     from .server import serve
 
     if not 0 <= args.port <= 65535:
         raise ShadingError(f"--port must be between 0 and 65535, got {args.port}")
-    for flag in ("max_body_mb", "max_megapixels", "queue_length"):
-        if getattr(args, flag) < 1:
-            raise ShadingError(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
+    if args.queue_length < 1:
+        raise ShadingError(f"--queue-length must be at least 1, got {args.queue_length}")
     setup_logging(verbose=getattr(args, "verbose", False))
     config = DaemonConfig(
         port=args.port,
         models_dir=args.models,
-        max_body=args.max_body_mb * MB,
-        max_pixels=args.max_megapixels * 1_000_000,
+        max_body=max_bytes(args.max_body_mb),
+        max_pixels=max_pixels(args.max_megapixels),
         queue_size=args.queue_length,
         cache_bytes=args.cache_mb * MB,
         watch_folders=not args.no_watch,
@@ -105,7 +104,8 @@ def run_token(args: argparse.Namespace) -> int:
 
 def run_pair(args: argparse.Namespace) -> int:
     """Ask the running daemon for a one-time pairing code and print it with instructions."""
-    from .runtime import read_runtime
+    from artshade.runtime import read_runtime
+
     from .token import get_or_create_token
 
     info = read_runtime()
@@ -138,7 +138,7 @@ def run_pair(args: argparse.Namespace) -> int:
 
 def run_unpair(args: argparse.Namespace) -> int:
     """List, or revoke one or all of, the paired extensions (the daemon re-reads the file at once)."""
-    from .pairing import PairingStore
+    from artshade.pairing import PairingStore
 
     store = PairingStore()
     if args.all and args.origin:

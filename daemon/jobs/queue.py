@@ -1,9 +1,8 @@
 """The job queue: one door for the HTTP API and the watch folder into the engine.
 
-- Bounded per priority class (``interactive`` uploads run before ``batch`` watch-folder work); a full class
-  raises :class:`QueueFull` (the API answers 429 with Retry-After).  Each paired extension (a job's
-  ``owner``) may hold at most half of a class's places (:meth:`JobQueue.share`), so one caller cannot fill
-  the queue for the others; the artist's own jobs (owner ``None``) are not capped.
+- Bounded per priority class (``interactive`` uploads run before ``batch`` watch-folder work), with each
+  paired extension's share of the places: :class:`~daemon.jobs.places.Places` (a full class raises
+  ``QueueFull``); the jobs themselves are :class:`~daemon.jobs.job.Job`.
 - One engine call at a time per device, in an :class:`EngineThread`; the event loop stays free.
 - The event loop owns all job state: the engine thread only posts progress back with
   ``call_soon_threadsafe``, so SSE subscribers see a consistent, ordered stream.
@@ -24,29 +23,26 @@ import logging
 import math
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from artshade.shading.settings import Settings
 
-import artshade.errors as engine_errors
 from artshade.errors import Cancelled, ShadingError
 from artshade.files import write_atomic
 from artshade.progress import Estimate
 
-from .cache import Result, ResultCache, cache_key
+from .cache import ResultCache, cache_key
 from .engine_thread import EngineThread
-from .errors import error_body
-from .store import JobRecord, JobStore
+from .job import PRIORITIES, Job, exception_for
+from .places import Places
+from .store import JobStore
 
 log = logging.getLogger(__name__)
 
-PRIORITIES = {"interactive": 0, "batch": 1}
-FINAL_STATES = ("done", "error", "cancelled")
 #: finished jobs kept in memory (all of them stay in SQLite).
 RECENT_JOBS = 512
 #: seconds a finished job keeps its result bytes in memory (then they come from the cache).
@@ -55,112 +51,8 @@ RESULT_HOLD_S = 120.0
 JOB_RETENTION_S = 30 * 86400
 
 
-class QueueFull(Exception):
-    def __init__(
-        self, priority: str, retry_after: int, limit: int | None = None, *, share: bool = False
-    ) -> None:
-        room = "" if limit is None else f" ({limit} waiting; `artshade serve --queue-length N` raises it)"
-        if share:
-            message = f"this caller already has {limit} jobs waiting, its share of the {priority} queue"
-            super().__init__(f"{message}; retry in {retry_after} s")
-        else:
-            super().__init__(f"the {priority} queue is full{room}; retry in {retry_after} s")
-        self.retry_after = retry_after
-
-
 class ShuttingDown(Exception):
     pass
-
-
-def _iso(stamp: float | None) -> str | None:
-    if stamp is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp)) + f".{int(stamp % 1 * 1000):03d}Z"
-
-
-@dataclass(eq=False)
-class Job:
-    id: str
-    priority: str
-    settings: Settings
-    cache_key: str
-    created: float
-    state: str = "queued"
-    progress: float = 0.0
-    stage: str = "queued"
-    error: tuple[str, str] | None = None
-    finished: float | None = None
-    report: dict[str, Any] | None = None
-    input_path: Path | None = None
-    data: bytes | None = field(default=None, repr=False)
-    result: Any = field(default=None, repr=False)
-    exception: BaseException | None = field(default=None, repr=False)
-    cancel_reason: str | None = None
-    #: the extension origin that submitted the job (None: the artist at the machine, or the watch folder);
-    #: an extension sees only its own jobs.
-    owner: str | None = None
-    #: percent and time left while running (None before it starts and after a restart)
-    estimate: Estimate | None = field(default=None, repr=False)
-    done_event: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
-    subscribers: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = field(default_factory=set, repr=False)
-
-    @property
-    def terminal(self) -> bool:
-        return self.state in FINAL_STATES
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "state": self.state,
-            **self.progress_numbers(),
-            "error": None if self.error is None else error_body(*self.error),
-            "created": _iso(self.created),
-            "finished": _iso(self.finished),
-            "result_url": f"/v1/jobs/{self.id}/result" if self.state == "done" else None,
-        }
-
-    def record(self) -> JobRecord:
-        return JobRecord(
-            id=self.id, state=self.state, progress=self.progress, stage=self.stage,
-            error_code=self.error[0] if self.error else None,
-            error_detail=self.error[1] if self.error else None,
-            created=self.created, finished=self.finished, priority=self.priority,
-            settings=self.settings.to_dict(), cache_key=self.cache_key,
-            input_path=None if self.input_path is None else str(self.input_path), report=self.report,
-            owner=self.owner,
-        )  # fmt: skip
-
-    @classmethod
-    def from_record(cls, rec: JobRecord) -> Job:
-        try:
-            settings = Settings.from_mapping({k: v for k, v in rec.settings.items() if v is not None})
-        except ShadingError:
-            settings = Settings()
-        job = cls(
-            id=rec.id, priority=rec.priority, settings=settings, cache_key=rec.cache_key, created=rec.created,
-            state=rec.state, progress=rec.progress, stage=rec.stage,
-            error=(rec.error_code, rec.error_detail or "") if rec.error_code else None, finished=rec.finished,
-            report=rec.report, input_path=Path(rec.input_path) if rec.input_path else None, owner=rec.owner,
-        )  # fmt: skip
-        if job.terminal:
-            job.done_event.set()
-        return job
-
-    def final_event(self) -> tuple[str, dict[str, Any]]:
-        return self.state, self.to_json()
-
-    def progress_numbers(self) -> dict[str, Any]:
-        """What the job's progress looks like to a person: fraction, percent, stage and seconds left."""
-        eta = self.estimate.eta if self.estimate is not None and self.state == "running" else None
-        return {
-            "progress": round(self.progress, 4),
-            "percent": int(self.progress * 100),
-            "stage": self.stage,
-            "eta_s": None if eta is None else round(eta, 1),
-        }
-
-    def progress_event(self) -> tuple[str, dict[str, Any]]:
-        return "progress", self.progress_numbers()
 
 
 Engine = Callable[..., Any]
@@ -185,18 +77,14 @@ class JobQueue:
         self._inputs_dir = inputs_dir
         self._limits = limits
         self._models_dir = models_dir
-        self.queue_size = queue_size
+        self.places = Places(queue_size)
         #: called (engine thread) with each interactive job's input and result, for later checks
         self._keep = keep
         self._thread = EngineThread()
         self._heap: list[tuple[int, int, Job]] = []
         self._seq = itertools.count()
-        self._waiting = dict.fromkeys(PRIORITIES, 0)
-        #: (priority, owner) -> jobs waiting or reserved, for extension owners only
-        self._owned: dict[tuple[str, str], int] = {}
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._running: Job | None = None
-        self._durations: deque[float] = deque(maxlen=20)
         self._wake = asyncio.Event()
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -257,12 +145,7 @@ class JobQueue:
             raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}")
         if self._stopping or self._loop is None:
             raise ShuttingDown("the daemon is shutting down")
-        if self._waiting[priority] >= self.queue_size:
-            raise QueueFull(priority, self.retry_after(priority), self.queue_size)
-        if owner is not None and self._owned.get((priority, owner), 0) >= self.share:
-            raise QueueFull(priority, self.retry_after(priority), self.share, share=True)
-        self._waiting[priority] += 1  # reserve the slot across the awaits below
-        self._own(priority, owner, +1)
+        self.places.take(priority, owner)  # reserved across the awaits below (QueueFull if there is none)
         queued = False
         try:
             key = await asyncio.to_thread(cache_key, data, settings)
@@ -293,8 +176,7 @@ class JobQueue:
             return job
         finally:
             if not queued:
-                self._waiting[priority] -= 1
-                self._own(priority, owner, -1)
+                self.places.free(priority, owner)
 
     def submit_bytes(
         self, data: bytes, settings: Settings, priority: str = "batch"
@@ -325,7 +207,7 @@ class JobQueue:
         if job.exception is not None:
             raise job.exception
         code, detail = job.error or ("shading_error", "the job failed")
-        raise _exception_for(code, detail)
+        raise exception_for(code, detail)
 
     async def result(self, job: Job) -> Any:
         """The done job's result bytes (memory or cache); None if they were evicted."""
@@ -350,8 +232,7 @@ class JobQueue:
         if job is None or job.terminal:
             return job
         if job.state == "queued":
-            self._waiting[job.priority] -= 1
-            self._own(job.priority, job.owner, -1)
+            self.places.free(job.priority, job.owner)
             self._finish(job, "cancelled", ("cancelled", "cancelled before it started"))
             return job
         job.cancel_reason = "user"
@@ -373,32 +254,13 @@ class JobQueue:
         job.subscribers.discard(events)
 
     def stats(self) -> dict[str, int]:
-        return {"length": sum(self._waiting.values()), "running": 0 if self._running is None else 1}
-
-    def retry_after(self, priority: str = "interactive") -> int:
-        per_job = sum(self._durations) / len(self._durations) if self._durations else 5.0
-        return max(1, min(300, math.ceil(per_job * (self._waiting[priority] + 1))))
+        return {"length": self.places.waiting(), "running": 0 if self._running is None else 1}
 
     # -- the worker ----------------------------------------------------------------------------------------
 
-    @property
-    def share(self) -> int:
-        """The most jobs one extension may have waiting in a priority class: half the places."""
-        return max(1, self.queue_size // 2)
-
-    def _own(self, priority: str, owner: str | None, delta: int) -> None:
-        if owner is None:
-            return
-        count = self._owned.get((priority, owner), 0) + delta
-        if count > 0:
-            self._owned[(priority, owner)] = count
-        else:
-            self._owned.pop((priority, owner), None)
-
     def _push(self, job: Job, *, reserved: bool = False) -> None:
         if not reserved:
-            self._waiting[job.priority] += 1
-            self._own(job.priority, job.owner, +1)
+            self.places.hold(job.priority, job.owner)
         heapq.heappush(self._heap, (PRIORITIES[job.priority], next(self._seq), job))
         self._wake.set()
 
@@ -413,8 +275,7 @@ class JobQueue:
                 return None
             _, _, job = heapq.heappop(self._heap)
             if job.state == "queued":  # skip the ones cancelled while waiting
-                self._waiting[job.priority] -= 1
-                self._own(job.priority, job.owner, -1)
+                self.places.free(job.priority, job.owner)
                 return job
 
     async def _schedule(self) -> None:
@@ -449,7 +310,7 @@ class JobQueue:
             self._finish(job, "done")
         finally:
             self._running = None
-            self._durations.append(time.monotonic() - started)
+            self.places.took(time.monotonic() - started)
 
     def _work(self, job: Job) -> Any:
         """In the engine thread: the cached result, or a fresh one from the engine (then cached)."""
@@ -531,20 +392,3 @@ class JobQueue:
         finished = [j for j in self._jobs.values() if j.terminal]
         for job in finished[: max(0, len(finished) - RECENT_JOBS)]:
             del self._jobs[job.id]
-
-
-def _exception_for(code: str, detail: str) -> ShadingError:
-    for cls in vars(engine_errors).values():
-        if (
-            isinstance(cls, type)
-            and issubclass(cls, ShadingError)
-            and cls.code == code
-            and cls is not Cancelled
-        ):
-            return cls(detail)
-    if code == "cancelled":
-        return Cancelled(detail)
-    return ShadingError(detail)
-
-
-__all__ = ["Job", "JobQueue", "QueueFull", "Result", "ShuttingDown"]
