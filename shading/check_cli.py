@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .cli import add_limit_flags, limits_from_args
+from artshade.cli_flags import add_limit_flags, limits_from_args
+
 from .errors import InputError
 
 

@@ -8,42 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import SettingsError
-from .io import Limits, hard_max_megapixels
+from artshade.cli_flags import add_limit_flags, limits_from_args
+
 from .settings import DEVICES, FALLBACKS, FORMATS, INTENSITIES, MODES, PLATFORMS, PRESETS, TARGETS, Settings
 
-DEFAULT_LIMITS = Limits()
 #: each flag's default is the setting's own (``Settings``' field defaults)
 DEFAULT_SETTINGS = Settings()
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return value
-
-
-def add_limit_flags(p: argparse.ArgumentParser) -> None:
-    """--max-megapixels and --max-file-mb (``artshade protect`` and ``artshade watch``)."""
-    mp, mb = DEFAULT_LIMITS.max_pixels / 1e6, DEFAULT_LIMITS.max_bytes / 2**20
-    p.add_argument("--max-megapixels", type=_positive, default=mp, metavar="N",
-                   help=f"largest image accepted (default {mp:g}; memory and time grow with it)")  # fmt: skip
-    p.add_argument("--max-file-mb", type=_positive, default=mb, metavar="N",
-                   help=f"largest file accepted, in MiB (default {mb:g})")  # fmt: skip
-
-
-def limits_from_args(args: argparse.Namespace) -> Limits:
-    """The input limits the artist chose with --max-megapixels / --max-file-mb."""
-    if args.max_megapixels > hard_max_megapixels():
-        most = hard_max_megapixels()
-        raise SettingsError(
-            f"--max-megapixels can be at most {most:.0f}: the image decoder opens nothing larger"
-        )
-    return Limits(max_pixels=round(args.max_megapixels * 1e6), max_bytes=round(args.max_file_mb * 2**20))
 
 
 def add_settings_flags(p: argparse.ArgumentParser) -> None:

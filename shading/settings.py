@@ -36,7 +36,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 #: ``auto`` and the built-in targets (``shading.targets.builtin.BUILTIN_TARGETS``, which a test keeps equal)
 TARGETS = ("auto", "poster", "texture", "sketch", "blobs")
 
-# -- how much any door (CLI, HTTP, extension, settings files) may hand in; daemon/openapi.yaml says the same
+# -- how much any door (CLI, HTTP, extension, settings files) may hand in; daemon/http/openapi.yaml agrees
 #: encoder names in one ``encoders`` setting (given; repeats are dropped, order kept)
 MAX_ENCODERS = 16
 #: characters in one encoder name
@@ -131,7 +131,7 @@ class Settings:
     def fingerprint(self) -> str:
         """sha256 (hex) of these settings and the engine version: two runs with the same fingerprint make the
         same output from the same input.  The same values, spelled the same way, as the daemon's result cache
-        key (``daemon.cache.cache_key``), so a picture is "already done" by the same rule everywhere."""
+        key (``daemon.jobs.cache.cache_key``), so a picture is "already done" by the same rule everywhere."""
         values = {**self.to_dict(), "engine": ENGINE_VERSION}
         canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

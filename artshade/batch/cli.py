@@ -45,7 +45,8 @@ def _share(text: str) -> float:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from artshade.shading.cli import add_limit_flags, add_settings_flags
+    from artshade.cli_flags import add_limit_flags
+    from artshade.shading.cli import add_settings_flags
 
     p = sub.add_parser(
         "batch",
@@ -83,7 +84,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from artshade.shading.cli import limits_from_args, settings_from_args
+    from artshade.cli_flags import limits_from_args
+    from artshade.shading.cli import settings_from_args
 
     from .run import Options, require_ray, run_batch
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from artshade.shading.settings import Settings
 
 from artshade.errors import Cancelled, InputError, NotAnImageError, ShadingError
+from artshade.files import sha256_file
 
 from . import rules
 from .files import move_file, write_new
@@ -250,7 +251,7 @@ class Pictures:
 
         with open(path, "rb") as fh:
             head = fh.read(64)
-        sha = _sha256_file(path)
+        sha = sha256_file(path)
         if sniff_format(head) or path.suffix.lower() in rules.IMAGE_SUFFIXES:
             mb = self.limits.max_bytes / 1024 / 1024
             reason = f"file is larger than the {mb:.0f} MB limit (raise it with {self.limits.bytes_setting})"
@@ -333,11 +334,3 @@ def _changed(path: Path, st: os.stat_result) -> bool:
     except OSError:
         return True
     return (now.st_size, now.st_mtime_ns) != (st.st_size, st.st_mtime_ns)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -13,8 +13,8 @@ from artshade.shading.settings import Settings
 from artshade.errors import Cancelled
 
 if TYPE_CHECKING:
-    from artshade.shading.api import BytesResult
     from artshade.shading.io import Limits
+    from artshade.shading.result import BytesResult
 
 
 class Runner(Protocol):
