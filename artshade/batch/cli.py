@@ -87,7 +87,8 @@ def _batch(args: argparse.Namespace) -> int:
     from artshade.cli_flags import limits_from_args
     from artshade.shading.cli import settings_from_args
 
-    from .run import Options, require_ray, run_batch
+    from .options import Options
+    from .run import require_ray, run_batch
 
     require_ray()
     opts = Options(

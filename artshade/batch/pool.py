@@ -19,7 +19,7 @@ from artshade.shading import models
 from artshade.shading.errors import SettingsError
 
 if TYPE_CHECKING:
-    from .run import Options
+    from .options import Options
 
 #: Ray's shared-memory store: work items and rows are small, so a small store is plenty
 OBJECT_STORE_BYTES = 256 * 2**20

@@ -19,45 +19,23 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from filelock import FileLock, Timeout
 
 from artshade.errors import ShadingError
 from artshade.progress import duration
-from artshade.shading import io, models
+from artshade.shading import models
 from artshade.shading.errors import SettingsError
 from artshade.shading.settings import ENGINE_VERSION, Settings
 
 from . import INSTALL_HINT, pool, sources
+from .options import Options
 from .progress import BatchProgress
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Options:
-    src: str
-    out: Path
-    settings: Settings = field(default_factory=Settings)
-    limits: io.Limits = field(default_factory=io.Limits)
-    models_dir: Path | None = None
-    #: actors in the pool (default: one per core, or per GPU share with --gpus-per-worker)
-    workers: int | None = None
-    gpus_per_worker: float = 0.0
-    #: torch threads per worker (default: the cores shared out among the workers)
-    threads: int | None = None
-    #: None: start an embedded local Ray; else join this cluster (``auto``, ``ray://host:10001``)
-    address: str | None = None
-    #: cores for the embedded Ray (default: this machine's)
-    num_cpus: int | None = None
-    dry_run: bool = False
-    #: pictures shaded by a dry run
-    sample: int = 4
-    quiet: bool = False
-    stream: IO[str] | None = None
 
 
 @dataclass
