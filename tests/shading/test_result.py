@@ -9,7 +9,7 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("module", ["artshade.shading.result", "artshade.daemon.cache"])
+@pytest.mark.parametrize("module", ["artshade.shading.result", "artshade.daemon.jobs.cache"])
 def test_the_result_types_import_without_torch(module: str) -> None:
     probe = (
         f"import sys, {module}\n"
@@ -22,7 +22,7 @@ def test_the_result_types_import_without_torch(module: str) -> None:
 
 
 def test_the_daemon_cache_gives_back_the_engines_result_type() -> None:
-    from artshade.daemon.cache import Result
+    from artshade.daemon.jobs.cache import Result
     from artshade.shading.result import BytesResult
 
     assert Result is BytesResult
