@@ -332,11 +332,17 @@ def protect_file(
     report_path: str | Path | None = None,
     preview_path: str | Path | None = None,
     compare_path: str | Path | None = None,
+    measure: str = "brief",
 ) -> dict[str, Any]:
     """Shade the file ``src`` into ``dst`` (never over ``src``; written atomically).  Returns the report.
 
+    ``measure``: what the report measures when neither a report file nor a preview is asked for (those
+    always get every figure): ``"brief"`` (colour SSIM, PSNR, the pull after the settings' platform: what
+    the command line prints) or ``"none"`` (nothing: a quiet command prints nothing, so it measures nothing).
     Alpha, EXIF and ICC come back from ``loaded`` in ``io.encode_image``; the engine itself sees RGB only.
     """
+    if measure not in ("brief", "none"):
+        raise ValueError(f"measure must be brief or none, got {measure!r}")
     src, dst = Path(src), Path(dst)
     forbid = [src]
     for extra in (report_path, preview_path, compare_path):
@@ -350,7 +356,7 @@ def protect_file(
     # report or a preview will show it; the command line's one line needs SSIM and one pull
     full = report_path is not None or preview_path is not None
     result = protect(loaded.rgb, settings, models_dir=models_dir, progress=progress,
-                     measure="full" if full else "brief", robustness=report_path is not None)  # fmt: skip
+                     measure="full" if full else measure, robustness=report_path is not None)  # fmt: skip
     fmt = settings.format or loaded.format
     encoded = io.encode_image(result.image.convert("RGB"), loaded, fmt)
     io.write_atomic(dst, encoded, forbid=forbid)

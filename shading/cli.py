@@ -110,7 +110,8 @@ def _protect(args: argparse.Namespace) -> int:
     with ProgressPrinter(f"shading {args.input.name}", enabled=not args.quiet) as progress:
         report = protect_file(args.input, args.output, settings, models_dir=args.models, progress=progress,
                               limits=limits, report_path=args.report, preview_path=args.preview,
-                              compare_path=args.compare)  # fmt: skip
+                              compare_path=args.compare,
+                              measure="none" if args.quiet else "brief")  # fmt: skip
     if not args.quiet:
         q = report.get("quality", {})
         pulls = report.get("pull", {})
