@@ -247,20 +247,25 @@ def timing(args: argparse.Namespace, work: Path, folder: Path) -> None:
         upload = im.convert("RGB").resize((1080, 1350), Image.Resampling.LANCZOS)
     src = work / "upload.jpg"
     upload.save(src, quality=95)
-    print("\n1080x1350 upload, --platform instagram: the whole `artshade protect` command (median of 3)")
+    print("\n1080x1350 upload, --platform instagram: the whole `artshade protect` command (median of 3);")
+    print("plain: as an artist runs it (it prints SSIM and the pull, so it measures them); --quiet: nothing")
     env = {**os.environ, "ARTSHADE_PRECISION": "fp32"}
-    times: dict[str, list[float]] = {"fast": [], "default": []}
+    times: dict[tuple[str, bool], list[float]] = {
+        (p, q): [] for p in ("fast", "default") for q in (False, True)
+    }
     for run in range(3):
-        for preset in times:
-            out = work / f"upload.{preset}.{run}.jpg"
-            cmd = ["artshade", "protect", str(src), "-o", str(out), "--preset", preset,
-                   "--platform", "instagram", "--models", str(folder), "--quiet"]  # fmt: skip
+        for preset, quiet in times:
+            out = work / f"upload.{preset}.{run}.{quiet}.jpg"
+            cmd = ["artshade", "protect", str(src), "-o", str(out), "--preset", preset, "--platform",
+                   "instagram", "--models", str(folder), *(["--quiet"] if quiet else [])]  # fmt: skip
             t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, env=env)
-            times[preset].append(time.perf_counter() - t0)
-    for preset, got in times.items():
+            subprocess.run(cmd, check=True, env=env, stderr=subprocess.DEVNULL)
+            times[preset, quiet].append(time.perf_counter() - t0)
+    for (preset, quiet), got in times.items():
+        kind = "--quiet" if quiet else "plain"
         print(
-            f"{preset:8} median {statistics.median(got):6.1f} s  (runs: {', '.join(f'{t:.1f}' for t in got)})"
+            f"{preset:8} {kind:8} median {statistics.median(got):6.1f} s  "
+            f"(runs: {', '.join(f'{t:.1f}' for t in got)})"
         )
     print("warm engine call, as the daemon makes it (after one warm-up call; median of 3)")
     for preset in ("fast", "default"):
