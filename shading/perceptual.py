@@ -210,6 +210,10 @@ def ciede2000(lab1: Tensor, lab2: Tensor) -> Tensor:
 # -- the budget map ------------------------------------------------------------------------------------
 
 
+#: the window (pixels) in which an edge looks for grain beside it
+QUIET_WINDOW = 15
+
+
 @dataclass(frozen=True)
 class JND:
     """How much change each kind of area may take, in CIEDE2000 units (1 is just noticeable)."""
@@ -224,10 +228,11 @@ class JND:
     texture_floor: float = 1.5
     #: the flat allowance needs grain to hide in: where the picture's own fine detail (smoothed over a few
     #: pixels) is below ``grain_full`` levels the allowance shrinks in proportion, down to ``grain_min`` of
-    #: it on a grain-free digital gradient (where a faint mottle otherwise shows); photos and paintings
-    #: keep about 0.5-2 levels of grain even in their flattest tenth
+    #: it on a grain-free digital fill or gradient (where a faint mottle, or streaks on a uniform fill,
+    #: otherwise show: a fifth of it still drew streaks at 1:1); photos and paintings keep about 0.5-2
+    #: levels of grain even in their flattest tenth
     grain_full: float = 1.0
-    grain_min: float = 0.2
+    grain_min: float = 0.05
     #: hard caps, in 8-bit levels (the intensity's epsilon): luma, chroma
     max_luma: float = 20.0
     max_chroma: float = 8.0
@@ -284,6 +289,11 @@ def jnd_budget(x: Tensor, jnd: JND = JND()) -> Tensor:
     masked = (contrast - jnd.texture_floor).clamp_min(0) * (1 - 0.9 * coherence)
     grain = blur(contrast, gaussian_window(9, 2.0, x.device, x.dtype))
     flat = (grain / jnd.grain_full).clamp(jnd.grain_min, 1.0)
+    # an edge between grain-free fills (ink outlines, cel shading, a horizon against a clean sky) hides
+    # nothing: a change along it roughens the line.  Where the quietest detail within a few pixels is below
+    # ``grain_full`` levels, the texture allowance shrinks as the flat one does
+    quiet = -F.max_pool2d(-contrast, QUIET_WINDOW, stride=1, padding=QUIET_WINDOW // 2)
+    masked = masked * (quiet / jnd.grain_full).clamp(jnd.grain_min, 1.0)
     allowed_luma = jnd.flat_luma * flat + jnd.texture_luma * masked
     allowed_chroma = jnd.flat_chroma * flat + jnd.texture_chroma * masked
     levels = levels_per_delta_e(x)

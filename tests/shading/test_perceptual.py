@@ -94,18 +94,40 @@ def test_budget_holds_chroma_tighter_than_luma_in_flat_areas(image: torch.Tensor
 
 def test_flat_allowance_needs_grain_to_hide_in() -> None:
     # A digital gradient has no grain: a change the size of a flat area's allowance shows there as a mottle
-    # (docs/crops/painted.*.flat-x3.png), so it gets a fifth of it; a photo's sky, with a level or
-    # so of sensor grain, keeps all of it.
+    # (docs/crops/painted.*.flat-x3.png), and even a fifth of it drew streaks on a uniform fill
+    # (docs/crops/flat.*), so it gets a twentieth; a photo's sky, with a level or so of sensor grain, keeps
+    # all of it.
     ramp = torch.linspace(0.3, 0.7, 96, dtype=torch.float64).view(1, 1, 1, 96).expand(1, 3, 96, 96)
     grain = (
         1.2 / 255 * torch.randn(1, 1, 96, 96, generator=torch.Generator().manual_seed(4), dtype=ramp.dtype)
     )
     smooth, grainy = (jnd_budget(x) * 255 for x in (ramp.contiguous(), (ramp + grain).clamp(0, 1)))
     ratio = smooth[..., 16:-16, 16:-16].mean() / grainy[..., 16:-16, 16:-16].mean()
-    assert 0.15 < float(ratio) < 0.3
+    assert 0.03 < float(ratio) < 0.08
     no_grain_rule = JND(grain_min=1.0)
-    assert torch.allclose(jnd_budget(ramp.contiguous(), no_grain_rule)[..., 16:-16, 16:-16] * 255 * 0.2,
+    assert torch.allclose(jnd_budget(ramp.contiguous(), no_grain_rule)[..., 16:-16, 16:-16] * 255 * 0.05,
                           smooth[..., 16:-16, 16:-16], rtol=0.05)  # fmt: skip
+
+
+def _ink_line(grain: float) -> torch.Tensor:
+    """A cream fill crossed by a dark anti-aliased ink line 3 px wide (digital linework), with ``grain``
+    levels of noise over all of it."""
+    cols = torch.arange(96, dtype=torch.float64)
+    ink = (2.0 - (cols - 47.5).abs()).clamp(0, 1).view(1, 1, 1, 96)  # 3 px core, soft 1 px sides
+    cream = torch.tensor([0.96, 0.92, 0.84], dtype=torch.float64).view(1, 3, 1, 1)
+    x = (cream * (1 - ink) + 0.15 * ink).expand(1, 3, 96, 96)
+    noise = torch.randn(1, 1, 96, 96, generator=torch.Generator().manual_seed(5), dtype=x.dtype)
+    return (x + grain / 255 * noise).clamp(0, 1)
+
+
+def test_an_outline_between_grain_free_fills_hides_nothing() -> None:
+    """Along an ink outline in flat digital art a change roughens the line (seen at 1:1 on the committed
+    flat illustration with engines 2.1-3.1): the edge's own contrast is not texture to hide in when no
+    grain lies beside it.  The same line drawn over grain, as on paper or in a photo, keeps its allowance."""
+    clean, grainy = (jnd_budget(_ink_line(g))[0, 0, 16:-16, 42:54] * 255 for g in (0.0, 2.0))
+    # engine 3.1: the clean line got more than the grainy one (max 10.1 levels against 8.7)
+    assert float(clean.max()) < 0.5 * float(grainy.max()), (float(clean.max()), float(grainy.max()))
+    assert float(clean.mean()) < 0.6 * float(grainy.mean()), (float(clean.mean()), float(grainy.mean()))
 
 
 def test_budget_respects_the_caps() -> None:
