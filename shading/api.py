@@ -214,7 +214,7 @@ def finish_image(
     shade_delta, notched = remove_peaks(shade_change)
     delta = upsample(shade_delta, rgb.size[1], rgb.size[0])
     delta, factor, guard = finish(full, delta, budget, seed=seed)
-    out = to_pil(quantise(full + factor * delta, seed=seed))
+    out = to_pil(add_change(full, factor * delta, seed=seed))
     if loaded.alpha is not None:
         out = out.convert("RGBA")
         out.putalpha(loaded.alpha)
@@ -377,6 +377,18 @@ def protect_file(
     return report
 
 
+#: a change fainter than this (8-bit levels) is dropped before rounding: the dither would turn a tenth of
+#: a level into one level on a tenth of the pixels, a speckle that shows on a grain-free fill enlarged
+FAINT_LEVELS = 0.25
+
+
+def add_change(x: Tensor, change: Tensor, *, seed: int) -> Tensor:
+    """``x`` (8-bit levels) with ``change`` added, as saved: changes fainter than ``FAINT_LEVELS`` dropped,
+    the rest rounded with the seeded dither (``quantise``)."""
+    kept = torch.where(change.abs() * 255 < FAINT_LEVELS, torch.zeros_like(change), change)
+    return quantise(x + kept, seed=seed)
+
+
 def quantise(image: Tensor, *, seed: int) -> Tensor:
     """Round to 8-bit levels with a seeded dither (stochastic rounding): plain rounding turns a change
     smaller than a level into hard one-level steps wherever it crosses a half level, which draws contours
@@ -404,7 +416,7 @@ def finish(
     x, d = resize(full, jh, jw), resize(delta, jh, jw)
 
     def saved(a: float) -> Tensor:
-        return quantise(x + a * d, seed=seed)
+        return add_change(x, a * d, seed=seed)
 
     def holds(a: float) -> bool:
         return float(colour_ssim(x, saved(a))[0]) >= budget.ssim_goal

@@ -104,6 +104,21 @@ def test_dithered_rounding_drowns_a_faint_regular_change() -> None:
     assert torch.equal(quantise(x, seed=0), x), "unchanged pixels stay unchanged"
 
 
+def test_a_change_fainter_than_a_quarter_level_leaves_the_pixel_alone() -> None:
+    """On a grain-free fill the change is a tenth of a level or less; the dither turned that into one level
+    on a tenth of the pixels, a speckle seen enlarged on the flat illustration (engine 3.2's first sheets).
+    Such changes are dropped; a change of half a level or more is still carried by the dither."""
+    from artshade.shading.api import add_change
+
+    x = torch.full((1, 3, 128, 128), 200 / 255)
+    gen = torch.Generator().manual_seed(6)
+    faint = 0.2 / 255 * torch.rand(x.shape, generator=gen)
+    assert torch.equal(add_change(x, faint, seed=0), x)
+    half = torch.full_like(x, 0.5 / 255)
+    moved = float((add_change(x, half, seed=0) != x).float().mean())
+    assert 0.4 < moved < 0.6, moved
+
+
 def test_flat_attenuation_shrinks_the_change_only_where_it_shows(picture: torch.Tensor) -> None:
     """A tint over the flat sky shows; noise in the busy half does not: only the sky's tiles are shrunk, and
     after one pass the sky is under the limit while the busy half keeps all of its change."""
