@@ -287,13 +287,15 @@ def jnd_budget(x: Tensor, jnd: JND = JND()) -> Tensor:
     # detail below a few levels (paper grain, sensor noise) masks little: the eye still sees a flat area;
     # along a clean edge hardly anything is masked (Yang et al. weight edges at a tenth)
     masked = (contrast - jnd.texture_floor).clamp_min(0) * (1 - 0.9 * coherence)
-    grain = blur(contrast, gaussian_window(9, 2.0, x.device, x.dtype))
-    flat = (grain / jnd.grain_full).clamp(jnd.grain_min, 1.0)
+
+    def share(grain: Tensor) -> Tensor:  # how much of an allowance this much grain lets through
+        return (grain / jnd.grain_full).clamp(jnd.grain_min, 1.0)
+
+    flat = share(blur(contrast, gaussian_window(9, 2.0, x.device, x.dtype)))
     # an edge between grain-free fills (ink outlines, cel shading, a horizon against a clean sky) hides
     # nothing: a change along it roughens the line.  Where the quietest detail within a few pixels is below
     # ``grain_full`` levels, the texture allowance shrinks as the flat one does
-    quiet = -F.max_pool2d(-contrast, QUIET_WINDOW, stride=1, padding=QUIET_WINDOW // 2)
-    masked = masked * (quiet / jnd.grain_full).clamp(jnd.grain_min, 1.0)
+    masked = masked * share(-F.max_pool2d(-contrast, QUIET_WINDOW, stride=1, padding=QUIET_WINDOW // 2))
     allowed_luma = jnd.flat_luma * flat + jnd.texture_luma * masked
     allowed_chroma = jnd.flat_chroma * flat + jnd.texture_chroma * masked
     levels = levels_per_delta_e(x)
