@@ -20,6 +20,12 @@ class ImageEncoder(nn.Module):
     def encode(self, x: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def encode_with_features(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """The latent and the inner feature maps an attack pulls on beside it, each at a stride of 2, 4 or 8
+        pixels per cell (pulling on inner layers too carries a change further to encoders it was never made
+        against).  None by default."""
+        return self.encode(x), []
+
     def decode(self, z: Tensor) -> Tensor | None:
         return None
 

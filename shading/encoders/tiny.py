@@ -45,6 +45,11 @@ VARIANTS: dict[str, TinyAEConfig] = {
 }
 
 
+#: the encoder layers whose outputs an attack pulls on beside the latent: the last block of the x4 stage
+#: and of the x8 stage (``build_encoder``'s indices)
+FEATURE_LAYERS = (9, 13)
+
+
 def _conv(n_in: int, n_out: int, **kwargs: object) -> nn.Conv2d:
     return nn.Conv2d(n_in, n_out, 3, padding=1, **kwargs)  # type: ignore[arg-type]
 
@@ -121,6 +126,15 @@ class TinyAutoencoder(ImageEncoder):
 
     def encode(self, x: Tensor) -> Tensor:
         return self.encoder(x)
+
+    def encode_with_features(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """The latent, and the outputs of the x4 and the x8 stage's last blocks (``FEATURE_LAYERS``)."""
+        features = []
+        for i, layer in enumerate(self.encoder):
+            x = layer(x)
+            if i in FEATURE_LAYERS:
+                features.append(x)
+        return x, features
 
     def decode(self, z: Tensor) -> Tensor | None:
         if self.decoder is None:

@@ -230,23 +230,29 @@ def apply(x: Tensor, view: View) -> Tensor:
     return out
 
 
-def latent_window(z_full: Tensor, view: View, trim: tuple[int, int, int, int] = (0, 0, 0, 0)) -> Tensor:
-    """The nominal full view's latents (B, C, h, w) at the cells of ``view``'s crop, ``trim`` cells left out
-    at each side (top, bottom, left, right).  A crop may start at any pixel of a view resized by a jittered
-    factor, so each cell's centre is mapped back to the nominal view and the latents are resampled there
-    (bilinear).  Not mirrored: compare with the crop's latents mirrored back."""
-    top, bottom, left, right = trim
-    cells_y, cells_x = view.crop_h // 8, view.crop_w // 8
+def latent_window(
+    z_full: Tensor, view: View, trim: tuple[int, int, int, int] = (0, 0, 0, 0), stride: int = 8
+) -> Tensor:
+    """The nominal full view's latents (B, C, h, w) at the cells of ``view``'s crop, ``trim`` latent cells
+    (8 px) left out at each side (top, bottom, left, right).  A crop may start at any pixel of a view resized
+    by a jittered factor, so each cell's centre is mapped back to the nominal view and the latents are
+    resampled there (bilinear).  Not mirrored: compare with the crop's latents mirrored back.  ``stride``:
+    the pixels per cell of ``z_full`` when it is an encoder's feature map at a finer stride (8 divisible by
+    it); the trim stays in latent cells."""
+    per_cell = 8 // stride
+    top, bottom, left, right = (t * per_cell for t in trim)
+    cells_y, cells_x = view.crop_h // stride, view.crop_w // stride
     ratio = view.full_factor / view.factor
     dev, dt = z_full.device, z_full.dtype
     rows, cols = z_full.shape[-2:]
-    ys = (
-        (view.position[0] + 8 * torch.arange(top, cells_y - bottom, device=dev, dtype=dt) + 3.5) * ratio - 3.5
-    ) / 8
-    xs = (
-        (view.position[1] + 8 * torch.arange(left, cells_x - right, device=dev, dtype=dt) + 3.5) * ratio - 3.5
-    ) / 8
-    if ratio == 1 and view.position[0] % 8 == 0 and view.position[1] % 8 == 0:  # on the grid: exact slice
+    centre = (stride - 1) / 2
+
+    def cells(start: int, first: int, last: int) -> Tensor:  # cell centres in the nominal view's cells
+        pixels = start + stride * torch.arange(first, last, device=dev, dtype=dt) + centre
+        return (pixels * ratio - centre) / stride
+
+    ys, xs = cells(view.position[0], top, cells_y - bottom), cells(view.position[1], left, cells_x - right)
+    if ratio == 1 and view.position[0] % stride == 0 and view.position[1] % stride == 0:  # on the grid
         y0, x0 = int(ys[0]), int(xs[0])
         return z_full[..., y0 : y0 + len(ys), x0 : x0 + len(xs)]
     gy, gx = (2 * ys + 1) / rows - 1, (2 * xs + 1) / cols - 1

@@ -43,6 +43,19 @@ def test_random_weights_do_not_reconstruct(small_photo: Image.Image) -> None:
         assert float(psnr(x, ae.decode(ae.encode(x)))) < 15
 
 
+def test_the_tiny_encoder_shows_its_x4_and_x8_stages() -> None:
+    """What the optimiser pulls on beside the latent: the same latent, and the x4 and x8 stages' outputs."""
+    from artshade.shading.encoders.tiny import VARIANTS
+
+    torch.manual_seed(0)
+    ae = TinyAutoencoder(VARIANTS["taef2"], with_decoder=False).eval()
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        z, features = ae.encode_with_features(x)
+        assert torch.equal(z, ae.encode(x))
+    assert [tuple(f.shape) for f in features] == [(1, 64, 16, 24), (1, 64, 8, 12)]
+
+
 def test_hub_safetensors_layout_loads_the_same_model(models_dir: Path, tmp_path: Path, small_photo) -> None:
     """The model hub stores `encoder.layers.N` / `decoder.layers.N` (no Clamp); both layouts agree."""
     from safetensors.torch import save_file

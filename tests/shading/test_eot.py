@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 from artshade.shading.transforms import eot
 from artshade.shading.transforms.jpeg import jpeg
@@ -54,22 +55,25 @@ def test_canonical_views_are_the_measured_view() -> None:
     assert view.position == ((vh - 512) // 2, (vw - 512) // 2)
 
 
-def test_latent_window_matches_the_encoding_of_an_off_grid_crop() -> None:
-    """The target's latents resampled at a crop's cells are what encoding that crop would give (for a smooth
-    stand-in encoder: an 8x8 average pool)."""
+@pytest.mark.parametrize("stride", [8, 4, 2])
+def test_latent_window_matches_the_encoding_of_an_off_grid_crop(stride: int) -> None:
+    """The target's latents (or an inner feature map at a finer stride) resampled at a crop's cells are what
+    encoding that crop would give (for a smooth stand-in encoder: an average pool)."""
     gen = torch.Generator().manual_seed(1)
     x = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 700, 1000, generator=gen), 31, stride=1, padding=15)
 
     def encode(img: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.avg_pool2d(img, 8)
+        return torch.nn.functional.avg_pool2d(img, stride)
 
     cfg = eot.EOTConfig(scales=(512,), crop=256, scale_jitter=0.1, stray_jpeg_p=0, blur_p=0, noise_p=0)
     z_full = encode(eot.full_view(x, 512))
+    trim = 8 // stride  # one latent cell
     for _ in range(5):
         view = eot.sample_view(cfg, 700, 1000, gen)
         crop = eot.geometry(x, view)
-        got = eot.latent_window(z_full, view, (1, 1, 1, 1))
-        want = encode(crop.flip(-1) if view.flip else crop)[..., 1:-1, 1:-1]
+        got = eot.latent_window(z_full, view, (1, 1, 1, 1), stride)
+        want = encode(crop.flip(-1) if view.flip else crop)[..., trim:-trim, trim:-trim]
+        assert got.shape == want.shape
         assert float((got - want).abs().mean()) < 0.01
 
 
