@@ -36,6 +36,9 @@ from .transforms import eot
 
 ProgressFn = Callable[[float, str], None]
 
+#: the short side of the views the loss normaliser is measured on (``TargetLatents.norm``)
+NORM_SCALE = 256
+
 #: latent cells at a crop's edge left out of the loss (the encoder's receptive field reaches past the crop)
 INTERIOR_MARGIN = 2
 
@@ -66,6 +69,9 @@ class Schedule:
     canonical_p: float = 0.05
     whole_p: float = 0.65
     bucket_p: float = 0.2
+    #: weight of each inner feature map's term of the loss beside the latent's (``encode_with_features``):
+    #: pulling on the x4 and x8 stages too carries the change to encoders it was never made against
+    feature_weight: float = 0.5
     min_steps_fraction: float = 0.6
     patience: int = 30
 
@@ -167,22 +173,24 @@ def upsample(delta: Tensor, height: int, width: int) -> Tensor:
 
 
 class TargetLatents:
-    """Each (encoder, target, scale)'s latents of the whole view, and the loss normaliser of each, computed
-    on first use."""
+    """Each (encoder, target, scale)'s maps of the whole view (the latent, then the encoder's inner feature
+    maps, ``ImageEncoder.encode_with_features``), computed on first use, and each (encoder, target)'s loss
+    normalisers."""
 
     def __init__(
         self, ensemble: Ensemble, targets: list[TargetTensor], x: Tensor, precision: Callable
     ) -> None:
         self.ensemble, self.targets, self.x, self.precision = ensemble, targets, x, precision
-        self.latents: dict[tuple[int, int, int, bool], Tensor] = {}
-        self.norms: dict[tuple[int, int, int], float] = {}
+        self.latents: dict[tuple[int, int, int, bool], list[Tensor]] = {}
+        self.norms: dict[tuple[int, int], list[float]] = {}
 
-    def _encode(self, e: int, img: Tensor) -> Tensor:
+    def _encode(self, e: int, img: Tensor) -> list[Tensor]:
         with self.precision():
-            return self.ensemble.members[e].encoder.encode(img).float()
+            z, features = self.ensemble.members[e].encoder.encode_with_features(img)
+        return [m.float() for m in (z, *features)]
 
     @torch.no_grad()
-    def get(self, e: int, k: int, scale: int, flip: bool = False) -> Tensor:
+    def get(self, e: int, k: int, scale: int, flip: bool = False) -> list[Tensor]:
         key = (e, k, scale, flip)
         if key not in self.latents:
             img = eot.full_view(self.targets[k].image, scale)
@@ -190,12 +198,19 @@ class TargetLatents:
         return self.latents[key]
 
     @torch.no_grad()
-    def norm(self, e: int, k: int, scale: int) -> float:
-        """Mean squared latent distance original -> target at this scale: the scale of the loss."""
-        key = (e, k, scale)
+    def norm(self, e: int, k: int) -> list[float]:
+        """Mean squared distance original -> target of each map: the scale of each term of the loss, so
+        members, targets and maps weigh as their weights say.  Per cell it hardly depends on the view's
+        size (the latent's within a few per cent from a 256 px to a 1 MP view), so it is measured once, on
+        small views: encoding the original at every scale (a bucket view is about 1 MP) cost a tenth of a
+        ``default`` run."""
+        key = (e, k)
         if key not in self.norms:
-            zx = self._encode(e, eot.full_view(self.x, scale))
-            self.norms[key] = float((zx - self.get(e, k, scale)).pow(2).mean().clamp_min(1e-8))
+            ours = self._encode(e, eot.full_view(self.x, NORM_SCALE))
+            theirs = self._encode(e, eot.full_view(self.targets[k].image, NORM_SCALE))
+            self.norms[key] = [
+                float((a - b).pow(2).mean().clamp_min(1e-8)) for a, b in zip(ours, theirs, strict=True)
+            ]
         return self.norms[key]
 
 
@@ -211,8 +226,10 @@ def interior_trim(view: eot.View, margin: int) -> tuple[int, int, int, int]:
     )
 
 
-def _crop_latent(z: Tensor, trim: tuple[int, int, int, int], flip: bool) -> Tensor:
-    top, bottom, left, right = trim
+def _crop_latent(z: Tensor, trim: tuple[int, int, int, int], flip: bool, per_cell: int = 1) -> Tensor:
+    """``z`` less ``trim`` latent cells at each side (``per_cell`` of ``z``'s cells to a latent cell, for a
+    feature map at a finer stride), mirrored back when the crop was mirrored."""
+    top, bottom, left, right = (t * per_cell for t in trim)
     if flip:  # the crop was mirrored before encoding; mirror back to compare with the unflipped full view
         z = z.flip(-1)
     return z[..., top : z.shape[-2] - bottom, left : z.shape[-1] - right]
@@ -297,11 +314,17 @@ def optimise(
         loss = torch.zeros((), device=x.device)
         for e, member in enumerate(ensemble):
             with precision():
-                z = member.encoder.encode(seen).float()
-            z_crop = _crop_latent(z, trim, view.flip)
+                z, features = member.encoder.encode_with_features(seen)
+            maps = [m.float() for m in (z, *features)]
+            strides = [view.crop_w // m.shape[-1] for m in maps]
+            crops = [_crop_latent(m, trim, view.flip, 8 // s) for m, s in zip(maps, strides, strict=True)]
+            weights = [1.0] + [schedule.feature_weight] * len(features)
             for k, target in enumerate(targets):
-                zt = eot.latent_window(latents.get(e, k, view.scale), view, trim)
-                dist = (z_crop - zt).pow(2).mean() / latents.norm(e, k, view.scale)
+                full = latents.get(e, k, view.scale)
+                dist = sum(
+                    w * (c - eot.latent_window(f, view, trim, s)).pow(2).mean() / n
+                    for c, f, s, w, n in zip(crops, full, strides, weights, latents.norm(e, k), strict=True)
+                )
                 loss = loss + member.weight * target.weight * dist
         (grad,) = torch.autograd.grad(loss, u)
         with torch.no_grad():

@@ -3,6 +3,7 @@ SSIM goal, it repeats for a seed, and its settings are all alive."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import pytest
@@ -11,6 +12,7 @@ from artshade.shading.encoders.base import ImageEncoder
 from artshade.shading.encoders.ensemble import Ensemble, Member
 from artshade.shading.optimize import (
     BUDGETS,
+    NORM_SCALE,
     Budget,
     Schedule,
     TargetLatents,
@@ -82,12 +84,86 @@ def test_same_seed_same_result(setup) -> None:
     assert torch.equal(a.delta, b.delta)
 
 
-def test_target_norms_are_kept_per_scale(setup) -> None:
-    x, targets, ensemble = setup
-    latents = TargetLatents(ensemble, targets, x, precision=lambda: torch.autocast("cpu", enabled=False))
-    small, large = latents.norm(0, 0, 64), latents.norm(0, 0, 96)
-    assert small != large
-    assert latents.norm(0, 0, 64) == small
+class CountingEncoder(TinyEncoder):
+    """The tiny encoder, keeping every picture it encodes without gradients (the target latents and the
+    loss normaliser)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.plain: list[torch.Tensor] = []
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.is_grad_enabled():
+            self.plain.append(x.detach().clone())
+        return super().encode(x)
+
+
+class LayeredEncoder(TinyEncoder):
+    """The tiny encoder, showing its first (stride 2) and second (stride 4) stage as inner feature maps."""
+
+    def encode_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        first = self.net[1](self.net[0](x))
+        second = self.net[3](self.net[2](first))
+        return self.net[4](second), [first, second]
+
+
+def test_the_inner_feature_maps_are_pulled_too(setup) -> None:
+    x, targets, _ = setup
+    enc = LayeredEncoder()
+    ensemble = Ensemble([Member(enc)])
+
+    def inner_distance(feature_weight: float) -> float:
+        schedule = dataclasses.replace(SCHEDULE, feature_weight=feature_weight)
+        out = optimise(x, targets, ensemble, schedule, BUDGETS["default"], EOT, seed=0)
+        with torch.no_grad():
+            _, ours = enc.encode_with_features(x + out.delta)
+            _, original = enc.encode_with_features(x)
+            _, theirs = enc.encode_with_features(targets[0].image)
+        return sum(
+            float((a - t).norm() / (o - t).norm()) for a, o, t in zip(ours, original, theirs, strict=True)
+        )
+
+    assert inner_distance(4.0) < inner_distance(0.0) - 0.002
+
+
+def test_the_loss_normaliser_is_one_small_measurement_per_target(setup) -> None:
+    x, targets, _ = setup
+    enc = CountingEncoder()
+    latents = TargetLatents(Ensemble([Member(enc)]), targets, x, precision=contextlib.nullcontext)
+    first = latents.norm(0, 0)
+    zx = enc.net(eot.full_view(x, NORM_SCALE))
+    zt = enc.net(eot.full_view(targets[0].image, NORM_SCALE))
+    assert first == [pytest.approx(float((zx - zt).pow(2).mean()), rel=1e-6)]
+    assert latents.norm(0, 0) == first and len(enc.plain) == 2, "measured once"
+
+
+def test_the_original_is_encoded_once_on_a_small_view() -> None:
+    """Encoding the original at every view's scale (a bucket view is about 1 MP) only set the loss's scale,
+    which hardly depends on the view's size: once, at NORM_SCALE, is enough."""
+    gen = torch.Generator().manual_seed(1)
+    x = 0.3 + 0.4 * torch.rand(1, 3, 384, 576, generator=gen)
+    target = torch.rand(1, 3, 384, 576, generator=gen)
+    enc = CountingEncoder()
+    cfg = eot.EOTConfig(scales=(320,), crop=128, whole_p=0.5, bucket_p=0.5, blur_p=0, noise_p=0)
+    schedule = Schedule(steps=6, crop=128, scales=(320,), flips=False, shade_short_side=192)
+    optimise(
+        x, [TargetTensor(target, 1.0)], Ensemble([Member(enc)]), schedule, BUDGETS["default"], cfg, seed=0
+    )
+
+    scales = (NORM_SCALE, 320, eot.bucket_scale(384, 576))
+
+    def scale_of(img: torch.Tensor, picture: torch.Tensor) -> int | None:
+        for scale in scales:
+            view = eot.full_view(picture, scale)
+            if view.shape == img.shape and torch.allclose(view, img):
+                return scale
+        return None
+
+    originals = [scale_of(img, x) for img in enc.plain if scale_of(img, x)]
+    assert originals == [NORM_SCALE]
+    targets = [scale_of(img, target) for img in enc.plain if scale_of(img, target)]
+    assert len(targets) + len(originals) == len(enc.plain), "nothing else is encoded"
+    assert sorted(targets) == sorted(set(scales)), "the target once at each scale, the normaliser's too"
 
 
 @pytest.mark.parametrize("name", ["views_per_step", "project_ssim"])
