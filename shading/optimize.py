@@ -71,7 +71,7 @@ class Schedule:
     bucket_p: float = 0.2
     #: weight of each inner feature map's term of the loss beside the latent's (``encode_with_features``):
     #: pulling on the x4 and x8 stages too carries the change to encoders it was never made against
-    feature_weight: float = 0.5
+    feature_weight: float = 0.25
     min_steps_fraction: float = 0.6
     patience: int = 30
 
