@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -410,7 +411,9 @@ def finish(
     the flattest areas show a difference (CIEDE2000 over the budget's ``flat_limit``) the change is shrunk
     in those flat tiles only (``visibility.flat_attenuation``, twice at most; then the factor shrinks), and
     if the change has a periodic peak its peaks are notched out (scaling would not help: the peak's ratio
-    to its neighbours does not depend on the scale).  Judged at full size, up to ``JUDGE_SIDE`` px."""
+    to its neighbours does not depend on the scale).  A peak the notch does not reach gets one shrinking
+    step; if that does not lower it the step is taken back and the report says ``periodic_peak_unresolved``
+    (more steps would only throw the protection away).  Judged at full size, up to ``JUDGE_SIDE`` px."""
     w, h = full.shape[-1], full.shape[-2]
     jw, jh = (w, h) if max(w, h) <= JUDGE_SIDE else _fit_long_side((w, h), JUDGE_SIDE)
     x, d = resize(full, jh, jw), resize(delta, jh, jw)
@@ -432,6 +435,8 @@ def finish(
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if holds(mid) else (lo, mid)
     factor, reasons, notched, local = lo, [], 0, 0
+    peak_before_scaling: float | None = None  # the peak when the factor last shrank for the peak alone
+    unresolved = False
     for _ in range(8):
         flat, peak = flat_delta_e(x, saved(factor)), periodic_peak(x, saved(factor))
         if flat <= budget.flat_limit and peak <= PEAK_LIMIT:
@@ -449,10 +454,18 @@ def finish(
             reasons[-1]["local_tiles"] = tiles
             d = d * atten
             delta = delta * resize(atten, h, w)
+        elif flat <= budget.flat_limit and peak > 0.9 * (peak_before_scaling or math.inf):
+            # a peak the notch did not reach, and shrinking did not lower it (its ratio to its neighbours
+            # does not depend on the scale until the change sinks into the 8-bit floor): shrinking further
+            # would only throw the protection away, so take the last step back and say so
+            factor /= 0.8
+            unresolved = True
+            break
         else:
+            peak_before_scaling = peak if flat <= budget.flat_limit else None
             factor *= 0.8
     info = {"ssim_scale": round(lo, 4), "scaled_down_for": reasons, "full_size_bins_notched": notched,
-            "local_flat_passes": local}  # fmt: skip
+            "local_flat_passes": local, "periodic_peak_unresolved": unresolved}  # fmt: skip
     return delta, factor, info
 
 

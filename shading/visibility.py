@@ -169,11 +169,22 @@ def remove_peaks(delta: Tensor, limit: float = PEAK_LIMIT, *, rounds: int = 3) -
         for c in range(out.shape[0]):
             spec = np.fft.fft2(out[c])
             power = np.abs(spec) ** 2
-            median = ndimage.median_filter(np.fft.fftshift(power), size=_PEAK_WINDOW, mode="wrap")
-            keep = np.sqrt(np.fft.ifftshift(median) / np.maximum(power, 1e-30))
-            spec[mask] *= np.minimum(1.0, keep[mask])
+            keep = np.sqrt(_median_at(power, mask, _PEAK_WINDOW) / np.maximum(power[mask], 1e-30))
+            spec[mask] *= np.minimum(1.0, keep)
             out[c] = np.fft.ifft2(spec).real
     return torch.from_numpy(out[None]).to(delta), notched
+
+
+def _median_at(power: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+    """``ndimage.median_filter(power, size, mode="wrap")`` at the bins ``mask`` sets only, in their
+    ``np.nonzero`` order: the few bins a notch touches, where filtering the whole spectrum of each channel
+    cost a fifth of a second."""
+    h, w = power.shape
+    offsets = np.arange(size) - size // 2
+    ys, xs = np.nonzero(mask)
+    rows = (ys[:, None, None] + offsets[None, :, None]) % h
+    cols = (xs[:, None, None] + offsets[None, None, :]) % w
+    return np.median(power[rows, cols].reshape(len(ys), -1), axis=1)
 
 
 def visibility_report(
