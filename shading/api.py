@@ -101,7 +101,8 @@ def protect(
 
     ``measure``: ``"full"`` (or True) adds every visibility figure and the pull per encoder and site profile,
     the transfer proxy's included; ``"brief"`` only colour SSIM, PSNR and the attacked encoders' pull after
-    the settings' platform (what the command line prints; a few encoder passes); ``"none"`` (or False)
+    the settings' platform, without the unshaded original's baseline (what the command line prints; three
+    encoder passes); ``"none"`` (or False)
     nothing.  ``robustness`` also the pull left after each cheap clean-up an attacker would try
     (``purify``)."""
     t0 = time.perf_counter()
@@ -276,7 +277,7 @@ def measure_result(
         }
         target_full = to_pil(target_tensors[0].image)
         report["pull"] = pull_report(
-            [m.encoder for m in ensemble], rgb, protected, target_full, [settings.platform]
+            [m.encoder for m in ensemble], rgb, protected, target_full, [settings.platform], baselines=False
         )
     elif level == "full":
         report_progress(0.0, "measuring")

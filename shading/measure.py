@@ -45,8 +45,11 @@ def pull_report(
     protected: Image.Image,
     target: Image.Image,
     profiles: Iterable[str] = ("none", "instagram", "x"),
+    *,
+    baselines: bool = True,
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """{encoder: {profile: {"pull": ..., "baseline": ...}}} for each profile."""
+    """{encoder: {profile: {"pull": ..., "baseline": ...}}} for each profile; without ``baselines`` the pull
+    alone (one encoder pass fewer per profile: what the command line's one line needs)."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     profiles = list(dict.fromkeys(profiles))
     for enc in encoders:
@@ -55,11 +58,10 @@ def pull_report(
         for name in profiles:
             prof = PROFILES[name]
             zp = encode_view(enc, apply_real(protected, prof))
-            zb = zx if name == "none" else encode_view(enc, apply_real(original, prof))
-            rows[name] = {
-                "pull": round(pull_value(zp, zx, zt), 4),
-                "baseline": round(pull_value(zb, zx, zt), 4),
-            }
+            rows[name] = {"pull": round(pull_value(zp, zx, zt), 4)}
+            if baselines:
+                zb = zx if name == "none" else encode_view(enc, apply_real(original, prof))
+                rows[name]["baseline"] = round(pull_value(zb, zx, zt), 4)
         out[enc.name] = rows
     return out
 

@@ -71,6 +71,20 @@ def test_report_has_pull_per_encoder_and_profile(shaded) -> None:
     json.dumps(r)  # JSON-able
 
 
+def test_a_brief_measure_gives_the_same_pull_without_the_baseline(shaded, small_photo, models_dir) -> None:
+    """What the command line prints (``measure="brief"``): colour SSIM, PSNR and the pull after the
+    settings' platform, the same figures the full measure gives for the same run, and no baseline (the
+    unshaded original's pass through the site costs an encoder pass the line never shows)."""
+    brief = protect(small_photo, Settings(preset="fast", target="poster", seed=1), models_dir=models_dir,
+                    measure="brief")  # fmt: skip
+    assert np.array_equal(np.asarray(brief.image), np.asarray(shaded.image))
+    assert brief.report["pull"] == {
+        "taef2": {"none": {"pull": shaded.report["pull"]["taef2"]["none"]["pull"]}}
+    }
+    assert brief.report["quality"] == shaded.report["quality"]
+    assert "visibility" not in brief.report and "transfer" not in brief.report
+
+
 def test_same_seed_same_result(small_painting, models_dir) -> None:
     s = Settings(preset="fast", seed=7)
     a = protect(small_painting, s, models_dir=models_dir, measure=False).image
