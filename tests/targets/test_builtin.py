@@ -72,6 +72,18 @@ def test_targets_are_deterministic_per_seed(artwork: Image.Image) -> None:
                               np.asarray(builtin_target("texture", artwork, 2)))  # fmt: skip
 
 
+@pytest.mark.parametrize("size", [(320, 240), (1024, 1280)])
+def test_the_poster_is_pillows_median_filter_posterized(artwork: Image.Image, size: tuple[int, int]) -> None:
+    """The poster's median comes from OpenCV for speed; Pillow's ``MedianFilter`` is the reference it must
+    match pixel for pixel, borders included (a 3x3 median at 320 x 240, 9x9 at an upload's working size)."""
+    from PIL import ImageFilter, ImageOps
+
+    picture = artwork.resize(size, Image.BICUBIC)
+    radius = max(1, round(min(size) / 256))
+    reference = ImageOps.posterize(picture.filter(ImageFilter.MedianFilter(2 * radius + 1)), 2)
+    assert np.array_equal(np.asarray(builtin_target("poster", picture, 0)), np.asarray(reference))
+
+
 class Colour(torch.nn.Module):
     """A stand-in encoder that sees colour only (8x8 means): a flat-colour target is the easy one."""
 
