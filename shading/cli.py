@@ -112,6 +112,13 @@ def _protect(args: argparse.Namespace) -> int:
                               limits=limits, report_path=args.report, preview_path=args.preview,
                               compare_path=args.compare,
                               measure="none" if args.quiet else "brief")  # fmt: skip
+    if report.get("guard", {}).get("periodic_peak_unresolved"):
+        # said even with --quiet: the one promise the engine could not keep for this picture
+        print(
+            f"warning: {args.output} may show a faint regular pattern the guard could not remove; "
+            "look at it 1:1 (--compare) before posting, or try --intensity low",
+            file=sys.stderr,
+        )
     if not args.quiet:
         q = report.get("quality", {})
         pulls = report.get("pull", {})

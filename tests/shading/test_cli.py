@@ -58,6 +58,27 @@ def test_a_quiet_command_measures_nothing(art: Path, tmp_path: Path, monkeypatch
     assert "pull " in capsys.readouterr().err.splitlines()[-1]
 
 
+@pytest.mark.usefixtures("models_dir")
+def test_a_pattern_the_guard_could_not_remove_is_said_even_when_quiet(
+    art: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from artshade.shading import api
+
+    real = api.finish
+
+    def unresolved(*args, **kwargs):
+        delta, factor, info = real(*args, **kwargs)
+        return delta, factor, {**info, "periodic_peak_unresolved": True}
+
+    args = ["protect", str(art), "--preset", "fast", "--quiet", "-o"]
+    assert main([*args, str(tmp_path / "plain.jpg")]) == 0
+    assert capsys.readouterr().err == "", "nothing to say for an ordinary picture"
+    monkeypatch.setattr(api, "finish", unresolved)
+    assert main([*args, str(tmp_path / "patterned.jpg")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: ") and "--compare" in err[0], err
+
+
 @pytest.mark.parametrize(
     ("make_input", "extra", "needle"),
     [
