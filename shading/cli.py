@@ -116,7 +116,7 @@ def _protect(args: argparse.Namespace) -> int:
         # said even with --quiet: the one promise the engine could not keep for this picture
         print(
             f"warning: {args.output} may show a faint regular pattern the guard could not remove; "
-            "look at it 1:1 (--compare) before posting, or try --intensity low",
+            "look at it 1:1 (--compare) before posting",
             file=sys.stderr,
         )
     if not args.quiet:
