@@ -41,6 +41,16 @@ WEIGHTS_SOURCE_IS = models.chosen_by(WEIGHTS_SOURCE)
 EVAL_IMAGES = os.environ.get("ARTSHADE_EVAL_IMAGES")
 
 
+#: a browser test's time limit (pyproject's ``timeout`` is the rest's): its waits give up well before this
+BROWSER_TEST_TIMEOUT_S = 360
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("browser") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(BROWSER_TEST_TIMEOUT_S))
+
+
 def unavailable(reason: str) -> NoReturn:
     """Something a test needs is not on this machine: skip with ``reason`` (fail when strict, as in CI)."""
     if STRICT:

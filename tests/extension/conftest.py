@@ -80,6 +80,8 @@ def ready(browser: ExtensionBrowser, real_daemon: Daemon, site_server: SiteServe
 @pytest.fixture
 def tab(ready: ExtensionBrowser, site_server: SiteServer) -> Iterator[Any]:
     """A fresh tab; the sink starts empty."""
+    if ready.closed:  # opening a page in it could wait forever
+        pytest.fail("Chromium went away during this module (a crash?); see the tests before this one")
     site_server.clear()
     page = ready.context.new_page()
     yield page

@@ -36,8 +36,9 @@ PAGES = Path(__file__).resolve().parent / "pages"
 ARTIFACTS = REPO / "test-artifacts" / "extension"
 CHROMIUM = "/usr/bin/chromium"
 EXTENSION_ORIGIN = f"chrome-extension://{ids.CHROME_EXTENSION_ID}"
-#: shading runs on a shared 2-core CPU in CI; waits are for a condition, this is only the give-up point.
-SHADE_TIMEOUT_S = 600
+#: shading runs on a shared 2-core CPU in CI; waits are for a condition, this is only the give-up point
+#: (below tests/conftest.py's BROWSER_TEST_TIMEOUT_S, so a wait that gives up says what it waited for).
+SHADE_TIMEOUT_S = 240
 
 
 def load_build() -> Any:
@@ -432,24 +433,35 @@ class ExtensionBrowser:
         self.context = context
         self.worker = worker
         self.id = worker.url.split("/")[2]
+        #: set when the browser goes away (it crashed, or was closed) so the next test says so at once
+        self.closed = False
+        context.on("close", lambda _: setattr(self, "closed", True))
 
     def page_url(self, name: str) -> str:
         return f"chrome-extension://{self.id}/{name}"
 
-    def storage_set(self, values: dict[str, Any]) -> None:
-        self.worker.evaluate("(values) => chrome.storage.local.set(values)", values)
+    def evaluate(self, script: str, arg: Any = None) -> Any:
+        """Run ``script`` (a function of ``arg``) with the extension's APIs, in a short-lived extension page.
 
-    def storage_get(self, keys: list[str]) -> dict[str, Any]:
-        return self.worker.evaluate("(keys) => chrome.storage.local.get(keys)", keys)
-
-    def call(self, action: str, **fields: Any) -> Any:
-        """Send a request to the background the way the options page does (from an extension page)."""
+        Not in ``self.worker``: Chromium stops an idle MV3 service worker after ~30 s, and Playwright's
+        ``evaluate`` on a stopped worker waits for it to start again, which nothing asks of it; a test
+        that paused long enough would wait forever."""
         page = self.context.new_page()
         try:
             page.goto(self.page_url("options.html"))
-            reply = page.evaluate("(m) => chrome.runtime.sendMessage(m)", {"action": action, **fields})
+            return page.evaluate(script, arg)
         finally:
             page.close()
+
+    def storage_set(self, values: dict[str, Any]) -> None:
+        self.evaluate("(values) => chrome.storage.local.set(values)", values)
+
+    def storage_get(self, keys: list[str]) -> dict[str, Any]:
+        return self.evaluate("(keys) => chrome.storage.local.get(keys)", keys)  # type: ignore[no-any-return]
+
+    def call(self, action: str, **fields: Any) -> Any:
+        """Send a request to the background the way the options page does (from an extension page)."""
+        reply = self.evaluate("(m) => chrome.runtime.sendMessage(m)", {"action": action, **fields})
         if not reply.get("ok"):
             raise AssertionError(f"{action} failed: {reply}")
         return reply["value"]

@@ -38,7 +38,7 @@ def open_popup(browser: ExtensionBrowser, site: str, tab_id: int | None = None) 
 
 def tab_id_of(browser: ExtensionBrowser, page: Any) -> int:
     found = "(url) => chrome.tabs.query({}).then((tabs) => tabs.find((t) => t.url === url).id)"
-    return int(browser.worker.evaluate(found, page.url))
+    return int(browser.evaluate(found, page.url))
 
 
 def flip(popup: Any, want: bool) -> None:

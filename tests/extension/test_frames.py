@@ -44,7 +44,7 @@ def frame_url(server: SiteServer, page: str) -> str:
 
 def open_popup(browser: ExtensionBrowser, site: str, page: Any) -> Any:
     found = "(url) => chrome.tabs.query({}).then((tabs) => tabs.find((t) => t.url === url).id)"
-    tab_id = int(browser.worker.evaluate(found, page.url))
+    tab_id = int(browser.evaluate(found, page.url))
     popup = browser.context.new_page()
     popup.set_viewport_size({"width": 384, "height": 560})
     popup.goto(browser.page_url(f"popup.html?site={site}&tab={tab_id}"))
@@ -142,7 +142,7 @@ def test_the_options_page_lists_the_frame_sites_and_stops_protecting_them(
     finally:
         page.close()
     assert ready.storage_get(["frameSites"])["frameSites"] == {}
-    registered = ready.worker.evaluate(
+    registered = ready.evaluate(
         "() => chrome.scripting.getRegisteredContentScripts().then((s) => s.flatMap((x) => x.matches))"
     )
     assert "http://localhost/*" not in registered

@@ -268,7 +268,8 @@ def test_pictures_written_into_request_bodies_are_shaded(
 
 POST_THROUGH = """async ([b, how]) => {
   const file = fileFrom(b, 'p.png', 'image/png');
-  const got = await new Promise((resolve) => {
+  const got = await new Promise((resolve, reject) => {
+    setTimeout(() => reject(new Error('the message never arrived (60 s)')), 60000);
     if (how === 'port') {
       const channel = new MessageChannel();
       channel.port2.onmessage = (e) => resolve(e.data);

@@ -124,7 +124,7 @@ def test_sigkill_mid_batch_then_restart_reaches_the_same_end_state(folders, tool
     assert {p: tools.sha(p) for p in tools.files_under(inbox)} == before
 
     # restart with --once: it finishes the batch and exits 1 (one picture is broken)
-    done = subprocess.run([*cmd, "--once"], capture_output=True, text=True, timeout=900)
+    done = subprocess.run([*cmd, "--once"], capture_output=True, text=True, timeout=280)
     assert done.returncode == 1, done.stderr
     assert "failed     broken.jpg" in done.stderr
 
@@ -143,7 +143,7 @@ def test_sigkill_mid_batch_then_restart_reaches_the_same_end_state(folders, tool
     assert len(rewritten) <= 1
 
     # a third start shades nothing and still says the broken picture needs attention
-    again = subprocess.run([*cmd, "--once"], capture_output=True, text=True, timeout=900)
+    again = subprocess.run([*cmd, "--once"], capture_output=True, text=True, timeout=280)
     assert again.returncode == 1, again.stderr
     assert "done: 1 failed" in again.stderr and "shaded " not in again.stderr
     assert tools.states(state_path).get("done") == len(good)
