@@ -443,9 +443,9 @@ class ExtensionBrowser:
     def evaluate(self, script: str, arg: Any = None) -> Any:
         """Run ``script`` (a function of ``arg``) with the extension's APIs, in a short-lived extension page.
 
-        Not in ``self.worker``: Chromium stops an idle MV3 service worker after ~30 s, and Playwright's
-        ``evaluate`` on a stopped worker waits for it to start again, which nothing asks of it; a test
-        that paused long enough would wait forever."""
+        Not in ``self.worker``: Chromium may stop an idle MV3 service worker (after ~30 s), and Playwright's
+        ``evaluate`` on a stopped worker waits for it to start again (playwright#39475), which nothing
+        would ask of it.  An extension page has the same APIs and is there when it is asked for."""
         page = self.context.new_page()
         try:
             page.goto(self.page_url("options.html"))
