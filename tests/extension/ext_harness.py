@@ -431,8 +431,7 @@ class ExtensionBrowser:
 
     def __init__(self, context: Any, worker: Any) -> None:
         self.context = context
-        self.worker = worker
-        self.id = worker.url.split("/")[2]
+        self.id = worker.url.split("/")[2]  # only its address: see evaluate
         #: set when the browser goes away (it crashed, or was closed) so the next test says so at once
         self.closed = False
         context.on("close", lambda _: setattr(self, "closed", True))
@@ -443,7 +442,7 @@ class ExtensionBrowser:
     def evaluate(self, script: str, arg: Any = None) -> Any:
         """Run ``script`` (a function of ``arg``) with the extension's APIs, in a short-lived extension page.
 
-        Not in ``self.worker``: Chromium may stop an idle MV3 service worker (after ~30 s), and Playwright's
+        Not in the service worker: Chromium may stop an idle MV3 worker (after ~30 s), and Playwright's
         ``evaluate`` on a stopped worker waits for it to start again (playwright#39475), which nothing
         would ask of it.  An extension page has the same APIs and is there when it is asked for."""
         page = self.context.new_page()
