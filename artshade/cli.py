@@ -46,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from artshade.native_messaging.host import run
 
         return run(args_in[1:])
+    from .allocator import keep_freed_memory
+
+    keep_freed_memory()  # before anything starts a thread (the daemon's engine runs in one)
     parser = build_parser()
     args = parser.parse_args(args_in)
     logging.basicConfig(

@@ -291,6 +291,9 @@ def instagram_size(path: Path) -> Image.Image:
 
 
 def main() -> int:
+    from artshade.allocator import keep_freed_memory
+
+    keep_freed_memory()  # as `artshade` (and so the daemon) runs the engine: its seconds are theirs
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=Path, default=os.environ.get("ARTSHADE_EVAL_IMAGES"),
                     help="the eval-images folder (default: $ARTSHADE_EVAL_IMAGES)")  # fmt: skip

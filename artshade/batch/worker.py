@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from artshade.allocator import keep_freed_memory
 from artshade.errors import ShadingError
 from artshade.shading import io
 from artshade.shading.errors import OutputError
@@ -48,6 +49,7 @@ class ShadeWorker:
     ) -> None:
         import torch
 
+        keep_freed_memory()  # the Ray worker is a process of its own: set it as ``artshade`` sets its own
         torch.set_num_threads(max(1, threads))
         self.settings = Settings.from_mapping(settings)
         self.fingerprint = self.settings.fingerprint()

@@ -9,6 +9,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from artshade.allocator import give_back
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -50,6 +52,8 @@ class EngineThread:
                 _deliver(loop, future, error=err)
             else:
                 _deliver(loop, future, value=value)
+            finally:
+                give_back()  # what the call freed goes back to the system while the daemon waits
 
 
 def _deliver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], *, value: Any = None,

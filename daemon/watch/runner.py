@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from artshade.shading.settings import Settings
 
+from artshade.allocator import give_back
 from artshade.errors import Cancelled
 
 if TYPE_CHECKING:
@@ -47,9 +48,12 @@ class EngineRunner:
             if self.on_progress is not None:
                 self.on_progress(fraction, stage)
 
-        return shading.protect_bytes(
-            data, settings, models_dir=self.models_dir, progress=progress, limits=self.limits
-        )
+        try:
+            return shading.protect_bytes(
+                data, settings, models_dir=self.models_dir, progress=progress, limits=self.limits
+            )
+        finally:
+            give_back()  # what the picture freed goes back to the system while the folder waits
 
     def cancel(self) -> None:
         self._cancel.set()
