@@ -8,8 +8,10 @@ import pytest
 import torch
 from artshade.shading.perceptual import (
     JND,
+    blur,
     ciede2000,
     colour_ssim,
+    gaussian_window,
     jnd_budget,
     largest_scale_for_ssim,
     levels_per_delta_e,
@@ -40,6 +42,17 @@ def test_colour_ssim_is_scikit_images_figure(image: torch.Tensor) -> None:
     ref = structural_similarity(_np(image), _np(noisy), channel_axis=2, gaussian_weights=True, sigma=1.5,
                                 use_sample_covariance=False, data_range=1.0)  # fmt: skip
     assert float(colour_ssim(image, noisy)) == pytest.approx(ref, abs=1e-9)
+
+
+@pytest.mark.parametrize(("size", "sigma"), [(11, 1.5), (5, 1.0), (9, 2.0)])
+def test_blur_is_the_2d_gaussian_filter_with_edge_pixels_repeated(image: torch.Tensor, size, sigma) -> None:
+    window = gaussian_window(size, sigma, image.device, image.dtype)
+    kernel = (window[:, None] * window[None, :]).expand(3, 1, size, size)
+    padded = torch.nn.functional.pad(image, (size // 2,) * 4, mode="replicate")
+    reference = torch.nn.functional.conv2d(padded, kernel, groups=3)
+    assert torch.allclose(blur(image, window), reference, atol=1e-12)
+    small = image[..., :12, 58:70].clone().requires_grad_(True)  # the flat half's edge and the busy half
+    assert torch.autograd.gradcheck(lambda t: blur(t, window), (small,))
 
 
 def test_a_tint_costs_colour_ssim_more_than_luma_ssim(image: torch.Tensor) -> None:
