@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 
 from .. import io
+from ..device import autocast_dtype
 from ..errors import SettingsError
 from ..perceptual import jnd_budget, ycc_to_rgb
 from ..tensors import fit_cover, to_tensor
@@ -154,8 +155,16 @@ def choose(request: TargetRequest, names: Sequence[str]) -> Target:
     art = to_tensor(small, request.device)
     bound = jnd_budget(art)
     candidates = {name: builtin_target(name, small, s.seed) for name in names}
+    # the encoder passes in the optimiser's precision: bf16 where the hardware has it (a third of the
+    # time there), float32 elsewhere
+    dtype = autocast_dtype(art.device)
+
+    def encode(enc: Callable[[torch.Tensor], torch.Tensor], img: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(art.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+            return enc(img).float()
+
     with torch.no_grad():
-        plain = [enc.encode(art) for enc in request.encoders]
+        plain = [encode(enc.encode, art) for enc in request.encoders]
     scores: dict[str, float] = {}
     for name, img in candidates.items():
         t = fit_cover(to_tensor(img, request.device), sh, sw)
@@ -163,9 +172,9 @@ def choose(request: TargetRequest, names: Sequence[str]) -> Target:
         loss = torch.zeros((), device=art.device)
         for enc, z_art in zip(request.encoders, plain, strict=True):
             with torch.no_grad():
-                zt = enc.encode(t)
+                zt = encode(enc.encode, t)
                 norm = (z_art - zt).pow(2).sum().clamp_min(1e-8)
-            loss = loss + (enc.encode(art + ycc_to_rgb(bound * u)) - zt).pow(2).sum() / norm
+            loss = loss + (encode(enc.encode, art + ycc_to_rgb(bound * u)) - zt).pow(2).sum() / norm
         scores[name] = float(torch.autograd.grad(loss, u)[0].abs().sum()) if loss.requires_grad else 0.0
     best = max(scores, key=scores.__getitem__) if request.encoders else names[0]
     kind = "restyle" if best in RESTYLES else "pattern"

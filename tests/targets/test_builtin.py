@@ -102,3 +102,30 @@ def test_auto_picks_the_largest_first_order_pull(artwork: Image.Image, tmp_path)
     scores = chosen.info["scores"]
     assert set(scores) == set(AUTO_CANDIDATES) and chosen.info["name"] == max(scores, key=scores.get)
     assert to_tensor(chosen.image).shape[-2:] == (240, 320)
+
+
+class Recorder(Colour):
+    """The colour encoder, noting whether each pass ran under autocast and at which dtype."""
+
+    def __init__(self) -> None:
+        self.seen: list[torch.dtype | None] = []
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None)
+        return super().encode(x)
+
+
+@pytest.mark.parametrize("precision", [None, torch.bfloat16])
+def test_auto_judges_in_the_optimisers_precision(artwork: Image.Image, tmp_path, monkeypatch, precision):
+    monkeypatch.setattr("artshade.shading.targets.builtin.autocast_dtype", lambda device: precision)
+    recorder = Recorder()
+    request = TargetRequest(
+        image=artwork,
+        settings=Settings(),
+        models_dir=tmp_path,
+        device=torch.device("cpu"),
+        encoders=[recorder],
+    )
+    chosen = choose(request, AUTO_CANDIDATES)
+    assert recorder.seen == [precision] * (1 + 2 * len(AUTO_CANDIDATES))  # the artwork, then two a candidate
+    assert all(np.isfinite(v) and v > 0 for v in chosen.info["scores"].values())
