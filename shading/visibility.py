@@ -121,6 +121,20 @@ def flat_attenuation(
     return full, int(over.sum())
 
 
+def symmetric_median(power: np.ndarray, size: int) -> np.ndarray:
+    """``ndimage.median_filter(power, size, mode="wrap")`` for the power spectrum of a real signal (not
+    fftshifted), in half the time: such a spectrum is the same at ``k`` and ``-k``, and so is its wrapped
+    median, so only the first half of the rows is filtered (with ``size // 2`` wrapped rows either side)
+    and the rest is that half mirrored.  Equal to the whole filter up to float rounding (the FFT's two
+    halves differ in the last bits)."""
+    h, w = power.shape
+    r, half = size // 2, h // 2 + 1
+    rows = np.arange(-r, half + r) % h
+    top = ndimage.median_filter(power[rows], size=size, mode="wrap")[r : r + half]
+    mirrored = (h - np.arange(half, h)) % h
+    return np.concatenate([top, top[mirrored][:, (-np.arange(w)) % w]])
+
+
 def _centre(t: np.ndarray, side: int) -> np.ndarray:
     h, w = t.shape
     top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
@@ -130,9 +144,9 @@ def _centre(t: np.ndarray, side: int) -> np.ndarray:
 def peak_ratio_map(change: np.ndarray) -> np.ndarray:
     """Power spectrum of a 2-D change over its local median (DC neighbourhood zeroed), fftshifted."""
     change = change - change.mean()
-    power = np.abs(np.fft.fftshift(np.fft.fft2(change))) ** 2
-    median = ndimage.median_filter(power, size=_PEAK_WINDOW, mode="wrap")
-    ratio = power / np.maximum(median, 1e-20 + 1e-12 * power.mean())
+    power = np.abs(np.fft.fft2(change)) ** 2
+    median = symmetric_median(power, _PEAK_WINDOW)
+    ratio = np.fft.fftshift(power / np.maximum(median, 1e-20 + 1e-12 * power.mean()))
     cy, cx = power.shape[0] // 2, power.shape[1] // 2
     ratio[cy - _DC_RADIUS : cy + _DC_RADIUS + 1, cx - _DC_RADIUS : cx + _DC_RADIUS + 1] = 0
     return ratio

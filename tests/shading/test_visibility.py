@@ -183,3 +183,16 @@ def test_the_notch_median_is_the_median_filter_at_the_notched_bins() -> None:
     mask[[0, 1, 31, 63, 63], [0, 79, 40, 2, 79]] = True  # corners and edges: the filter wraps there
     whole = ndimage.median_filter(power, size=5, mode="wrap")
     assert np.array_equal(_median_at(power, mask, 5), whole[mask])
+
+
+@pytest.mark.parametrize("shape", [(64, 80), (65, 81), (64, 81), (65, 80), (10, 12)])
+def test_the_spectrum_median_is_the_whole_median_filter(shape: tuple[int, int]) -> None:
+    from artshade.shading.visibility import symmetric_median
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    change = rng.normal(size=shape)
+    change[:, ::7] += 3.0  # a periodic part: peaks, whose neighbourhoods the median must get right
+    power = np.abs(np.fft.fft2(change)) ** 2
+    whole = ndimage.median_filter(power, size=5, mode="wrap")
+    np.testing.assert_allclose(symmetric_median(power, 5), whole, rtol=1e-12, atol=0)
