@@ -10,9 +10,11 @@ places (resampled from the target's full view, computed once per encoder, target
 
 Steps are sign steps on a momentum of normalised gradients (MI-FGSM; it spends the budget in few steps
 and transfers better than Adam), optionally smoothed (translation-invariant gradients), with a cosine
-step size.  After every step the change is projected back into the box and onto the mean colour-SSIM
-goal (closed form in the scale, ``perceptual.largest_scale_for_ssim``), held at the shade size but aimed,
-by measuring both sizes a few times, where the full-size picture meets it; early stop when the running
+step size.  Once the change has spent its colour-SSIM goal, each step's gradient also carries SSIM's, at
+a price (``Schedule.ssim_price``): the change moves from where it costs most SSIM to where it costs least.
+After every step the change is projected back into the box and onto the mean colour-SSIM goal (closed
+form in the scale, ``perceptual.largest_scale_for_ssim``), held at the shade size but aimed, by measuring
+both sizes a few times, where the full-size picture meets it; early stop when the running
 loss stops improving.
 """
 
@@ -72,6 +74,11 @@ class Schedule:
     #: weight of each inner feature map's term of the loss beside the latent's (``encode_with_features``):
     #: pulling on the x4 and x8 stages too carries the change to encoders it was never made against
     feature_weight: float = 0.25
+    #: the colour-SSIM price: once the change has spent its SSIM goal (at the shade size), each step's
+    #: direction weighs the loss's gradient against SSIM's (both normalised) at this price, so the change
+    #: moves to where it buys most pull per SSIM spent instead of the projection scaling all of it back
+    #: evenly (0: steps on the loss alone, as engines up to 3.4)
+    ssim_price: float = 1.0
     min_steps_fraction: float = 0.6
     patience: int = 30
 
@@ -235,6 +242,23 @@ def _crop_latent(z: Tensor, trim: tuple[int, int, int, int], flip: bool, per_cel
     return z[..., top : z.shape[-2] - bottom, left : z.shape[-1] - right]
 
 
+#: how close to its shade-size goal the change's colour SSIM must be for the price to apply
+PRICE_SLACK = 0.002
+
+
+def _ssim_gradient(x: Tensor, change: Callable[[Tensor], Tensor], u: Tensor) -> Tensor:
+    """The gradient of colour SSIM's loss (1 - SSIM) of ``x + change(u)`` with respect to ``u``."""
+    probe = u.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(-colour_ssim(x, x + change(probe))[0], probe)
+    return grad
+
+
+def _priced(grad: Tensor, ssim_grad: Tensor, price: float) -> Tensor:
+    """The step's direction: the loss's gradient and SSIM's, each normalised, SSIM's at ``price``."""
+    own, cost = grad.abs().mean().clamp_min(1e-12), ssim_grad.abs().mean().clamp_min(1e-12)
+    return grad / own + price * ssim_grad / cost
+
+
 def _smooth(g: Tensor, sigma: float) -> Tensor:
     return eot.gaussian_blur(g, sigma) if sigma > 0 else g
 
@@ -327,6 +351,11 @@ def optimise(
                 )
                 loss = loss + member.weight * target.weight * dist
         (grad,) = torch.autograd.grad(loss, u)
+        if schedule.ssim_price > 0 and step > 0:  # with no change yet SSIM is at its top, its gradient nil
+            with torch.no_grad():
+                spent = float(colour_ssim(x_shade, x_shade + change(u))[0]) <= shade_goal + PRICE_SLACK
+            if spent:
+                grad = _priced(grad, _ssim_gradient(x_shade, change, u), schedule.ssim_price)
         with torch.no_grad():
             grad = _smooth(grad, schedule.smooth_sigma)
             momentum.mul_(schedule.momentum).add_(grad / grad.abs().mean().clamp_min(1e-12))

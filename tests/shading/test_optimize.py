@@ -227,3 +227,26 @@ def test_the_goal_is_met_on_the_full_size_picture_when_the_shade_size_is_smaller
         got[goal] = float(colour_ssim(x, x + upsample(out.delta, 192, 256)))
     for goal, ssim in got.items():
         assert ssim == pytest.approx(goal, abs=0.01), got
+
+
+def test_the_ssim_price_moves_the_change_to_where_ssim_is_cheap() -> None:
+    """Once the change has spent its colour-SSIM goal, the price weighs each step against SSIM's gradient:
+    with the same box everywhere, the change leaves the smooth half (where a change costs SSIM most) for the
+    textured one, at the same SSIM.  Without the price the projection scales all of it back evenly."""
+    gen = torch.Generator().manual_seed(5)
+    x = torch.full((1, 3, 96, 128), 0.5)
+    x[..., 64:] += 0.2 * (torch.rand(1, 3, 96, 64, generator=gen) - 0.5)  # texture on the right half only
+    x[..., :64] += 0.02 * (torch.rand(1, 3, 96, 64, generator=gen) - 0.5)
+    targets = [TargetTensor(torch.rand(1, 3, 96, 128, generator=gen), 1.0)]
+    ensemble = Ensemble([Member(TinyEncoder())])
+    # the same box on both halves: the price, not the budget map, is what tells them apart
+    even = JND(flat_luma=6.0, flat_chroma=3.0, texture_luma=0.0, texture_chroma=0.0, grain_min=1.0,
+               max_luma=64.0, max_chroma=24.0)  # fmt: skip
+    smooth_share, ssim = {}, {}
+    for price in (0.0, 1.0):
+        schedule = dataclasses.replace(SCHEDULE, ssim_price=price)
+        delta = optimise(x, targets, ensemble, schedule, Budget(even, ssim_goal=0.95), EOT, seed=0).delta
+        smooth_share[price] = float(delta[..., :64].abs().mean() / delta[..., 64:].abs().mean())
+        ssim[price] = float(colour_ssim(x, x + delta))
+    assert ssim[1.0] == pytest.approx(ssim[0.0], abs=0.002)
+    assert smooth_share[1.0] < 0.75 * smooth_share[0.0], smooth_share
