@@ -9,6 +9,11 @@ never tuned on), each at its Instagram size, toward two kinds of target the engi
 - ``restyle``: the picture itself redrawn by an image filter the engine does not have (OpenCV's
   ``stylization``, an edge-preserving watercolour filter), as a style-mimicry target would be.
 
+Each target is fitted to the picture once, as the engine fits a target image (scaled to cover the picture,
+centre-cropped: ``fitted``), and that one picture is what every method is handed and what every pull is
+measured toward.  (Until engine 3.6 the bench measured toward the target stretched to the picture's size
+while the engine aimed at its cover fit: the figures were toward a picture the engine was not aiming at.)
+
 Methods, each handed the same target as an image:
 
 - ``blend``: the trivial attack, the target blended into the picture (``x + a (t - x)``) at the same
@@ -80,6 +85,14 @@ def naive_pgd(
             delta -= alpha * grad.sign()
             delta.clamp_(-eps, eps)
     return to_pil((xt + delta.detach()).clamp(0, 1))
+
+
+def fitted(target: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``target`` at ``size`` (width, height), fitted as the engine fits a target image: scaled to cover,
+    centre-cropped, so the engine's own fit leaves it as it is."""
+    from artshade.shading.tensors import fit_cover, to_pil, to_tensor
+
+    return to_pil(fit_cover(to_tensor(target.convert("RGB")), size[1], size[0]))
 
 
 def restyle(x: Image.Image) -> Image.Image:
@@ -181,7 +194,7 @@ def compare(args: argparse.Namespace, work: Path, folder: Path, encoders: dict) 
     for i, rel in enumerate(HELD_OUT[: args.count]):
         x = instagram_size(Path(args.images) / rel)
         with Image.open(Path(args.images) / BENCH_TARGETS[i % len(BENCH_TARGETS)]) as im:
-            unrelated = im.convert("RGB")
+            unrelated = fitted(im, x.size)
         for kind, target in (("unrelated", unrelated), ("restyle", restyle(x))):
             target_path = work / f"{Path(rel).stem}.{kind}.png"
             target.save(target_path)
