@@ -79,6 +79,12 @@ class Schedule:
     #: moves to where it buys most pull per SSIM spent instead of the projection scaling all of it back
     #: evenly (0: steps on the loss alone, as engines up to 3.4)
     ssim_price: float = 1.0
+    #: each step's target maps are the target's own, seen through the same view (one more forward pass, no
+    #: gradient); otherwise the maps of the target's whole nominal view, resampled at the view's cells.  A
+    #: crop encoded alone differs from its window of the whole view's latents (the encoder sees past a
+    #: crop's edges in one and not the other, and resampling between cells is not re-encoding): aiming at
+    #: the window pulled toward a latent no scraper computes
+    exact_targets: bool = False
     min_steps_fraction: float = 0.6
     patience: int = 30
 
@@ -96,7 +102,8 @@ class Budget:
 
 SCHEDULES: dict[str, Schedule] = {
     # fast: no bucket-scale views (their whole-view target latents alone cost about as much as two of its
-    # four steps); whole-picture views keep the borders covered
+    # four steps); whole-picture views keep the borders covered; the target's maps resampled from its
+    # whole view, not encoded again for every step (a fifth more time)
     "fast": Schedule(
         steps=4,
         crop=512,
@@ -109,9 +116,15 @@ SCHEDULES: dict[str, Schedule] = {
     ),
     # 512 px is the size training pipelines use most (jittered by 10 %); 768 and 1024 only for ``max``: a
     # larger scale's full-view target latents alone cost as much as two steps
-    "default": Schedule(steps=12, crop=512, scales=(512,), flips=False),
+    "default": Schedule(steps=12, crop=512, scales=(512,), flips=False, exact_targets=True),
     "max": Schedule(
-        steps=40, crop=512, scales=(512, 768, 1024), flips=True, shade_short_side=768, patience=20
+        steps=40,
+        crop=512,
+        scales=(512, 768, 1024),
+        flips=True,
+        shade_short_side=768,
+        patience=20,
+        exact_targets=True,
     ),
 }
 
@@ -203,6 +216,11 @@ class TargetLatents:
             img = eot.full_view(self.targets[k].image, scale)
             self.latents[key] = self._encode(e, img.flip(-1) if flip else img)
         return self.latents[key]
+
+    @torch.no_grad()
+    def seen(self, e: int, k: int, view: eot.View) -> list[Tensor]:
+        """The target's own maps in ``view`` (its geometry: no JPEG, blur or noise), as a scraper sees it."""
+        return self._encode(e, eot.geometry(self.targets[k].image, view))
 
     @torch.no_grad()
     def norm(self, e: int, k: int) -> list[float]:
@@ -334,7 +352,11 @@ def optimise(
         protected = (x + upsample(change(u), height, width)).clamp(0, 1)
         view = eot.sample_view(eot_cfg, height, width, gen)
         seen = eot.apply(protected, view)
-        trim = interior_trim(view, min(INTERIOR_MARGIN, min(view.crop_h, view.crop_w) // 8 // 6))
+        # exact targets see the crop's edges as the change does: nothing to leave out
+        margin = (
+            0 if schedule.exact_targets else min(INTERIOR_MARGIN, min(view.crop_h, view.crop_w) // 8 // 6)
+        )
+        trim = interior_trim(view, margin)
         loss = torch.zeros((), device=x.device)
         for e, member in enumerate(ensemble):
             with precision():
@@ -344,10 +366,17 @@ def optimise(
             crops = [_crop_latent(m, trim, view.flip, 8 // s) for m, s in zip(maps, strides, strict=True)]
             weights = [1.0] + [schedule.feature_weight] * len(features)
             for k, target in enumerate(targets):
-                full = latents.get(e, k, view.scale)
+                if schedule.exact_targets:
+                    theirs = latents.seen(e, k, view)
+                    aims = [
+                        _crop_latent(m, trim, view.flip, 8 // s) for m, s in zip(theirs, strides, strict=True)
+                    ]
+                else:
+                    full = latents.get(e, k, view.scale)
+                    aims = [eot.latent_window(f, view, trim, s) for f, s in zip(full, strides, strict=True)]
                 dist = sum(
-                    w * (c - eot.latent_window(f, view, trim, s)).pow(2).mean() / n
-                    for c, f, s, w, n in zip(crops, full, strides, weights, latents.norm(e, k), strict=True)
+                    w * (c - a).pow(2).mean() / n
+                    for c, a, w, n in zip(crops, aims, weights, latents.norm(e, k), strict=True)
                 )
                 loss = loss + member.weight * target.weight * dist
         (grad,) = torch.autograd.grad(loss, u)

@@ -250,3 +250,30 @@ def test_the_ssim_price_moves_the_change_to_where_ssim_is_cheap() -> None:
         ssim[price] = float(colour_ssim(x, x + delta))
     assert ssim[1.0] == pytest.approx(ssim[0.0], abs=0.002)
     assert smooth_share[1.0] < 0.75 * smooth_share[0.0], smooth_share
+
+
+def test_exact_targets_aim_at_the_target_as_the_view_shows_it(setup) -> None:
+    """With ``exact_targets`` each view's aim is the target itself seen through that view: a picture shaded
+    toward itself is already there (loss 0 on every view, crops at any phase and scale), where the whole
+    view's latents resampled at a crop's cells miss what encoding the crop gives."""
+    x, _, ensemble = setup
+    lossless = dataclasses.replace(EOT, stray_jpeg_p=0.0, canonical_p=0.0, whole_p=0.0)
+    first = {}
+    for exact in (False, True):
+        schedule = dataclasses.replace(SCHEDULE, exact_targets=exact, steps=3)
+        out = optimise(
+            x, [TargetTensor(x.clone(), 1.0)], ensemble, schedule, BUDGETS["default"], lossless, seed=1
+        )
+        first[exact] = out.losses[0]
+    assert first[True] == 0.0
+    assert first[False] > 1e-3, first
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_it_pulls_with_either_aim(setup, exact: bool) -> None:
+    x, targets, ensemble = setup
+    schedule = dataclasses.replace(SCHEDULE, exact_targets=exact)
+    out = optimise(x, targets, ensemble, schedule, BUDGETS["default"], EOT, seed=0)
+    assert _loss(ensemble, (x + out.delta).clamp(0, 1), targets[0].image) < 0.97 * _loss(
+        ensemble, x, targets[0].image
+    )
