@@ -103,7 +103,7 @@ class Budget:
 SCHEDULES: dict[str, Schedule] = {
     # fast: no bucket-scale views (their whole-view target latents alone cost about as much as two of its
     # four steps); whole-picture views keep the borders covered; the target's maps resampled from its
-    # whole view, not encoded again for every step (a fifth more time)
+    # whole view, not encoded again for every step (about a tenth more time in float32)
     "fast": Schedule(
         steps=4,
         crop=512,
