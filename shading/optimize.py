@@ -5,8 +5,10 @@ The perturbation lives at the *shade size* (short side 512 for most presets) in 
 ``perceptual.jnd_budget`` of the image (texture and edges get more, flat areas, skin and every tint far
 less).  Each step draws a random view (``transforms.eot``: the site's JPEG, a scraper's resize at a
 jittered scale and a crop at any pixel, sometimes a flip, blur or noise), encodes it with every encoder of
-the ensemble and descends the squared distance of the crop's latents to the target's latents at the same
-places (resampled from the target's full view, computed once per encoder, target and scale).
+the ensemble and descends the squared distance of the crop's latents to the target's latents in the same
+view: with ``Schedule.exact_targets`` (``default``, ``max``) the target put through the view's geometry and
+encoded too; otherwise (``fast``) resampled from the target's full view, computed once per encoder, target
+and scale.
 
 Steps are sign steps on a momentum of normalised gradients (MI-FGSM; it spends the budget in few steps
 and transfers better than Adam), optionally smoothed (translation-invariant gradients), with a cosine
