@@ -23,7 +23,9 @@ Methods, each handed the same target as an image:
 - ``fast`` and ``default``: this engine, ``--preset fast`` and ``--preset default`` (default intensity).
 
 Pull is ``1 - |E(p) - E(t)| / |E(x) - E(t)|`` after the Instagram profile (real Pillow resize + JPEG q75
-4:2:0), on a scraper's view (short side 512, centre crop: ``pull``) and on the whole picture as a trainer that
+4:2:0), on a scraper's view (short side 512, centre crop: ``pull``), averaged over other scrapers' views
+(short sides 480 to 768, and the crop moved 3 px: ``spread``, ``measure.SPREAD_VIEWS``; a change fitted to
+the measured view's phase pulls far less there), and on the whole picture as a trainer that
 buckets by aspect ratio sees it (about 1 MP, sides in multiples of 64, no crop: ``bucket``); ``border`` is
 the weaker outer sixth's latent change over the centre's on that view; ``proxy`` the pull on the transfer
 proxy the engine never optimises against; ``worst`` (with ``--cleanups``) the smallest pull left after the
@@ -56,7 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_split import BENCH_TARGETS, HELD_OUT  # noqa: E402
 from machine import cpu_name  # noqa: E402
 
-COLUMNS = ("sec", "ssim", "flat_de", "peak", "pull", "bucket", "border", "proxy", "worst", "gain")
+COLUMNS = ("sec", "ssim", "flat_de", "peak", "pull", "spread", "bucket", "border", "proxy", "worst", "gain")
 
 
 def naive_pgd(
@@ -129,7 +131,7 @@ def at_ssim(original: Image.Image, changed: Image.Image, goal: float) -> Image.I
 def measure(
     encoders: dict, original: Image.Image, protected: Image.Image, target: Image.Image, cleanups: bool
 ) -> dict[str, float]:
-    from artshade.shading.measure import encode_view, pull_value, whole_picture
+    from artshade.shading.measure import encode_view, pull_value, spread_pull, whole_picture
     from artshade.shading.purify import PURIFIERS
     from artshade.shading.transforms.platform import PROFILES, apply_real
     from artshade.shading.visibility import visibility_report
@@ -141,6 +143,7 @@ def measure(
     taef2 = encoders["taef2"]
     zx, zt = encode_view(taef2, original), encode_view(taef2, target.resize(original.size))
     row["pull"] = pull_value(encode_view(taef2, posted), zx, zt)
+    row["spread"] = spread_pull(taef2, original, posted, target)
     whole = whole_picture(taef2, original, posted, target)
     row["bucket"], row["border"] = whole["pull"], whole["border_balance"]
     if "proxy" in encoders:
@@ -229,7 +232,7 @@ def curve(args: argparse.Namespace, work: Path, folder: Path, encoders: dict) ->
     print(
         "\npull against colour SSIM: the intensities (default preset) and max (unrelated target, Instagram)"
     )
-    names = ("sec", "ssim", "flat_de", "peak", "pull", "bucket", "blend", "gain")
+    names = ("sec", "ssim", "flat_de", "peak", "pull", "spread", "bucket", "blend", "gain")
     print(f"{'picture':20} {'setting':16} " + " ".join(f"{c:>7}" for c in names))
     for rel in HELD_OUT[: args.curve]:
         x = instagram_size(Path(args.images) / rel)
@@ -247,8 +250,8 @@ def curve(args: argparse.Namespace, work: Path, folder: Path, encoders: dict) ->
             blend = measure({"taef2": encoders["taef2"]}, x, at_ssim(x, target, row["ssim"]), target, False)[
                 "pull"
             ]
-            cells = [sec, row["ssim"], row["flat_de"], row["peak"], row["pull"], row["bucket"], blend,
-                     row["pull"] / blend if blend > 1e-3 else float("nan")]  # fmt: skip
+            cells = [sec, row["ssim"], row["flat_de"], row["peak"], row["pull"], row["spread"], row["bucket"],
+                     blend, row["pull"] / blend if blend > 1e-3 else float("nan")]  # fmt: skip
             label = f"{preset}/{intensity}"
             print(f"{Path(rel).stem[:20]:20} {label:16} " + " ".join(f"{c:7.3f}" for c in cells), flush=True)
 
