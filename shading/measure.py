@@ -58,7 +58,10 @@ def shifted_view(img: Image.Image, short_side: int, shift: int) -> Image.Image:
 def spread_pull(
     encoder: ImageEncoder, original: Image.Image, seen: Image.Image, target: Image.Image
 ) -> float:
-    """The mean pull of ``seen`` (the protected picture after the site) over ``SPREAD_VIEWS``."""
+    """The mean pull of ``seen`` (the protected picture after the site) over ``SPREAD_VIEWS``; ``target``
+    already fitted to the original's size (each view crops both the same way)."""
+    if target.size != original.size:
+        raise ValueError(f"spread_pull: target is {target.size}, fit it to the original's {original.size}")
     pulls = []
     for short_side, shift in SPREAD_VIEWS:
         z = [

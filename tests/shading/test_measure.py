@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from artshade.shading.measure import (
@@ -69,3 +70,5 @@ def test_spread_pull_is_zero_for_the_original_one_for_the_target_and_between_for
     assert abs(spread_pull(enc, x, t, t) - 1) < 1e-6
     half = Image.blend(x, t, 0.5)
     assert 0.4 < spread_pull(enc, x, half, t) < 0.6
+    with pytest.raises(ValueError, match="fit it"):
+        spread_pull(enc, x, x, noise(3, (1000, 1000)))
