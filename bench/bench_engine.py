@@ -1,6 +1,7 @@
 """Engine benchmark: the engine beside the trivial baseline and a naive attack, at equal colour SSIM.
 
-    python3 bench/bench_engine.py --images DIR [--models DIR] [--count N] [--curve N] [--cleanups] [--timing]
+    python3 bench/bench_engine.py --images DIR [--models DIR] [--first K] [--count N] [--curve N] [--cleanups]
+                                  [--timing]
 
 Everything runs in one process, in float32, on the benchmark's held-out pictures (``eval_split.HELD_OUT``,
 never tuned on), each at its Instagram size, toward two kinds of target the engine was never tuned with:
@@ -194,7 +195,9 @@ def shade(
 def compare(args: argparse.Namespace, work: Path, folder: Path, encoders: dict) -> None:
     print(f"{'picture [target] method':34} " + " ".join(f"{c:>7}" for c in COLUMNS))
     rows: dict[tuple[str, str], list[dict[str, float]]] = {}
-    for i, rel in enumerate(HELD_OUT[: args.count]):
+    for i, rel in enumerate(HELD_OUT[: args.first + args.count]):
+        if i < args.first:
+            continue
         x = instagram_size(Path(args.images) / rel)
         with Image.open(Path(args.images) / BENCH_TARGETS[i % len(BENCH_TARGETS)]) as im:
             unrelated = fitted(im, x.size)
@@ -221,7 +224,8 @@ def compare(args: argparse.Namespace, work: Path, folder: Path, encoders: dict) 
                 row["gain"] = row["pull"] / blend if blend > 1e-3 else float("nan")
                 rows.setdefault((kind, method), []).append(row)
                 print(fmt_row(f"{Path(rel).stem[:18]} [{kind}] {method}", row), flush=True)
-    print(f"\nmeans over {args.count} held-out pictures, Instagram profile, equal colour SSIM")
+    start = f" from number {args.first + 1}" if args.first else ""
+    print(f"\nmeans over {args.count} held-out pictures{start}, Instagram profile, equal colour SSIM")
     print(f"{'target / method':34} " + " ".join(f"{c:>7}" for c in COLUMNS))
     for (kind, method), got in rows.items():
         means = {c: statistics.mean(r[c] for r in got if c in r) for c in COLUMNS if any(c in r for r in got)}
@@ -234,7 +238,7 @@ def curve(args: argparse.Namespace, work: Path, folder: Path, encoders: dict) ->
     )
     names = ("sec", "ssim", "flat_de", "peak", "pull", "spread", "bucket", "blend", "gain")
     print(f"{'picture':20} {'setting':16} " + " ".join(f"{c:>7}" for c in names))
-    for rel in HELD_OUT[: args.curve]:
+    for rel in HELD_OUT[args.first : args.first + args.curve]:
         x = instagram_size(Path(args.images) / rel)
         target_path = work / f"{Path(rel).stem}.unrelated.png"
         with Image.open(target_path) as im:
@@ -315,6 +319,9 @@ def main() -> int:
                     help="the eval-images folder (default: $ARTSHADE_EVAL_IMAGES)")  # fmt: skip
     ap.add_argument("--models", type=Path, default=None, help="models folder (default: the CLI's lookup)")
     ap.add_argument("--count", type=int, default=4, help="how many held-out pictures")
+    ap.add_argument(
+        "--first", type=int, default=0, help="skip this many held-out pictures (their targets too)"
+    )
     ap.add_argument("--curve", type=int, default=2, help="pictures for the intensity curve (0: none)")
     ap.add_argument("--cleanups", action="store_true", help="also the worst pull after the clean-ups")
     ap.add_argument("--timing", action="store_true", help="time the whole command on a 1080x1350 upload")
