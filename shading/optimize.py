@@ -1,9 +1,9 @@
 """The optimiser: pull the image's encodings toward the targets' inside what people cannot see.
 
-The perturbation lives at the *shade size* (the working size, short side at most 1024) in budget units: ``u`` in
-[-1, 1] per pixel and per YCbCr component, the change being ``ycc_to_rgb(budget * u)`` where ``budget`` is
-``perceptual.jnd_budget`` of the image (texture and edges get more, flat areas, skin and every tint far
-less).  Each step draws a random view (``transforms.eot``: the site's JPEG, a scraper's resize at a
+The perturbation lives at the *shade size* (the working size, short side at most 1024) in budget units:
+``u`` in [-1, 1] per pixel and per YCbCr component, the change being ``ycc_to_rgb(budget * u)`` where
+``budget`` is ``perceptual.jnd_budget`` of the image (texture and edges get more, flat areas, skin and every
+tint far less).  Each step draws a random view (``transforms.eot``: the site's JPEG, a scraper's resize at a
 jittered scale and a crop at any pixel, sometimes a flip, blur or noise), encodes it with every encoder of
 the ensemble and descends the squared distance of the crop's latents to the target's latents in the same
 view: with ``Schedule.exact_targets`` (``default``, ``max``) the target put through the view's geometry and
