@@ -55,11 +55,11 @@ class Schedule:
     crop: int
     scales: tuple[int, ...]
     flips: bool
-    #: the short side the change is worked out at: the working size's cap (``api.MAX_WORKING_SHORT_SIDE``),
-    #: so the change is made at the size the site keeps.  Until engine 3.7 it was 512 (768 for ``max``)
-    #: and upsampled: the views of a larger picture (the bucketing trainer's ~1 MP, a 768 scraper) then saw
-    #: a blurred copy of a change fitted at 512, and a 672x1080 upload gained 19 % more pull at its own size
-    shade_short_side: int = 1024
+    #: the short side the change is worked out at; None (every preset): the working image's own size, what
+    #: the site keeps (``api.working_size``).  Until engine 3.7 it was 512 (768 for ``max``) and upsampled:
+    #: the views of a larger picture (the bucketing trainer's ~1 MP, a 768 scraper) then saw a blurred copy
+    #: of a change fitted at 512, and a 672x1080 upload gained 19 % more pull at its own size
+    shade_short_side: int | None = None
     #: first step size, in budget units (the box is [-1, 1])
     step_size: float = 0.25
     #: final step size as a fraction of the first (cosine decay in between)
@@ -185,8 +185,10 @@ class Outcome:
         }
 
 
-def shade_size(height: int, width: int, short_side: int) -> tuple[int, int]:
-    if min(height, width) <= short_side:
+def shade_size(height: int, width: int, short_side: int | None) -> tuple[int, int]:
+    """The size the change is worked out at: the picture's own (``short_side`` None, or the picture no
+    larger), else its short side at ``short_side``."""
+    if short_side is None or min(height, width) <= short_side:
         return height, width
     scale = short_side / min(height, width)
     return round(height * scale), round(width * scale)
