@@ -34,7 +34,7 @@ from torch import Tensor
 
 from .device import autocast_dtype
 from .encoders.ensemble import Ensemble
-from .perceptual import JND, colour_ssim, jnd_budget, largest_scale_for_ssim, ycc_to_rgb
+from .perceptual import JND, SSIMReference, colour_ssim, jnd_budget, rgb_to_ycc_transpose, ycc_to_rgb
 from .tensors import resize
 from .transforms import eot
 
@@ -271,11 +271,10 @@ def _crop_latent(z: Tensor, trim: tuple[int, int, int, int], flip: bool, per_cel
 PRICE_SLACK = 0.002
 
 
-def _ssim_gradient(x: Tensor, change: Callable[[Tensor], Tensor], u: Tensor) -> Tensor:
-    """The gradient of colour SSIM's loss (1 - SSIM) of ``x + change(u)`` with respect to ``u``."""
-    probe = u.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(-colour_ssim(x, x + change(probe))[0], probe)
-    return grad
+def _ssim_gradient(reference: SSIMReference, bound: Tensor, u: Tensor) -> Tensor:
+    """The gradient of colour SSIM's loss (1 - SSIM) of ``x + ycc_to_rgb(bound * u)`` with respect to
+    ``u`` (closed form, ``SSIMReference.gradient``, carried back through the colour transform)."""
+    return -bound * rgb_to_ycc_transpose(reference.gradient(ycc_to_rgb(bound * u.detach())))
 
 
 def _priced(grad: Tensor, ssim_grad: Tensor, price: float) -> Tensor:
@@ -338,6 +337,10 @@ def optimise(
         return ycc_to_rgb(bound * u)
 
     latents = TargetLatents(ensemble, targets, x, precision)
+    # colour SSIM at the shade size against the same picture on every step: its side blurred once; the
+    # SSIM the last projection left is the next step's test of whether the goal is spent
+    reference = SSIMReference(x_shade)
+    ssim_now = 1.0
     # the goal is held at the shade size, where the same change costs more SSIM than on the saved picture
     # (upsampled, it is smoother): start from the picture's own goal, then after a third and two thirds of
     # the steps and at the last two, measure both sizes for the change so far and aim the shade size where
@@ -387,12 +390,9 @@ def optimise(
                 )
                 loss = loss + member.weight * target.weight * dist
         (grad,) = torch.autograd.grad(loss, u)
-        if schedule.ssim_price > 0 and step > 0:  # with no change yet SSIM is at its top, its gradient nil
-            with torch.no_grad():
-                spent = float(colour_ssim(x_shade, x_shade + change(u))[0]) <= shade_goal + PRICE_SLACK
-            if spent:
-                grad = _priced(grad, _ssim_gradient(x_shade, change, u), schedule.ssim_price)
         with torch.no_grad():
+            if schedule.ssim_price > 0 and ssim_now <= shade_goal + PRICE_SLACK:
+                grad = _priced(grad, _ssim_gradient(reference, bound, u), schedule.ssim_price)
             grad = _smooth(grad, schedule.smooth_sigma)
             momentum.mul_(schedule.momentum).add_(grad / grad.abs().mean().clamp_min(1e-12))
             u.sub_(size * momentum.sign()).clamp_(-1, 1)
@@ -400,7 +400,8 @@ def optimise(
                 shade_goal = _shade_goal(x, x_shade, change(u), budget.ssim_goal)
             # hold the mean colour-SSIM goal at the shade size, so later steps spend the budget where it
             # is cheap instead of being scaled back uniformly at the end
-            u.mul_(largest_scale_for_ssim(x_shade, change(u), shade_goal))
+            scale, ssim_now = reference.largest_scale(change(u), shade_goal)
+            u.mul_(scale)
         steps_run = step + 1
         value = float(loss.detach())
         losses.append(value)

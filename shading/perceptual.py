@@ -5,7 +5,8 @@ Everything here is differentiable torch code that needs no downloaded weights.
 - **Colour SSIM** (``colour_ssim``): SSIM per RGB channel with an 11x11 Gaussian window (sigma 1.5), the
   channels averaged and a 5 px border left out of the mean: the scikit-image / Wang et al. convention,
   so the figure matches what others compute.  ``largest_scale_for_ssim`` finds, in closed form, the
-  largest factor a perturbation can be scaled by and keep a mean-SSIM goal.
+  largest factor a perturbation can be scaled by and keep a mean-SSIM goal; ``SSIMReference`` does that
+  and SSIM's gradient (also in closed form) against one original blurred once, for the optimiser's loop.
 - **CIEDE2000** (``ciede2000``) between sRGB images (D65), the colour difference people agree with best.
 - **The budget map** (``jnd_budget``): how far each pixel may move, per component of YCbCr (luma, blue
   and red chroma), in the spirit of the just-noticeable-difference models of Chou & Li (luminance
@@ -57,6 +58,11 @@ def rgb_to_ycc(x: Tensor) -> Tensor:
 
 def ycc_to_rgb(x: Tensor) -> Tensor:
     return _mix(x, _YCC_TO_RGB)
+
+
+def rgb_to_ycc_transpose(x: Tensor) -> Tensor:
+    """The transpose of ``ycc_to_rgb``: a gradient with respect to RGB -> one with respect to YCbCr."""
+    return _mix(x, _YCC_TO_RGB.T)
 
 
 def gaussian_window(size: int, sigma: float, device: torch.device, dtype: torch.dtype) -> Tensor:
@@ -116,33 +122,94 @@ def luma_ssim(x: Tensor, y: Tensor) -> Tensor:
     return _border(ssim_map(luminance(x), luminance(y))).mean(dim=(1, 2, 3))
 
 
-def largest_scale_for_ssim(x: Tensor, delta: Tensor, goal: float, *, iters: int = 14) -> float:
-    """The largest a in [0, 1] with mean colour SSIM(x, x + a * delta) >= goal (no clamping or rounding).
+class SSIMReference:
+    """Colour SSIM against one fixed original ``x``, for a loop that measures many changes against it.
 
-    SSIM's local statistics of y = x + a*d are polynomials in a (mean_y = mean_x + a*mean_d, ...), so the
-    five blurred maps are computed once and the bisection costs almost nothing: cheap enough to run
-    inside the optimiser's loop.
-    """
-    win = _ssim_window(x)
-    mx, md = blur(x, win), blur(delta, win)
-    vx = blur(x * x, win) - mx * mx
-    vd = blur(delta * delta, win) - md * md
-    cxd = blur(x * delta, win) - mx * md
+    The original's local means and variances are blurred once.  SSIM's local statistics of
+    ``y = x + a * delta`` are polynomials in ``a``, so for each change three more blurred maps give the
+    mean SSIM at every scale (``largest_scale``), and three more give its gradient in closed form
+    (``gradient``): the optimiser runs both on every step, at the working size."""
 
-    def mean_ssim(a: float) -> float:
+    def __init__(self, x: Tensor) -> None:
+        self.x = x
+        self.window = _ssim_window(x)
+        self.mx = blur(x, self.window)
+        self.vx = blur(x * x, self.window) - self.mx * self.mx
+
+    def _moments(self, delta: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The change's local mean, variance and covariance with the original."""
+        md = blur(delta, self.window)
+        vd = blur(delta * delta, self.window) - md * md
+        cxd = blur(self.x * delta, self.window) - self.mx * md
+        return md, vd, cxd
+
+    def _ssim_map(self, moments: tuple[Tensor, Tensor, Tensor], a: float) -> Tensor:
+        md, vd, cxd = moments
+        mx, vx = self.mx, self.vx
         my = mx + a * md
         vy = vx + 2 * a * cxd + a * a * vd
         sxy = vx + a * cxd
-        s = ((2 * mx * my + _C1) * (2 * sxy + _C2)) / ((mx * mx + my * my + _C1) * (vx + vy + _C2))
-        return float(_border(s).mean())
+        return ((2 * mx * my + _C1) * (2 * sxy + _C2)) / ((mx * mx + my * my + _C1) * (vx + vy + _C2))
 
-    if mean_ssim(1.0) >= goal:
-        return 1.0
-    lo, hi = 0.0, 1.0
-    for _ in range(iters):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if mean_ssim(mid) >= goal else (lo, mid)
-    return lo
+    def largest_scale(self, delta: Tensor, goal: float, *, iters: int = 14) -> tuple[float, float]:
+        """The largest ``a`` in [0, 1] with mean colour SSIM(x, x + a * delta) >= goal (no clamping or
+        rounding; a bisection to ``2 ** -iters``), and the mean SSIM there."""
+        moments = self._moments(delta)
+
+        def mean_ssim(a: float) -> float:
+            return float(_border(self._ssim_map(moments, a)).mean())
+
+        whole = mean_ssim(1.0)
+        if whole >= goal:
+            return 1.0, whole
+        lo, hi, at_lo = 0.0, 1.0, 1.0
+        for _ in range(iters):
+            mid = (lo + hi) / 2
+            value = mean_ssim(mid)
+            if value >= goal:
+                lo, at_lo = mid, value
+            else:
+                hi = mid
+        return lo, at_lo
+
+    def gradient(self, delta: Tensor) -> Tensor:
+        """The gradient of mean colour SSIM(x, x + delta) with respect to ``delta``, in closed form.
+
+        With S = A1 A2 / (B1 B2) per pixel p (A1 = 2 mx my + C1, A2 = 2 sxy + C2, B1 = mx^2 + my^2 + C1,
+        B2 = vx + vy + C2) and each statistic a blur G of y, y^2 or x y, the chain rule gives
+        G(a - b mx - 2 c my) + x G(b) + 2 y G(c) with a, b, c the mean's derivatives by my, sxy and vy.
+        The mean leaves out the half-window border, so a, b and c vanish there and the replicate-padded
+        blur is its own transpose."""
+        height, width = self.x.shape[-2:]
+        p = SSIM_WINDOW // 2
+        if height <= 2 * p or width <= 2 * p:  # no border left out: autograd through the padding
+            probe = delta.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(colour_ssim(self.x, self.x + probe).sum(), probe)
+            return grad
+        md, vd, cxd = self._moments(delta)
+        mx, vx = self.mx, self.vx
+        my, vy, sxy = mx + md, vx + 2 * cxd + vd, vx + cxd
+        a1, a2 = 2 * mx * my + _C1, 2 * sxy + _C2
+        b1, b2 = mx * mx + my * my + _C1, vx + vy + _C2
+        s = (a1 * a2) / (b1 * b2)
+        mask = torch.zeros_like(s)
+        mask[..., p:-p, p:-p] = 1 / float(mask[0, 0, p:-p, p:-p].numel() * s.shape[1])
+        d_my = mask * s * (2 * mx / a1 - 2 * my / b1)
+        d_sxy = mask * s * 2 / a2
+        d_vy = -mask * s / b2
+        y = self.x + delta
+        window = self.window
+        return (
+            blur(d_my - d_sxy * mx - 2 * d_vy * my, window)
+            + self.x * blur(d_sxy, window)
+            + 2 * y * blur(d_vy, window)
+        )
+
+
+def largest_scale_for_ssim(x: Tensor, delta: Tensor, goal: float, *, iters: int = 14) -> float:
+    """The largest a in [0, 1] with mean colour SSIM(x, x + a * delta) >= goal (no clamping or rounding),
+    in closed form in ``a`` (``SSIMReference.largest_scale``)."""
+    return SSIMReference(x).largest_scale(delta, goal, iters=iters)[0]
 
 
 def psnr(x: Tensor, y: Tensor) -> Tensor:

@@ -8,6 +8,7 @@ import pytest
 import torch
 from artshade.shading.perceptual import (
     JND,
+    SSIMReference,
     blur,
     ciede2000,
     colour_ssim,
@@ -17,6 +18,7 @@ from artshade.shading.perceptual import (
     levels_per_delta_e,
     luma_ssim,
     rgb_to_ycc,
+    rgb_to_ycc_transpose,
     srgb_to_lab,
     ycc_to_rgb,
 )
@@ -90,6 +92,34 @@ def test_scale_search_meets_the_goal_exactly(image: torch.Tensor, goal: float) -
 
 def test_scale_search_keeps_small_changes_whole(image: torch.Tensor) -> None:
     assert largest_scale_for_ssim(image, 1e-4 * torch.ones_like(image), 0.95) == 1.0
+
+
+@pytest.mark.parametrize("crop", [(slice(None), slice(None)), (slice(0, 9), slice(60, 70))])
+def test_closed_form_ssim_gradient_is_autograds(image: torch.Tensor, crop) -> None:
+    x = image[..., crop[0], crop[1]].contiguous()  # the whole picture, and one too small for a border
+    delta = 0.05 * torch.randn(x.shape, generator=torch.Generator().manual_seed(3), dtype=x.dtype)
+    probe = delta.clone().requires_grad_(True)
+    (reference,) = torch.autograd.grad(colour_ssim(x, x + probe).sum(), probe)
+    got = SSIMReference(x).gradient(delta)
+    assert float(reference.abs().max()) > 0
+    assert torch.allclose(got, reference, rtol=1e-9, atol=1e-15)
+
+
+def test_scale_search_reports_the_ssim_it_reached(image: torch.Tensor) -> None:
+    delta = 0.08 * torch.randn(image.shape, generator=torch.Generator().manual_seed(1), dtype=image.dtype)
+    reference = SSIMReference(image)
+    for goal in (0.99, 0.5):  # bound by the goal, then not at all
+        a, ssim = reference.largest_scale(delta, goal)
+        assert ssim == pytest.approx(float(colour_ssim(image, image + a * delta)), abs=1e-12)
+        assert ssim >= goal
+    assert a == 1.0
+
+
+def test_ycc_transpose_is_the_adjoint(image: torch.Tensor) -> None:
+    other = torch.randn(image.shape, generator=torch.Generator().manual_seed(5), dtype=image.dtype)
+    assert float((ycc_to_rgb(image) * other).sum()) == pytest.approx(
+        float((image * rgb_to_ycc_transpose(other)).sum()), rel=1e-12
+    )
 
 
 def test_budget_gives_texture_more_than_flat_areas(image: torch.Tensor) -> None:
