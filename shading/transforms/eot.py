@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..perceptual import blur
 from ..tensors import resize
 from .jpeg import jpeg
 from .platform import bucket_cover
@@ -267,11 +268,9 @@ def geometry(x: Tensor, view: View) -> Tensor:
 
 
 def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
+    """A Gaussian blur of every channel (taps to 2 sigma, edges repeated), as ``perceptual.blur`` runs it:
+    shifted slices, several times faster on the CPU than a depthwise convolution, with the same values."""
     radius = max(1, math.ceil(2 * sigma))
     coords = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
     k = torch.exp(-(coords**2) / (2 * sigma**2))
-    k = k / k.sum()
-    c = x.shape[1]
-    x = F.pad(x, (radius, radius, radius, radius), mode="replicate")
-    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    return blur(x, k / k.sum())

@@ -189,3 +189,14 @@ def test_bucket_views_use_the_trainers_megapixel_scale() -> None:
     cfg = eot.EOTConfig(scales=(512,), crop=512, bucket_p=1.0)
     v = eot.sample_view(cfg, 1440, 2160, torch.Generator().manual_seed(0))
     assert v.scale == 832 and min(v.view_height, v.view_width) == 832 and (v.crop_h, v.crop_w) == (512, 512)
+
+
+@pytest.mark.parametrize("sigma", [0.6, 1.0, 2.5])
+def test_gaussian_blur_is_the_separable_filter_with_edges_repeated(sigma: float) -> None:
+    x = torch.rand(1, 3, 23, 31, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    radius = max(1, int(torch.ceil(torch.tensor(2 * sigma))))
+    k = torch.exp(-(torch.arange(-radius, radius + 1, dtype=x.dtype) ** 2) / (2 * sigma**2))
+    k = k / k.sum()
+    padded = torch.nn.functional.pad(x, (radius,) * 4, mode="replicate")
+    reference = torch.nn.functional.conv2d(padded, (k[:, None] * k[None, :]).expand(3, 1, -1, -1), groups=3)
+    assert torch.allclose(eot.gaussian_blur(x, sigma), reference, atol=1e-12)
