@@ -15,9 +15,9 @@ and transfers better than Adam), optionally smoothed (translation-invariant grad
 step size.  Once the change has spent its colour-SSIM goal, each step's gradient also carries SSIM's, at
 a price (``Schedule.ssim_price``): the change moves from where it costs most SSIM to where it costs least.
 After every step the change is projected back into the box and onto the mean colour-SSIM goal (closed
-form in the scale, ``perceptual.largest_scale_for_ssim``), held at the shade size but aimed, by measuring
-both sizes a few times, where the full-size picture meets it; early stop when the running
-loss stops improving.
+form in the scale; SSIM's value and gradient both come from ``perceptual.SSIMReference``, which blurs the
+original once), held at the shade size but aimed, by measuring both sizes a few times, where the
+full-size picture meets it; early stop when the running loss stops improving.
 """
 
 from __future__ import annotations
