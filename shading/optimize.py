@@ -37,6 +37,7 @@ from .encoders.ensemble import Ensemble
 from .perceptual import JND, SSIMReference, colour_ssim, jnd_budget, rgb_to_ycc_transpose, ycc_to_rgb
 from .tensors import resize
 from .transforms import eot
+from .visibility import flat_attenuation
 
 ProgressFn = Callable[[float, str], None]
 
@@ -91,6 +92,11 @@ class Schedule:
     #: crop's edges in one and not the other, and resampling between cells is not re-encoding): aiming at
     #: the window pulled toward a latent no scraper computes
     exact_targets: bool = False
+    #: after these fractions of the steps, the flat-area guard the finish runs (``flat_attenuation``)
+    #: is run on the change so far and its shrinking folded into the budget map: the change stops growing
+    #: where the guard would take it out afterwards, and the SSIM it frees is spent on the rest (empty: the
+    #: finish alone guards)
+    flat_guard_at: tuple[float, ...] = ()
     min_steps_fraction: float = 0.6
     patience: int = 30
 
@@ -122,7 +128,11 @@ SCHEDULES: dict[str, Schedule] = {
     ),
     # 512 px is the size training pipelines use most (jittered by 10 %); 768 and 1024 only for ``max``: a
     # larger scale's full-view target latents alone cost as much as two steps
-    "default": Schedule(steps=12, crop=512, scales=(512,), flips=False, exact_targets=True),
+    # the flat-area guard also runs after a third and two thirds of the steps (``flat_guard_at``): on The
+    # Starry Night the finish had shrunk 250 flat tiles and left the picture at colour SSIM 0.963
+    "default": Schedule(
+        steps=12, crop=512, scales=(512,), flips=False, exact_targets=True, flat_guard_at=(1 / 3, 2 / 3)
+    ),
     "max": Schedule(
         steps=40,
         crop=512,
@@ -130,6 +140,7 @@ SCHEDULES: dict[str, Schedule] = {
         flips=True,
         patience=20,
         exact_targets=True,
+        flat_guard_at=(1 / 3, 2 / 3),
     ),
 }
 
@@ -349,6 +360,7 @@ def optimise(
     shade_goal = budget.ssim_goal
     n = schedule.steps
     calibrate_at = {max(1, n // 3), max(1, 2 * n // 3), max(1, n - 2), n - 1} - {0} if sh < height else set()
+    guard_at = {max(1, round(f * n)) for f in schedule.flat_guard_at}
     losses: list[float] = []
     history: list[float] = []
     ema: float | None = None
@@ -396,6 +408,10 @@ def optimise(
             grad = _smooth(grad, schedule.smooth_sigma)
             momentum.mul_(schedule.momentum).add_(grad / grad.abs().mean().clamp_min(1e-12))
             u.sub_(size * momentum.sign()).clamp_(-1, 1)
+            if step + 1 in guard_at:
+                atten, tiles = flat_attenuation(x_shade, (x_shade + change(u)).clamp(0, 1), budget.flat_limit)
+                if tiles:
+                    bound = bound * atten.to(bound)
             if step + 1 in calibrate_at:
                 shade_goal = _shade_goal(x, x_shade, change(u), budget.ssim_goal)
             # hold the mean colour-SSIM goal at the shade size, so later steps spend the budget where it

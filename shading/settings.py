@@ -19,7 +19,7 @@ from .errors import SettingsError
 
 #: bumped whenever the engine's output for the same input and settings changes (optimiser, budget, targets,
 #: trained start): results cached under another version are never served
-ENGINE_VERSION = "3.7"
+ENGINE_VERSION = "3.8"
 
 # -- the words each setting may take, defined here once: the CLI's choices, the engine's tables and the
 # daemon's API are spelled from these or held to them by tests.  Literals only: the extension's build reads

@@ -240,7 +240,7 @@ def test_the_ssim_price_moves_the_change_to_where_ssim_is_cheap() -> None:
     targets = [TargetTensor(torch.rand(1, 3, 96, 128, generator=gen), 1.0)]
     ensemble = Ensemble([Member(TinyEncoder())])
     # the same box on both halves: the price, not the budget map, is what tells them apart
-    even = JND(flat_luma=6.0, flat_chroma=3.0, texture_luma=0.0, texture_chroma=0.0, grain_min=1.0,
+    even = JND(flat_luma=12.0, flat_chroma=4.0, texture_luma=0.0, texture_chroma=0.0, grain_min=1.0,
                max_luma=64.0, max_chroma=24.0)  # fmt: skip
     smooth_share, ssim = {}, {}
     for price in (0.0, 1.0):
@@ -276,3 +276,30 @@ def test_exact_aims_pull_too(setup) -> None:
     assert _loss(ensemble, (x + out.delta).clamp(0, 1), targets[0].image) < 0.97 * _loss(
         ensemble, x, targets[0].image
     )
+
+
+def test_the_flat_guard_in_the_loop_spends_elsewhere_what_the_finish_would_take_out() -> None:
+    """A flat area given more allowance than the flat-area limit bears: without the guard in the loop, the
+    finish shrinks the change there afterwards and the SSIM it frees is lost (the picture ends far inside
+    its goal); with it, the change stops growing there mid-run and the rest of the goal is spent on the
+    textured half."""
+    from artshade.shading.visibility import flat_attenuation, flat_delta_e
+
+    gen = torch.Generator().manual_seed(7)
+    x = torch.full((1, 3, 96, 128), 0.45)
+    x[..., 64:] += 0.25 * (torch.rand(1, 3, 96, 64, generator=gen) - 0.5)  # texture on the right half only
+    targets = [TargetTensor(torch.rand(1, 3, 96, 128, generator=gen), 1.0)]
+    ensemble = Ensemble([Member(TinyEncoder())])
+    even = JND(flat_luma=12.0, flat_chroma=4.0, texture_luma=0.0, texture_chroma=0.0, grain_min=0.0,
+               max_luma=64.0, max_chroma=24.0)  # fmt: skip
+    budget = Budget(even, ssim_goal=0.95)
+    spent, flat = {}, {}
+    for at in ((), (0.5,)):
+        schedule = dataclasses.replace(SCHEDULE, flat_guard_at=at, steps=12)
+        delta = optimise(x, targets, ensemble, schedule, budget, EOT, seed=0).delta
+        flat[at] = flat_delta_e(x, (x + delta).clamp(0, 1))
+        atten, _ = flat_attenuation(x, (x + delta).clamp(0, 1), budget.flat_limit)  # as the finish does
+        spent[at] = 1 - float(colour_ssim(x, (x + delta * atten).clamp(0, 1)))
+    assert flat[()] > 1.5 * budget.flat_limit, "the scene: the flat half is given a visible change"
+    assert flat[(0.5,)] < 0.5 * budget.flat_limit
+    assert spent[(0.5,)] > 1.5 * spent[()], spent
