@@ -17,7 +17,9 @@ a price (``Schedule.ssim_price``): the change moves from where it costs most SSI
 After every step the change is projected back into the box and onto the mean colour-SSIM goal (closed
 form in the scale; SSIM's value and gradient both come from ``perceptual.SSIMReference``, which blurs the
 original once), held at the shade size but aimed, by measuring both sizes a few times, where the
-full-size picture meets it; early stop when the running loss stops improving.
+full-size picture meets it; early stop when the running loss stops improving.  At a third and two thirds of
+the steps (``Schedule.flat_guard_at``) the finish's flat-area guard runs on the change so far and its
+shrinking is folded into the budget map, so the goal is spent where the finish will keep the change.
 """
 
 from __future__ import annotations
