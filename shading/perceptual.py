@@ -143,13 +143,18 @@ class SSIMReference:
         cxd = blur(self.x * delta, self.window) - self.mx * md
         return md, vd, cxd
 
-    def _ssim_map(self, moments: tuple[Tensor, Tensor, Tensor], a: float) -> Tensor:
+    def _terms(self, moments: tuple[Tensor, Tensor, Tensor], a: float) -> tuple[Tensor, ...]:
+        """SSIM's four factors for ``y = x + a * delta`` (S = A1 A2 / (B1 B2)), and y's local mean."""
         md, vd, cxd = moments
         mx, vx = self.mx, self.vx
         my = mx + a * md
         vy = vx + 2 * a * cxd + a * a * vd
         sxy = vx + a * cxd
-        return ((2 * mx * my + _C1) * (2 * sxy + _C2)) / ((mx * mx + my * my + _C1) * (vx + vy + _C2))
+        return 2 * mx * my + _C1, 2 * sxy + _C2, mx * mx + my * my + _C1, vx + vy + _C2, my
+
+    def _ssim_map(self, moments: tuple[Tensor, Tensor, Tensor], a: float) -> Tensor:
+        a1, a2, b1, b2, _ = self._terms(moments, a)
+        return (a1 * a2) / (b1 * b2)
 
     def largest_scale(self, delta: Tensor, goal: float, *, iters: int = 14) -> tuple[float, float]:
         """The largest ``a`` in [0, 1] with mean colour SSIM(x, x + a * delta) >= goal (no clamping or
@@ -186,11 +191,8 @@ class SSIMReference:
             probe = delta.detach().requires_grad_(True)
             (grad,) = torch.autograd.grad(colour_ssim(self.x, self.x + probe).sum(), probe)
             return grad
-        md, vd, cxd = self._moments(delta)
-        mx, vx = self.mx, self.vx
-        my, vy, sxy = mx + md, vx + 2 * cxd + vd, vx + cxd
-        a1, a2 = 2 * mx * my + _C1, 2 * sxy + _C2
-        b1, b2 = mx * mx + my * my + _C1, vx + vy + _C2
+        mx = self.mx
+        a1, a2, b1, b2, my = self._terms(self._moments(delta), 1.0)
         s = (a1 * a2) / (b1 * b2)
         mask = torch.zeros_like(s)
         mask[..., p:-p, p:-p] = 1 / float(mask[0, 0, p:-p, p:-p].numel() * s.shape[1])
